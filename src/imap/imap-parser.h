@@ -1,0 +1,116 @@
+/* imap-parser.h: the lexical parser for IMAP commands (RFC 9051 section 9, RFC 3501 section 9,
+ * RFC 7888 LITERAL+/LITERAL-, RFC 3516 literal8).
+ *
+ * The parser consumes bytes from a struct buf (the connection's input buffer) and never touches
+ * a socket. It turns one command line (with its literals) into a tag, a command name and a tree
+ * of arguments allocated from a caller-supplied pool (the per-command pool). It resumes where it
+ * stopped when more bytes arrive, and enforces its limits without ever buffering more than
+ * line_max bytes of non-literal input or more than the accepted literal size.
+ *
+ * Lexical rules (what the parser decides; commands validate meaning with imap-arg.h):
+ * - tag: 1*<ASTRING-CHAR except "+">; command name: 1*ATOM-CHAR. One SP between elements.
+ * - atom: a run of ATOM-CHARs, also allowing "\" as first char (flags), "%" "*" (list wildcards,
+ *   sequence sets) and "]" (resp-specials, astring). An atom containing "[" takes everything up
+ *   to the matching "]" verbatim, SP and parentheses included (BODY[HEADER.FIELDS (A B)]<0.10>).
+ * - quoted string: DQUOTE *(QUOTED-CHAR / "\" quoted-specials) DQUOTE; the value has the escapes
+ *   removed; 8-bit bytes are accepted (UTF-8 for IMAP4rev2/UTF8=ACCEPT; validity is the
+ *   command's business); NUL, CR and LF are errors.
+ * - literal: "{" number64 ["+"] "}" CRLF then exactly that many octets; NUL inside is an error.
+ *   literal8: "~{" number64 ["+"] "}" CRLF, NUL allowed (flag literal8 set on the arg).
+ * - NIL (any case) becomes IMAP_ARG_NIL; parenthesised lists nest up to list_depth_max.
+ * - A line ends with CRLF; a bare LF is accepted as a line end too (lenient input). A CR not
+ *   followed by LF is an error.
+ *
+ * Return convention of imap_parser_next(): 1 a complete command is in *cmd_r (its bytes are
+ * consumed); 0 more input is needed (check imap_parser_take_continuation()); -1 error, described
+ * in *err_r. After an error the parser skips the rest of the offending command by itself (the
+ * rest of the line, and a non-synchronising literal announced on it, discarding the bytes
+ * without storing them), so the caller answers err_r and simply calls imap_parser_next() again. */
+#ifndef KURA_IMAP_PARSER_H
+#define KURA_IMAP_PARSER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/buf.h"
+#include "lib/pool.h"
+
+enum imap_arg_type {
+	IMAP_ARG_NIL,
+	IMAP_ARG_ATOM,
+	IMAP_ARG_QUOTED,
+	IMAP_ARG_LITERAL,
+	IMAP_ARG_LIST,
+};
+
+struct imap_arg {
+	enum imap_arg_type type;
+	bool literal8;    /* "~{n}" */
+	bool nonsync;     /* "{n+}" */
+	/* ATOM, QUOTED, LITERAL: the bytes (NUL-terminated copy in the pool; may contain NUL only
+	 * for literal8) and their length. NIL: str is NULL. */
+	const char *str;
+	size_t len;
+	/* LIST: the elements. */
+	struct imap_arg *list;
+	size_t count;
+};
+
+struct imap_parsed {
+	const char *tag;  /* as sent */
+	const char *name; /* as sent; compare case-insensitively */
+	struct imap_arg *args;
+	size_t count;
+};
+
+struct imap_parser_error {
+	const char *tag;  /* NULL when the tag could not be read: answer "* BAD" */
+	const char *resp; /* "BAD" or "NO" */
+	const char *code; /* response code without brackets ("TOOBIG", "PARSE"), or NULL */
+	const char *msg;  /* human-readable reason, static or in the pool */
+	bool fatal;       /* the connection cannot continue: send "* BYE" and close */
+};
+
+struct imap_parser_limits {
+	size_t line_max;          /* bytes of one command outside literals (default 65536) */
+	unsigned list_depth_max;  /* nesting of parenthesised lists (default 32) */
+	size_t args_max;          /* elements in one list or at top level (default 10000) */
+	size_t nonsync_skip_max;  /* a too-big {n+} up to this size is read and discarded;
+				     bigger ones are fatal (RFC 7888 section 4) */
+	/* The largest literal accepted for a command, by its name (e.g. APPEND gets the append
+	 * limit, everything else a small one). NULL: literal_max_default for everything. */
+	size_t (*literal_max)(void *ctx, const char *command_name);
+	void *literal_max_ctx;
+	size_t literal_max_default;
+	/* true: apply LITERAL- (a non-synchronising literal over 4096 bytes is refused). */
+	bool literal_minus;
+};
+
+struct imap_parser;
+
+void imap_parser_limits_default(struct imap_parser_limits *limits);
+struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits);
+void imap_parser_destroy(struct imap_parser **parser);
+
+/* Forget any partly parsed command (used after STARTTLS and on state changes). */
+void imap_parser_reset(struct imap_parser *parser);
+
+/* Parse the next command from in, consuming what it uses. Arguments are allocated from pool,
+ * which must stay the same (and not be cleared) until 1 or -1 is returned. */
+int imap_parser_next(struct imap_parser *parser, struct buf *in, struct pool *pool,
+		     struct imap_parsed *cmd_r, struct imap_parser_error *err_r);
+
+/* True once for each synchronising literal the parser has accepted and is waiting for: the
+ * caller sends "+ ..." to the client. */
+bool imap_parser_take_continuation(struct imap_parser *parser);
+
+/* Read one raw line (AUTHENTICATE responses, IDLE's DONE): 1 with the line (without CRLF,
+ * NUL-terminated copy in pool) in *line_r/*len_r, 0 need more, -1 too long (err_r set; the
+ * rest of the line is skipped). */
+int imap_parser_read_line(struct imap_parser *parser, struct buf *in, struct pool *pool,
+			  const char **line_r, size_t *len_r, struct imap_parser_error *err_r);
+
+/* True while the parser is in the middle of a command (some of it consumed). */
+bool imap_parser_busy(const struct imap_parser *parser);
+
+#endif

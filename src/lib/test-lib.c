@@ -1,0 +1,101 @@
+/* test-lib.c: unit tests for buf, pool, base64 and secure. */
+#include "lib/base64.h"
+#include "lib/buf.h"
+#include "lib/pool.h"
+#include "lib/secure.h"
+#include "lib/test.h"
+
+static void test_buf_limits(void)
+{
+	struct buf b;
+	buf_init(&b, 8);
+	CHECK(b.data == NULL);
+	CHECK(buf_append(&b, "abcd", 4) == 0);
+	CHECK(buf_append(&b, "efgh", 4) == 0);
+	CHECK(buf_append(&b, "i", 1) == -1);
+	CHECK_MEM(b.data, b.len, "abcdefgh", 8);
+	buf_consume(&b, 3);
+	CHECK_MEM(b.data, b.len, "defgh", 5);
+	CHECK(buf_printf(&b, "%d", 123) == 0);
+	CHECK_STR((char *)b.data, "defgh123");
+	CHECK(buf_printf(&b, "%d", 1) == -1);
+	CHECK(buf_reserve(&b, (size_t)-1) == -1);
+	buf_reset(&b);
+	buf_release(&b);
+	CHECK(b.data == NULL);
+	buf_free(&b);
+}
+
+static void test_buf_nul(void)
+{
+	struct buf b;
+	buf_init(&b, 100);
+	CHECK(buf_append(&b, "a\0b", 3) == 0);
+	CHECK(b.len == 3);
+	CHECK(b.data[1] == 0 && b.data[3] == 0);
+	buf_free_secure(&b);
+}
+
+static void test_pool(void)
+{
+	struct pool *p = pool_create(128);
+	char *s = pool_strdup(p, "hello");
+	CHECK_STR(s, "hello");
+	char *big = pool_alloc(p, 10000);
+	big[9999] = 1;
+	char *f = pool_printf(p, "%s-%d", s, 42);
+	CHECK_STR(f, "hello-42");
+	for (int i = 0; i < 1000; i++)
+		CHECK(pool_alloc(p, 17) != NULL);
+	pool_clear(p);
+	CHECK(pool_allocated(p) <= 128);
+	CHECK_STR(pool_memdup(p, "xy", 2), "xy");
+	pool_destroy(&p);
+	CHECK(p == NULL);
+}
+
+static void test_base64(void)
+{
+	struct buf b;
+	buf_init(&b, 1024);
+	CHECK(base64_encode(&b, "", 0) == 0 && b.len == 0);
+	CHECK(base64_encode(&b, "f", 1) == 0);
+	CHECK_STR((char *)b.data, "Zg==");
+	buf_reset(&b);
+	CHECK(base64_encode(&b, "foobar", 6) == 0);
+	CHECK_STR((char *)b.data, "Zm9vYmFy");
+	buf_reset(&b);
+	CHECK(base64_decode(&b, "Zm9vYg==", 8) == 0);
+	CHECK_MEM(b.data, b.len, "foob", 4);
+	buf_reset(&b);
+	CHECK(base64_decode(&b, "AGFsaWNlAHNlY3JldA==", 20) == 0);
+	CHECK_MEM(b.data, b.len, "\0alice\0secret", 13);
+	buf_reset(&b);
+	CHECK(base64_decode(&b, "Zm9", 3) == -1);        /* not a multiple of 4 */
+	CHECK(base64_decode(&b, "Zm9v!mFy", 8) == -1);   /* bad char */
+	CHECK(base64_decode(&b, "Zg==Zg==", 8) == -1);   /* padding in the middle */
+	CHECK(base64_decode(&b, "Zh==", 4) == -1);       /* non-zero pad bits */
+	CHECK(base64_decode(&b, "Z===", 4) == -1);
+	CHECK(base64_decode(&b, "Zm 9", 4) == -1);
+	CHECK(b.len == 0);
+	buf_free(&b);
+}
+
+static void test_secure(void)
+{
+	char a[4] = "abc", b[4] = "abd";
+	CHECK(secure_memeq(a, "abc", 3));
+	CHECK(!secure_memeq(a, b, 3));
+	secure_zero(a, sizeof(a));
+	CHECK(a[0] == 0 && a[2] == 0);
+}
+
+int main(void)
+{
+	TEST_RUN(test_buf_limits);
+	TEST_RUN(test_buf_nul);
+	TEST_RUN(test_pool);
+	TEST_RUN(test_base64);
+	TEST_RUN(test_secure);
+	return test_finish();
+}
