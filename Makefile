@@ -25,7 +25,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 LIBS := -lssl -lcrypto -lsqlite3 -lz -lcrypt -largon2 -lpthread
 
-KURA_SRCS := $(filter-out %/test-%.c,$(wildcard src/*/*.c))
+KURA_SRCS := $(foreach f,$(wildcard src/*/*.c),$(if $(findstring /test-,$(f)),,$(f)))
 KURA_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(KURA_SRCS))
 
 TESTS :=

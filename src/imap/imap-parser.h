@@ -51,15 +51,18 @@ struct imap_arg {
 	 * for literal8) and their length. NIL: str is NULL. */
 	const char *str;
 	size_t len;
-	/* LIST: the elements. */
+	/* LIST: the elements (NULL when count is 0). */
 	struct imap_arg *list;
 	size_t count;
+	/* NIL only: the atom as sent ("NIL", "nil", ...), because an astring such as a mailbox
+	 * or a user name may legitimately be the atom NIL (imap_arg_get_astring reads it). */
+	const char *nil_text;
 };
 
 struct imap_parsed {
 	const char *tag;  /* as sent */
 	const char *name; /* as sent; compare case-insensitively */
-	struct imap_arg *args;
+	struct imap_arg *args; /* NULL when count is 0 */
 	size_t count;
 };
 
@@ -88,11 +91,36 @@ struct imap_parser_limits {
 
 struct imap_parser;
 
+/* Character classes of RFC 9051 section 9 (also used by imap-arg.c). */
+static inline bool imap_is_atom_char(unsigned char c)
+{
+	/* ATOM-CHAR: any CHAR except atom-specials ("(" ")" "{" SP CTL "%" "*" DQUOTE "\" "]") */
+	if (c <= 0x20 || c >= 0x7f)
+		return false;
+	switch (c) {
+	case '(': case ')': case '{': case '%': case '*': case '"': case '\\': case ']':
+		return false;
+	default:
+		return true;
+	}
+}
+static inline bool imap_is_astring_char(unsigned char c)
+{
+	return c == ']' || imap_is_atom_char(c);
+}
+static inline bool imap_is_tag_char(unsigned char c)
+{
+	return c != '+' && imap_is_astring_char(c);
+}
+
+/* Defaults: line_max 65536, list_depth_max 32, args_max 10000, nonsync_skip_max 65536,
+ * literal_max NULL, literal_max_default 65536, literal_minus false. */
 void imap_parser_limits_default(struct imap_parser_limits *limits);
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits);
 void imap_parser_destroy(struct imap_parser **parser);
 
-/* Forget any partly parsed command (used after STARTTLS and on state changes). */
+/* Forget any partly parsed command, a pending skip and a fatal error (used after STARTTLS and
+ * on state changes). */
 void imap_parser_reset(struct imap_parser *parser);
 
 /* Parse the next command from in, consuming what it uses. Arguments are allocated from pool,
@@ -105,7 +133,7 @@ int imap_parser_next(struct imap_parser *parser, struct buf *in, struct pool *po
 bool imap_parser_take_continuation(struct imap_parser *parser);
 
 /* Read one raw line (AUTHENTICATE responses, IDLE's DONE): 1 with the line (without CRLF,
- * NUL-terminated copy in pool) in *line_r/*len_r, 0 need more, -1 too long (err_r set; the
+ * NUL-terminated copy in pool) in *line_r and *len_r, 0 need more, -1 too long (err_r set; the
  * rest of the line is skipped). */
 int imap_parser_read_line(struct imap_parser *parser, struct buf *in, struct pool *pool,
 			  const char **line_r, size_t *len_r, struct imap_parser_error *err_r);

@@ -1,0 +1,32 @@
+/* ipc-proto.h: the messages kura's processes exchange (see net/ipc.h for the framing).
+ * Field order is the wire order; every receiver checks ipc_reader_done() before acting. */
+#ifndef KURA_DAEMON_IPC_PROTO_H
+#define KURA_DAEMON_IPC_PROTO_H
+
+enum ipc_type {
+	/* master -> login: fd = socket to the auth process */
+	IPC_PEER_AUTH = 1,
+	/* master -> login: u32 mail index; fd = socket to that mail process */
+	IPC_PEER_MAIL,
+	/* master -> auth/mail: fd = socket to a login process */
+	IPC_PEER_LOGIN,
+
+	/* login -> auth: u32 id, str session, str mech, str remote ip, u32 has_ir, bytes ir */
+	IPC_AUTH_BEGIN = 100,
+	/* login -> auth: u32 id, bytes response */
+	IPC_AUTH_CONTINUE,
+	/* login -> auth: u32 id */
+	IPC_AUTH_ABORT,
+	/* auth -> login: u32 id, bytes challenge */
+	IPC_AUTH_CHALLENGE,
+	/* auth -> login: u32 id, str user */
+	IPC_AUTH_OK,
+	/* auth -> login: u32 id, str code, str message */
+	IPC_AUTH_FAIL,
+
+	/* login -> mail: str session, str user, str tag, str remote ip, u32 tls,
+	 * bytes pipelined input; fd = the client socket, or the relay socket for TLS */
+	IPC_HANDOFF = 200,
+};
+
+#endif

@@ -1,0 +1,19 @@
+/* roles.h: the entry points of the process roles (DESIGN.md section 3). The master forks each
+ * child with its control socket (ctl_fd) to the master; stderr is a pipe the master reads. */
+#ifndef KURA_DAEMON_ROLES_H
+#define KURA_DAEMON_ROLES_H
+
+#include "daemon/settings.h"
+
+/* Run the master in the foreground until SIGTERM/SIGINT. Returns the exit status. */
+int master_main(const struct settings *set);
+
+int login_main(const struct settings *set, int ctl_fd, int imap_fd, int imaps_fd,
+	       unsigned index);
+int auth_main(const struct settings *set, int ctl_fd);
+int mail_main(const struct settings *set, int ctl_fd, unsigned index);
+
+/* Which mail process owns a user: a stable hash of the name. */
+unsigned mail_index_for_user(const char *user, unsigned mail_processes);
+
+#endif

@@ -1,0 +1,47 @@
+/* settings.h: every kura.conf key, its default (the embedded default of DESIGN.md) and its
+ * validation. docs/kura.conf.md documents each key; keep the two in step. */
+#ifndef KURA_DAEMON_SETTINGS_H
+#define KURA_DAEMON_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum plaintext_auth { PLAINTEXT_AUTH_NEVER, PLAINTEXT_AUTH_LOOPBACK, PLAINTEXT_AUTH_ALWAYS };
+
+struct settings {
+	char data_dir[1024];
+	char imap_listen[256];  /* "host:port" or "" (disabled); STARTTLS port */
+	char imaps_listen[256]; /* implicit TLS */
+	char tls_cert[1024];    /* default DATA/tls/cert.pem */
+	char tls_key[1024];     /* default DATA/tls/key.pem */
+	char tls_client_ca[1024];
+	char hostname[256];
+	char user[64];          /* uid of auth and mail processes when started as root */
+	char login_user[64];    /* uid of login processes when started as root */
+	char chroot_dir[1024];  /* login processes chroot here (default DATA/empty) */
+	enum plaintext_auth plaintext_auth;
+	unsigned login_processes;
+	unsigned mail_processes;
+	unsigned auth_workers;
+	uint64_t timeout_preauth;  /* seconds */
+	uint64_t timeout_idle;     /* seconds, >= 1800 (RFC 9051 5.4) */
+	uint64_t max_line;
+	uint64_t preauth_literal_max;
+	uint64_t append_limit;
+	uint64_t auth_fail_delay_ms;
+	uint64_t auth_fail_delay_max_ms;
+	uint64_t max_connections;  /* per login process */
+	int log_level;             /* enum log_level */
+};
+
+/* Fill the embedded defaults. */
+void settings_defaults(struct settings *set);
+/* Read path over the current values; on error, "path:line: message" in error. */
+int settings_load(struct settings *set, const char *path, char *error, size_t error_size);
+/* Derive values that depend on others (paths under data_dir) and check consistency. */
+int settings_finish(struct settings *set, char *error, size_t error_size);
+/* Path of a file under data_dir. */
+void settings_path(const struct settings *set, const char *name, char *out, size_t out_size);
+
+#endif

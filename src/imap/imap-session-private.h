@@ -1,0 +1,45 @@
+/* imap-session-private.h: the session structure, shared by imap-session.c and the cmd-*.c
+ * handlers only. Nothing outside src/imap includes it. */
+#ifndef KURA_IMAP_SESSION_PRIVATE_H
+#define KURA_IMAP_SESSION_PRIVATE_H
+
+#include "imap/imap-command.h"
+#include "imap/imap-session.h"
+#include "lib/buf.h"
+
+enum imap_auth_phase {
+	IMAP_AUTH_NONE,
+	IMAP_AUTH_WAIT_SERVER, /* request sent to the auth process */
+	IMAP_AUTH_WAIT_CLIENT, /* "+ challenge" sent, waiting for the client's line */
+};
+
+struct imap_session {
+	struct loop *loop;
+	struct conn *conn;
+	const struct imap_settings *set;
+	const struct imap_session_hooks *hooks;
+	void *owner;
+	enum imap_state state;
+	char *session_id;
+	char *remote_ip;
+	char *user;
+	bool tls;
+	bool enabled_rev2;
+	bool closing;     /* BYE/LOGOUT sent, waiting for the flush */
+	bool in_input;    /* re-entrancy guard for the input loop */
+	bool handed_off;  /* logged_in hook ran: the owner is taking the session apart */
+
+	struct imap_parser *parser;
+	struct pool *cmd_pool;
+	struct imap_cmd cmd;        /* the command being executed */
+	bool cmd_pending;           /* cmd returned 0 */
+	enum imap_auth_phase auth_phase;
+	bool auth_is_login;         /* the exchange was started by LOGIN, not AUTHENTICATE */
+};
+
+/* The capability list for the current state, without "* CAPABILITY " (static buffer). */
+const char *imap_session_capabilities(struct imap_session *s);
+/* Does this connection allow plaintext mechanisms / LOGIN now? */
+bool imap_session_plaintext_ok(const struct imap_session *s);
+
+#endif

@@ -1,0 +1,424 @@
+/* imap-session.c: the per-connection command loop: parse, check state, dispatch, reply.
+ * Traps: a hook may start tearing the session down while we are inside the loop, so the
+ * session is only freed at a safe point (deferred); an AUTHENTICATE exchange reads raw lines,
+ * not commands; output backpressure stops the loop and the drain callback restarts it. */
+#include "imap-session-private.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lib/base64.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+
+static void session_input(struct imap_session *s);
+
+static void session_conn_input(void *ctx)
+{
+	session_input(ctx);
+}
+
+static void session_conn_drain(void *ctx)
+{
+	session_input(ctx);
+}
+
+static void session_conn_closed(void *ctx, const char *reason)
+{
+	struct imap_session *s = ctx;
+	if (s->handed_off)
+		return;
+	if (s->auth_phase != IMAP_AUTH_NONE && s->hooks->auth_abort != NULL)
+		s->hooks->auth_abort(s);
+	s->auth_phase = IMAP_AUTH_NONE;
+	s->handed_off = true; /* no more hooks after closed */
+	s->hooks->closed(s, reason);
+}
+
+static void session_conn_timeout(void *ctx)
+{
+	struct imap_session *s = ctx;
+	log_info("session %s: idle timeout", s->session_id);
+	imap_session_bye(s, "Autologout; idle for too long");
+}
+
+static const struct conn_callbacks session_conn_callbacks = {
+	.input = session_conn_input,
+	.drain = session_conn_drain,
+	.closed = session_conn_closed,
+	.timeout = session_conn_timeout,
+};
+
+static size_t session_literal_max(void *ctx, const char *name)
+{
+	struct imap_session *s = ctx;
+	if (s->state == IMAP_STATE_NOT_AUTH)
+		return s->set->preauth_literal_max;
+	if (strcasecmp(name, "APPEND") == 0)
+		return s->set->append_limit;
+	return s->set->literal_max;
+}
+
+struct imap_session *imap_session_create(const struct imap_session_params *p)
+{
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+	s->loop = p->loop;
+	s->conn = p->conn;
+	s->set = p->set;
+	s->hooks = p->hooks;
+	s->owner = p->owner;
+	s->state = p->state;
+	s->session_id = xstrdup(p->session_id);
+	s->remote_ip = xstrdup(p->remote_ip != NULL ? p->remote_ip : "unknown");
+	s->user = p->user != NULL ? xstrdup(p->user) : NULL;
+	s->tls = p->tls;
+	s->enabled_rev2 = p->enabled_rev2;
+
+	struct imap_parser_limits limits;
+	imap_parser_limits_default(&limits);
+	limits.line_max = s->set->max_line;
+	limits.literal_max = session_literal_max;
+	limits.literal_max_ctx = s;
+	limits.literal_max_default = s->set->preauth_literal_max;
+	limits.nonsync_skip_max = s->state == IMAP_STATE_NOT_AUTH ? 65536 : s->set->append_limit;
+	s->parser = imap_parser_create(&limits);
+	s->cmd_pool = pool_create(4096);
+	s->cmd.session = s;
+	s->cmd.pool = s->cmd_pool;
+
+	conn_set_callbacks(s->conn, &session_conn_callbacks, s);
+	conn_set_idle_timeout(s->conn, s->state == IMAP_STATE_NOT_AUTH ? s->set->timeout_preauth_ms
+									 : s->set->timeout_idle_ms);
+	return s;
+}
+
+static void session_free(void *ctx)
+{
+	struct imap_session *s = ctx;
+	imap_parser_destroy(&s->parser);
+	pool_destroy(&s->cmd_pool);
+	free(s->session_id);
+	free(s->remote_ip);
+	free(s->user);
+	free(s);
+}
+
+void imap_session_destroy(struct imap_session **sp)
+{
+	struct imap_session *s = *sp;
+	if (s == NULL)
+		return;
+	*sp = NULL;
+	s->handed_off = true;
+	s->closing = true;
+	if (s->conn != NULL)
+		conn_destroy(&s->conn);
+	loop_defer(s->loop, session_free, s);
+}
+
+struct conn *imap_session_take_conn(struct imap_session *s)
+{
+	struct conn *conn = s->conn;
+	s->conn = NULL;
+	s->handed_off = true;
+	return conn;
+}
+
+void *imap_session_owner(struct imap_session *s)
+{
+	return s->owner;
+}
+
+struct conn *imap_session_conn(struct imap_session *s)
+{
+	return s->conn;
+}
+
+const char *imap_session_id(const struct imap_session *s)
+{
+	return s->session_id;
+}
+
+const char *imap_session_remote_ip(const struct imap_session *s)
+{
+	return s->remote_ip;
+}
+
+const char *imap_session_user(const struct imap_session *s)
+{
+	return s->user;
+}
+
+enum imap_state imap_session_state(const struct imap_session *s)
+{
+	return s->state;
+}
+
+bool imap_session_plaintext_ok(const struct imap_session *s)
+{
+	return s->tls || s->set->plaintext_auth;
+}
+
+const char *imap_session_capabilities(struct imap_session *s)
+{
+	static char caps[512];
+	struct buf b;
+	buf_init(&b, sizeof(caps) - 1);
+	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
+	if (s->state == IMAP_STATE_NOT_AUTH) {
+		buf_append_str(&b, " SASL-IR");
+		if (!s->tls && s->set->tls_ctx != NULL)
+			buf_append_str(&b, " STARTTLS");
+		if (imap_session_plaintext_ok(s))
+			buf_append_str(&b, " AUTH=PLAIN AUTH=LOGIN AUTH=SCRAM-SHA-256");
+		else
+			buf_append_str(&b, " LOGINDISABLED");
+	}
+	size_t n = b.len < sizeof(caps) - 1 ? b.len : sizeof(caps) - 1;
+	memcpy(caps, b.data, n);
+	caps[n] = '\0';
+	buf_free(&b);
+	return caps;
+}
+
+void imap_session_untagged(struct imap_session *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = (int)sizeof(line) - 1;
+	conn_write(s->conn, "* ", 2);
+	conn_write(s->conn, line, (size_t)n);
+	conn_write(s->conn, "\r\n", 2);
+}
+
+static void session_reply(struct imap_session *s, const char *tag, const char *resp,
+			  const char *code, const char *text)
+{
+	conn_printf(s->conn, "%s %s %s%s%s%s\r\n", tag != NULL ? tag : "*", resp,
+		    code != NULL ? "[" : "", code != NULL ? code : "", code != NULL ? "] " : "",
+		    text);
+}
+
+void imap_cmd_reply(struct imap_cmd *cmd, const char *resp, const char *code, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	session_reply(cmd->session, cmd->tag, resp, code, text);
+}
+
+void imap_session_greet(struct imap_session *s)
+{
+	imap_session_untagged(s, "OK [CAPABILITY %s] kura ready", imap_session_capabilities(s));
+}
+
+void imap_session_logged_in(struct imap_session *s, const char *tag)
+{
+	conn_printf(s->conn, "%s OK [CAPABILITY %s] Logged in\r\n", tag,
+		    imap_session_capabilities(s));
+	imap_session_resume(s);
+}
+
+void imap_session_bye(struct imap_session *s, const char *reason)
+{
+	if (s->closing || s->handed_off)
+		return;
+	imap_session_untagged(s, "BYE %s", reason);
+	s->closing = true;
+	conn_close_after_flush(s->conn, reason);
+}
+
+static void session_cmd_finish(struct imap_session *s)
+{
+	s->cmd_pending = false;
+	pool_clear(s->cmd_pool);
+	memset(&s->cmd, 0, sizeof(s->cmd));
+	s->cmd.session = s;
+	s->cmd.pool = s->cmd_pool;
+}
+
+void imap_cmd_done(struct imap_session *s)
+{
+	session_cmd_finish(s);
+	conn_pause_input(s->conn, false);
+	session_input(s);
+}
+
+void imap_session_resume(struct imap_session *s)
+{
+	session_input(s);
+}
+
+/* --- SASL exchange driven by the auth process --- */
+
+void imap_session_auth_challenge(struct imap_session *s, const unsigned char *data, size_t len)
+{
+	if (s->auth_phase != IMAP_AUTH_WAIT_SERVER)
+		return;
+	if (s->auth_is_login) {
+		/* LOGIN is PLAIN with the whole answer up front: a challenge is a failure */
+		s->hooks->auth_abort(s);
+		imap_session_auth_result(s, false, NULL, "AUTHENTICATIONFAILED",
+					 "Authentication failed");
+		return;
+	}
+	struct buf b;
+	buf_init(&b, 4 + (len + 2) / 3 * 4 + 2);
+	buf_append_str(&b, "+ ");
+	base64_encode(&b, data, len);
+	buf_append_str(&b, "\r\n");
+	conn_write(s->conn, b.data, b.len);
+	buf_free_secure(&b);
+	s->auth_phase = IMAP_AUTH_WAIT_CLIENT;
+	conn_pause_input(s->conn, false);
+	session_input(s);
+}
+
+void imap_session_auth_result(struct imap_session *s, bool ok, const char *user,
+			      const char *code, const char *msg)
+{
+	if (s->auth_phase == IMAP_AUTH_NONE)
+		return;
+	s->auth_phase = IMAP_AUTH_NONE;
+	if (ok) {
+		log_info("session %s: authenticated as %s from %s", s->session_id, user, s->remote_ip);
+		/* the hook hands the session over (and destroys it) or, if it cannot, closes it */
+		s->hooks->logged_in(s, user, s->cmd.tag);
+		return;
+	}
+	session_reply(s, s->cmd.tag, "NO", code, msg);
+	log_info("session %s: authentication failed from %s: %s", s->session_id, s->remote_ip,
+		 msg);
+	imap_cmd_done(s);
+}
+
+/* A client line during AUTHENTICATE: base64 response or "*" to cancel (RFC 9051 6.2.2). */
+static void session_auth_line(struct imap_session *s, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '*') {
+		s->hooks->auth_abort(s);
+		s->auth_phase = IMAP_AUTH_NONE;
+		session_reply(s, s->cmd.tag, "BAD", NULL, "Authentication cancelled");
+		session_cmd_finish(s);
+		return;
+	}
+	struct buf dec;
+	buf_init(&dec, len);
+	if (base64_decode(&dec, line, len) < 0) {
+		buf_free_secure(&dec);
+		s->hooks->auth_abort(s);
+		s->auth_phase = IMAP_AUTH_NONE;
+		session_reply(s, s->cmd.tag, "BAD", NULL, "Invalid base64 in SASL response");
+		session_cmd_finish(s);
+		return;
+	}
+	s->auth_phase = IMAP_AUTH_WAIT_SERVER;
+	conn_pause_input(s->conn, true);
+	s->hooks->auth_continue(s, dec.data != NULL ? dec.data : (const unsigned char *)"", dec.len);
+	buf_free_secure(&dec);
+}
+
+/* --- the command loop --- */
+
+static void session_dispatch(struct imap_session *s, const struct imap_parsed *parsed)
+{
+	struct imap_cmd *cmd = &s->cmd;
+	cmd->tag = parsed->tag;
+	cmd->name = parsed->name;
+	cmd->args = parsed->args;
+	cmd->count = parsed->count;
+
+	const struct imap_command_def *def = imap_command_find(parsed->name);
+	int ret = 1;
+	if (def == NULL) {
+		imap_cmd_reply(cmd, "BAD", NULL, "Unknown command");
+	} else if ((def->states & s->state) == 0) {
+		const char *state = s->state == IMAP_STATE_NOT_AUTH ? "not authenticated"
+				  : s->state == IMAP_STATE_AUTH ? "authenticated"
+								: "selected";
+		imap_cmd_reply(cmd, "BAD", NULL, "%s is not valid in the %s state", def->name, state);
+	} else {
+		log_debug("session %s: command %s", s->session_id, def->name);
+		ret = def->func(cmd);
+	}
+	if (ret == 0) {
+		s->cmd_pending = true;
+		conn_pause_input(s->conn, true);
+	} else if (!s->handed_off) {
+		session_cmd_finish(s);
+	}
+}
+
+static void session_parse_error(struct imap_session *s, const struct imap_parser_error *err)
+{
+	if (err->fatal) {
+		conn_printf(s->conn, "* BYE %s%s%s%s\r\n", err->code ? "[" : "",
+			    err->code ? err->code : "", err->code ? "] " : "", err->msg);
+		log_info("session %s: disconnected: %s", s->session_id, err->msg);
+		s->closing = true;
+		conn_close_after_flush(s->conn, err->msg);
+		return;
+	}
+	session_reply(s, err->tag, err->resp != NULL ? err->resp : "BAD", err->code, err->msg);
+}
+
+static void session_input(struct imap_session *s)
+{
+	if (s->in_input)
+		return;
+	s->in_input = true;
+	struct buf *in = conn_input(s->conn);
+	while (!s->closing && !s->handed_off) {
+		if (conn_output_pending(s->conn) > 256 * 1024)
+			break; /* backpressure: the drain callback brings us back */
+		if (s->auth_phase == IMAP_AUTH_WAIT_SERVER)
+			break;
+		struct imap_parser_error err;
+		memset(&err, 0, sizeof(err));
+		if (s->auth_phase == IMAP_AUTH_WAIT_CLIENT) {
+			const char *line;
+			size_t len;
+			int ret = imap_parser_read_line(s->parser, in, s->cmd_pool, &line, &len, &err);
+			if (ret == 0)
+				break;
+			if (ret < 0) {
+				s->hooks->auth_abort(s);
+				s->auth_phase = IMAP_AUTH_NONE;
+				session_reply(s, s->cmd.tag, "BAD", NULL, "SASL response too long");
+				session_cmd_finish(s);
+				continue;
+			}
+			session_auth_line(s, line, len);
+			continue;
+		}
+		if (s->cmd_pending)
+			break;
+		struct imap_parsed parsed;
+		int ret = imap_parser_next(s->parser, in, s->cmd_pool, &parsed, &err);
+		if (imap_parser_take_continuation(s->parser))
+			conn_write_str(s->conn, "+ Ready for literal data\r\n");
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			session_parse_error(s, &err);
+			if (!imap_parser_busy(s->parser))
+				pool_clear(s->cmd_pool);
+			continue;
+		}
+		session_dispatch(s, &parsed);
+	}
+	if (!s->handed_off && s->conn != NULL && in->len == 0)
+		buf_release(in);
+	s->in_input = false;
+}

@@ -1,0 +1,83 @@
+/* listen.c: listener setup with getaddrinfo; SO_REUSEADDR so a restart does not wait for
+ * TIME_WAIT, IPV6_V6ONLY so "::" and "0.0.0.0" can be configured side by side. */
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/fdutil.h"
+
+int listen_open(const char *hostport, char *error, size_t error_size)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host)) {
+		snprintf(error, error_size, "%s: expected host:port", hostport);
+		return -1;
+	}
+	size_t hlen = (size_t)(colon - hostport);
+	memcpy(host, hostport, hlen);
+	host[hlen] = '\0';
+	if (hlen >= 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res;
+	int gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+	if (gai != 0) {
+		snprintf(error, error_size, "%s: %s", hostport, gai_strerror(gai));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(error, error_size, "%s: socket: %s", hostport, strerror(errno));
+		freeaddrinfo(res);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (res->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		snprintf(error, error_size, "%s: %s", hostport, strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int listen_peer_name(int fd, char *ip, size_t ip_size, unsigned *port_r)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		inet_ntop(AF_INET, &sin->sin_addr, ip, (socklen_t)ip_size);
+		*port_r = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		inet_ntop(AF_INET6, &sin6->sin6_addr, ip, (socklen_t)ip_size);
+		*port_r = ntohs(sin6->sin6_port);
+	} else {
+		snprintf(ip, ip_size, "local");
+		*port_r = 0;
+	}
+	return 0;
+}
+
+bool listen_ip_is_loopback(const char *ip)
+{
+	return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+	       strncmp(ip, "::ffff:127.", 11) == 0;
+}

@@ -1,0 +1,17 @@
+/* listen.h: opening listening sockets and describing peers. */
+#ifndef KURA_NET_LISTEN_H
+#define KURA_NET_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* Bind and listen on "host:port" ("[::1]:143" for IPv6). Returns the fd (non-blocking,
+ * close-on-exec) or -1 with a message in error. */
+int listen_open(const char *hostport, char *error, size_t error_size);
+/* "1.2.3.4" / "::1" and the port of the peer of fd. 0 or -1. */
+int listen_peer_name(int fd, char *ip, size_t ip_size, unsigned *port_r);
+/* True if ip is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
+bool listen_ip_is_loopback(const char *ip);
+
+#endif
