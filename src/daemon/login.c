@@ -476,7 +476,8 @@ static void login_auth_msg(void *ctx, struct ipc_chan *chan, uint32_t type, stru
 static void login_auth_closed(void *ctx, struct ipc_chan *chan)
 {
 	struct login_proc *lp = ctx;
-	log_warn("lost the connection to the auth process");
+	if (!lp->shutting_down)
+		log_warn("lost the connection to the auth process");
 	ipc_chan_destroy(&lp->auth);
 	for (struct login_client *c = lp->clients; c != NULL; c = c->next) {
 		if (c->auth_id != 0)
@@ -504,7 +505,8 @@ static void login_mail_closed(void *ctx, struct ipc_chan *chan)
 	struct login_proc *lp = ctx;
 	for (unsigned i = 0; i < lp->mail_count; i++) {
 		if (lp->mail[i] == chan) {
-			log_warn("lost the connection to mail[%u]", i);
+			if (!lp->shutting_down)
+				log_warn("lost the connection to mail[%u]", i);
 			ipc_chan_destroy(&lp->mail[i]);
 		}
 	}

@@ -491,6 +491,9 @@ int master_main(const struct settings *set)
 	log_info("kura ready: IMAP (STARTTLS) on %s, IMAPS on %s, data in %s",
 		 set->imap_listen[0] ? set->imap_listen : "(off)",
 		 set->imaps_listen[0] ? set->imaps_listen : "(off)", set->data_dir);
+	log_info("add a user: kura%s%s user add NAME; connect: curl --insecure imaps://%s/ -u NAME -X CAPABILITY",
+		 set->config_path[0] ? " -c " : "", set->config_path,
+		 set->imaps_listen[0] ? set->imaps_listen : set->imap_listen);
 	loop_run(m.loop);
 
 	loop_timer_remove(&m.kill_timer);

@@ -176,6 +176,7 @@ static int settings_pair(void *ctx, const char *key, const char *value, const ch
 
 int settings_load(struct settings *set, const char *path, char *error, size_t error_size)
 {
+	snprintf(set->config_path, sizeof(set->config_path), "%s", path);
 	return config_parse_file(path, settings_pair, set, error, error_size);
 }
 

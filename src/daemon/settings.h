@@ -10,6 +10,7 @@
 enum plaintext_auth { PLAINTEXT_AUTH_NEVER, PLAINTEXT_AUTH_LOOPBACK, PLAINTEXT_AUTH_ALWAYS };
 
 struct settings {
+	char config_path[1024]; /* the file read, or "" for the embedded default */
 	char data_dir[1024];
 	char imap_listen[256];  /* "host:port" or "" (disabled); STARTTLS port */
 	char imaps_listen[256]; /* implicit TLS */
