@@ -1,10 +1,7 @@
-/* imap-parser.c: a byte-at-a-time state machine for IMAP command lines, resumable at any byte
- * and consuming everything it looks at (partial tokens live in p->token, never in the caller's
- * buffer). Traps: after an error the rest of the command must be discarded WITHOUT storing it, yet a
- * "{n+}" that ended the line still announces n bytes the client will send, so a small tracker
- * watches every structural byte for "{digits+}" CRLF and the skipper honours it (otherwise literal
- * data would be read as commands); a literal's size is checked against every limit before a single
- * byte of it is allocated. */
+/* imap-parser.c: a resumable byte-at-a-time state machine for IMAP commands; partial tokens live
+ * in p->token, never in the caller's buffer. Traps: a failed command's rest is discarded unstored,
+ * yet a "{n+}" ending one of its lines still brings n bytes, so a tracker watches every structural
+ * byte for it; a literal's size passes every limit before one byte of it is allocated. */
 #include "imap-parser.h"
 
 #include <stdint.h>
@@ -238,8 +235,6 @@ static int parser_fail_char(struct imap_parser *p, unsigned char c, const char *
 	const char *msg;
 	if (c > 0x20 && c < 0x7f)
 		msg = pool_printf(p->pool, "Invalid character '%c' in %s", c, what);
-	else if (c == ' ')
-		msg = pool_printf(p->pool, "Invalid space in %s", what);
 	else if (c >= 0x80)
 		msg = pool_printf(p->pool, "Invalid 8-bit character 0x%02X in %s (only allowed in "
 				  "quoted strings and literals)", c, what);
@@ -795,8 +790,12 @@ int imap_parser_next(struct imap_parser *p, struct buf *in, struct pool *pool,
 		parser_fatal_error(p, err_r);
 		return -1;
 	}
-	if (p->state == PS_RAW)
-		xabort("imap_parser_next called while a raw line is being read");
+	if (p->state == PS_RAW) {
+		/* the caller gave up on a raw line half-read: its rest is no command */
+		parser_command_clear(p);
+		p->state = PS_SKIP_LINE;
+		p->skip_raw = true;
+	}
 	p->pool = pool;
 	if (parser_skipping(p)) {
 		ret = parser_skip(p, data, len, &pos);

@@ -21,11 +21,32 @@
  * - A line ends with CRLF; a bare LF is accepted as a line end too (lenient input). A CR not
  *   followed by LF is an error.
  *
+ * - Strict spacing: exactly one SP between elements; a double space, a trailing space, a space
+ *   after "(" or before ")" is an error.
+ *
  * Return convention of imap_parser_next(): 1 a complete command is in *cmd_r (its bytes are
  * consumed); 0 more input is needed (check imap_parser_take_continuation()); -1 error, described
  * in *err_r. After an error the parser skips the rest of the offending command by itself (the
  * rest of the line, and a non-synchronising literal announced on it, discarding the bytes
- * without storing them), so the caller answers err_r and simply calls imap_parser_next() again. */
+ * without storing them), so the caller answers err_r and simply calls imap_parser_next() again.
+ *
+ * Input handling: every byte looked at is consumed from `in` (a partial token is kept inside the
+ * parser, bounded by line_max), so `in` never needs to hold more than one read; after 1 the
+ * bytes of the following commands stay in `in`.
+ *
+ * Errors: syntax errors are BAD without a code; line_max, list_depth_max and args_max give
+ * BAD [LIMIT]. Literal sizes are number64 (up to 2^63 - 1, overflow-checked) and checked before
+ * anything is allocated: a synchronising literal over the command's limit gives NO [TOOBIG]
+ * and no continuation (the client sends nothing more of that command); a non-synchronising one
+ * (or, with literal_minus, one over 4096 bytes) gives BAD [TOOBIG] and is read and discarded if
+ * it is at most nonsync_skip_max bytes, else the error is fatal (RFC 7888 sections 4 and 5). If
+ * the skipped rest of a failed command announces a non-synchronising literal too big to skip,
+ * the next call returns that fatal error. A fatal error has fatal set (tag may be NULL): answer
+ * "* BYE" and close; every later call returns it again until imap_parser_reset().
+ *
+ * Memory: the arguments live in the pool; a line of one-byte atoms costs about 64 pool bytes
+ * per 2 input bytes (imap_arg arrays grow by doubling), so the pool is bounded by about
+ * 64 x line_max plus the accepted literals. The parser itself holds no buffer between commands. */
 #ifndef KURA_IMAP_PARSER_H
 #define KURA_IMAP_PARSER_H
 
@@ -75,7 +96,8 @@ struct imap_parser_error {
 };
 
 struct imap_parser_limits {
-	size_t line_max;          /* bytes of one command outside literals (default 65536) */
+	size_t line_max;          /* bytes of one command outside literals, CRLFs included
+				     (default 65536); also the limit of imap_parser_read_line */
 	unsigned list_depth_max;  /* nesting of parenthesised lists (default 32) */
 	size_t args_max;          /* elements in one list or at top level (default 10000) */
 	size_t nonsync_skip_max;  /* a too-big {n+} up to this size is read and discarded;
@@ -129,12 +151,15 @@ int imap_parser_next(struct imap_parser *parser, struct buf *in, struct pool *po
 		     struct imap_parsed *cmd_r, struct imap_parser_error *err_r);
 
 /* True once for each synchronising literal the parser has accepted and is waiting for: the
- * caller sends "+ ..." to the client. */
+ * caller sends "+ ..." to the client. Not for "{n+}", nor when bytes after the literal's CRLF
+ * were already there (the client did not wait). Call it after each imap_parser_next(). */
 bool imap_parser_take_continuation(struct imap_parser *parser);
 
 /* Read one raw line (AUTHENTICATE responses, IDLE's DONE): 1 with the line (without CRLF,
  * NUL-terminated copy in pool) in *line_r and *len_r, 0 need more, -1 too long (err_r set; the
- * rest of the line is skipped). */
+ * rest of the line is skipped). The line may hold any byte (no literals are recognised); with
+ * its CRLF it is at most line_max bytes. Call it only between commands (it aborts the process
+ * in the middle of one); imap_parser_next() after a half-read raw line discards its rest. */
 int imap_parser_read_line(struct imap_parser *parser, struct buf *in, struct pool *pool,
 			  const char **line_r, size_t *len_r, struct imap_parser_error *err_r);
 

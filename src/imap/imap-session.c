@@ -84,6 +84,12 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 	limits.literal_max_ctx = s;
 	limits.literal_max_default = s->set->preauth_literal_max;
 	limits.nonsync_skip_max = s->state == IMAP_STATE_NOT_AUTH ? 65536 : s->set->append_limit;
+	if (s->state == IMAP_STATE_NOT_AUTH) {
+		/* before login no command needs more than ID's 60 strings: keep a hostile line of
+		 * one-byte atoms from costing megabytes of argument nodes */
+		limits.args_max = 128;
+		limits.list_depth_max = 4;
+	}
 	s->parser = imap_parser_create(&limits);
 	s->cmd_pool = pool_create(4096);
 	s->cmd.session = s;

@@ -783,6 +783,7 @@ static void test_read_line(void)
 	struct imap_parser_limits lim;
 	imap_parser_limits_default(&lim);
 	lim.line_max = 10;
+	lim.nonsync_skip_max = 10;
 	struct imap_parser *p = imap_parser_create(&lim);
 	struct pool *pool = pool_create(1024);
 	struct buf ib;
@@ -840,6 +841,31 @@ static void test_read_line(void)
 	struct imap_parsed cmd;
 	CHECK(imap_parser_next(p, &ib, pool, &cmd, &err) == 1);
 	CHECK_STR(cmd.name, "NOOP");
+
+	/* a failed command still being skipped: read_line finishes the skip first */
+	buf_append_str(&ib, "a X ) {5+}\r\nab");
+	CHECK(imap_parser_next(p, &ib, pool, &cmd, &err) == -1);
+	CHECK(imap_parser_busy(p));
+	buf_append_str(&ib, "c");
+	CHECK(imap_parser_read_line(p, &ib, pool, &line, &len, &err) == 0);
+	buf_append_str(&ib, "de\r\nline\r\n");
+	CHECK(imap_parser_read_line(p, &ib, pool, &line, &len, &err) == 1);
+	CHECK_STR(line, "line");
+
+	/* the caller gives up on a half-read raw line: the rest of it is no command */
+	buf_append_str(&ib, "half");
+	CHECK(imap_parser_read_line(p, &ib, pool, &line, &len, &err) == 0);
+	CHECK(imap_parser_next(p, &ib, pool, &cmd, &err) == 0);
+	buf_append_str(&ib, " line\r\ny NOOP\r\n");
+	CHECK(imap_parser_next(p, &ib, pool, &cmd, &err) == 1);
+	CHECK_STR(cmd.tag, "y");
+
+	/* fatal stays fatal for read_line too */
+	buf_append_str(&ib, "a X ) {99+}\r\n");
+	CHECK(imap_parser_next(p, &ib, pool, &cmd, &err) == -1 && !err.fatal);
+	CHECK(imap_parser_next(p, &ib, pool, &cmd, &err) == -1 && err.fatal);
+	CHECK(imap_parser_read_line(p, &ib, pool, &line, &len, &err) == -1 && err.fatal);
+	CHECK(err.tag == NULL && strcmp(err.code, "TOOBIG") == 0);
 
 	buf_free(&ib);
 	pool_destroy(&pool);

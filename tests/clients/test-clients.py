@@ -3,7 +3,8 @@
 
 Python imaplib (IMAP4_SSL and IMAP4 + starttls(), LOGIN, AUTHENTICATE PLAIN and SCRAM-SHA-256
 driven through imaplib), a SCRAM-SHA-256 client of our own with the server signature checked,
-curl (imaps:// and imap:// with --ssl-reqd, SASL PLAIN, SASL LOGIN and the LOGIN command),
+curl (imaps:// and imap:// with --ssl-reqd, SASL PLAIN and SASL LOGIN; curl 7.88 cannot force
+the LOGIN command: --login-options AUTH=+LOGIN fails with exit 3 inside curl),
 openssl s_client (-starttls imap, implicit TLS, TLS versions, the certificate).
 
 Usage: test-clients.py [--kura BINARY]
@@ -228,14 +229,6 @@ def t_curl_sasl_login(srv):
     r = curl(["--insecure", "--login-options", "AUTH=LOGIN",
               "imaps://127.0.0.1:%d/" % srv.imaps_port, "-u", "%s:%s" % (USER, PASS),
               "-X", "NOOP"])
-    assert r.returncode == 0, "curl exit %d: %s" % (r.returncode, r.stderr)
-
-
-def t_curl_login_command(srv):
-    # AUTH=+LOGIN: curl uses the LOGIN command instead of SASL
-    r = curl(["--insecure", "--login-options", "AUTH=+LOGIN",
-              "imaps://127.0.0.1:%d/" % srv.imaps_port, "-u", "%s:%s" % (USER2, PASS2),
-              "-X", "CAPABILITY"])
     assert r.returncode == 0, "curl exit %d: %s" % (r.returncode, r.stderr)
 
 

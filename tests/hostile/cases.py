@@ -2,7 +2,8 @@
 
 A case is a dict: name, mode (plain | tls | auth | authplain | rawtls: TCP to the implicit
 TLS port without a handshake), steps, end, mem.
-Steps: ("send", bytes) ("send_bg", bytes) ("send_slow", bytes, delay) ("join",) ("sleep", s)
+Steps: ("send", bytes) ("send_bg", bytes: sent while reading the answers) ("send_slow", bytes, delay)
+("join",) (no-op) ("sleep", s)
 ("line", pattern | [patterns]) one response line must fully match (regex on the line decoded
 as latin-1) ("opt", pattern) an optional line ("count", n, pattern) ("cont",) a continuation
 ("maybe_cont", bytes) send bytes if a continuation comes ("silence", s) ("starttls",)
@@ -171,7 +172,7 @@ def build():
     c += simple("literal-as-command", b"a {4+}\r\nNOOP\r\n", TBAD, ("tls", "auth"))
     c += simple("literal8-in-login", b"a LOGIN ~{5+}\r\nalice x\r\n", TBAD, ("tls",))
     c += each("literal-sync-data-without-waiting", ("tls",),
-              [("send", b"a LOGIN {5}\r\nnouse x\r\n"), ("cont",), ("line", NO)])
+              [("send", b"a LOGIN {5}\r\nnouse x\r\n"), ("opt", CONT), ("line", NO)])
     c += each("literal-in-wrong-state-append", ("tls",),
               [("send", b"a APPEND INBOX {5}\r\n"), ("maybe_cont", b"hello\r\n"),
                ("line", TBAD)])

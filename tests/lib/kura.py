@@ -452,6 +452,46 @@ class Conn:
         self.sock.settimeout(30 * SLOW)
         self.sock.sendall(data)
 
+    def send_pumped(self, data, timeout=60):
+        """Send data while reading whatever the server answers into the buffer (one thread:
+        an SSL object must not be used by two threads at once). Stops early, without error,
+        when the server closes or resets the connection. Returns the bytes sent."""
+        self.transcript.append(("C", data))
+        sock = self.sock
+        sock.setblocking(False)
+        sent = 0
+        deadline = time.time() + timeout * SLOW
+        try:
+            while sent < len(data):
+                if time.time() > deadline:
+                    raise TestError("server stopped reading: %d of %d bytes sent after %ss"
+                                    % (sent, len(data), timeout))
+                pending = isinstance(sock, ssl.SSLSocket) and sock.pending()
+                r, w, _ = select.select([sock], [sock], [], 0.5) if not pending else \
+                    ([sock], [], [])
+                if r:
+                    try:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            self.eof = True
+                            break
+                        self.buf += chunk
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        pass
+                    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+                        self.eof = True
+                        break
+                if w:
+                    try:
+                        sent += sock.send(data[sent:sent + 16384])
+                    except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+                        pass
+                    except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+                        break
+        finally:
+            sock.setblocking(True)
+        return sent
+
     def sendline(self, line):
         if isinstance(line, str):
             line = line.encode("utf-8")
