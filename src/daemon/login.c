@@ -593,8 +593,7 @@ int login_main(const struct settings *set, int ctl_fd, int imap_fd, int imaps_fd
 	char error[512];
 	const char *err = NULL;
 	/* load the key while we may still read it; then chroot and drop to the login user */
-	lp.tls_ctx = tls_server_ctx_create(set->tls_cert, set->tls_key,
-					   set->tls_client_ca[0] ? set->tls_client_ca : NULL, &err);
+	lp.tls_ctx = tls_server_ctx_create(set->tls_cert, set->tls_key, NULL, &err);
 	if (lp.tls_ctx == NULL) {
 		log_error("TLS setup failed: %s", err != NULL ? err : "unknown error");
 		return 1;

@@ -32,7 +32,6 @@ static const struct key_def settings_keys[] = {
 	STR(imaps_listen, KEY_LISTEN),
 	STR(tls_cert, KEY_STR),
 	STR(tls_key, KEY_STR),
-	STR(tls_client_ca, KEY_STR),
 	STR(hostname, KEY_STR),
 	STR(user, KEY_STR),
 	STR(login_user, KEY_STR),

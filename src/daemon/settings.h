@@ -16,7 +16,6 @@ struct settings {
 	char imaps_listen[256]; /* implicit TLS */
 	char tls_cert[1024];    /* default DATA/tls/cert.pem */
 	char tls_key[1024];     /* default DATA/tls/key.pem */
-	char tls_client_ca[1024];
 	char hostname[256];
 	char user[64];          /* uid of auth and mail processes when started as root */
 	char login_user[64];    /* uid of login processes when started as root */
