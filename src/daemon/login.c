@@ -393,8 +393,6 @@ static void login_accept(struct login_proc *lp, int lfd, bool implicit_tls)
 		limits.in_max = lp->set->max_line + 16384;
 		static const struct conn_callbacks placeholder = {0};
 		struct conn *conn = conn_create(lp->loop, fd, &limits, &placeholder, NULL);
-		if (implicit_tls)
-			conn_start_tls(conn, lp->tls_ctx);
 		struct imap_session_params p = {
 			.loop = lp->loop,
 			.conn = conn,
@@ -414,6 +412,13 @@ static void login_accept(struct login_proc *lp, int lfd, bool implicit_tls)
 		lp->connections++;
 		log_info("session %s: connect from %s:%u (%s)", c->session_id, c->ip, port,
 			 implicit_tls ? "imaps" : "imap");
+		if (implicit_tls) {
+			/* before the greeting, which must go out inside TLS; the handshake can fail
+			 * at once (bytes already queued), and then the session is gone */
+			conn_start_tls(conn, lp->tls_ctx);
+			if (c->session == NULL)
+				continue;
+		}
 		imap_session_greet(c->session);
 	}
 }
@@ -564,9 +569,12 @@ static void login_shutdown(void *ctx)
 	lp->shutting_down = true;
 	loop_io_remove(&lp->imap_io);
 	loop_io_remove(&lp->imaps_io);
-	for (struct login_client *c = lp->clients; c != NULL; c = c->next)
+	/* a BYE can complete at once and unlink the client: take next first */
+	for (struct login_client *c = lp->clients, *next; c != NULL; c = next) {
+		next = c->next;
 		if (c->session != NULL)
 			imap_session_bye(c->session, "Server shutting down");
+	}
 	/* relayed sessions: the mail processes send their BYE; we pass it on */
 	loop_timer_add(lp->loop, 0, login_exit_check, lp);
 	loop_timer_add(lp->loop, 5000, login_deadline, lp);

@@ -195,8 +195,11 @@ static void mail_shutdown(void *ctx)
 	if (mp->shutting_down)
 		return;
 	mp->shutting_down = true;
-	for (struct mail_session *ms = mp->sessions; ms != NULL; ms = ms->next)
+	/* a BYE can complete at once and free the session: take next first */
+	for (struct mail_session *ms = mp->sessions, *next; ms != NULL; ms = next) {
+		next = ms->next;
 		imap_session_bye(ms->session, "Server shutting down");
+	}
 	loop_timer_add(mp->loop, 0, mail_exit_check, mp);
 	loop_timer_add(mp->loop, 3000, mail_deadline, mp);
 }

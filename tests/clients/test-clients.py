@@ -340,6 +340,44 @@ def t_certificate(srv):
     assert mode & 0o077 == 0, "key.pem is readable by others: %o" % mode
 
 
+def login_time(srv, user, password):
+    c = srv.connect("tls")
+    t0 = time.time()
+    r = c.command("LOGIN %s %s" % (kura.imap_quote(user), kura.imap_quote(password)), tag="a")
+    dt = time.time() - t0
+    c.close()
+    assert r[-1].startswith(b"a NO"), r
+    return dt
+
+
+def timing_does_not_reveal_user(binary, res):
+    """With the failure delay off, a wrong password for an existing user and any password for
+    an unknown user take about as long (the unknown user is checked against a dummy hash):
+    an unknown user answered much faster would reveal which users exist."""
+    srv = kura.Server(binary, config={"auth_fail_delay_ms": 0, "auth_fail_delay_max_ms": 0},
+                      users={USER: PASS}, name="timing")
+    ok = False
+    try:
+        srv.start()
+        known, unknown = [], []
+        for i in range(7):
+            known.append(login_time(srv, USER, "wrong-%d" % i))
+            unknown.append(login_time(srv, "nosuch%d" % i, "wrong-%d" % i))
+        known.sort()
+        unknown.sort()
+        mk, mu = known[3], unknown[3]
+        print("# failed LOGIN, median: wrong password %.1f ms, unknown user %.1f ms"
+              % (mk * 1000, mu * 1000))
+        ok = res.check("failed-login timing does not reveal whether the user exists",
+                       mu >= 0.5 * mk and mk >= 0.5 * mu,
+                       "median wrong password %.1f ms, median unknown user %.1f ms"
+                       % (mk * 1000, mu * 1000))
+        srv.stop()
+    except (kura.TestError, OSError, AssertionError) as e:
+        res.fail("failed-login timing does not reveal whether the user exists", str(e))
+    srv.cleanup(ok=ok)
+
+
 def main():
     binary, _ = kura.binary_from_argv(sys.argv[1:])
     res = kura.Results()
@@ -358,13 +396,21 @@ def main():
     tests = [(n[2:], f) for n, f in sorted(globals().items())
              if n.startswith("t_") and callable(f)]
     for name, fn in tests:
+        off = srv.log_size()
         ok = res.run(name, fn, srv)
+        time.sleep(0.05)
+        crashes = srv.crashes_since(off)
+        if crashes:
+            ok = False
+            res.fail(name + ": no server process crashed", "\n".join(crashes))
         if not ok:
             print("#   log tail:\n#   " + srv.log_tail(10).replace("\n", "\n#   "))
         if srv.proc.poll() is not None:
             res.fail("server alive after " + name, srv.log_tail())
             break
     status = srv.stop()
+    crashes = srv.crashes_since(0)
+    res.check("no child crashed (whole run and shutdown)", not crashes, "\n".join(crashes[:20]))
     san = srv.sanitizer_reports()
     ok = res.check("server exits 0 on SIGTERM", status == 0,
                    "status %s\n%s" % (status, srv.log_tail()))
@@ -372,6 +418,7 @@ def main():
     srv.cleanup(ok=ok and res.failed == 0)
     if res.failed:
         print("# server dir kept: %s" % srv.dir)
+    timing_does_not_reveal_user(binary, res)
     return res.summary()
 
 

@@ -371,8 +371,14 @@ def main():
         for path in paths:
             name = os.path.basename(path)
             runner = Runner(server, verbose)
+            log_offset = server.log_size()
             try:
                 runner.run(path)
+                time.sleep(0.05)
+                crashes = server.crashes_since(log_offset)
+                if crashes:
+                    raise ConvFail("a server process crashed during this conversation:\n"
+                                   + "\n".join(crashes))
             except (ConvFail, OSError, ValueError) as e:
                 group_ok = False
                 res.fail(name, str(e))
@@ -398,6 +404,9 @@ def main():
                 server = kura.Server(binary, config=dict(config), users=USERS, name="conv")
                 server.start()
         status = server.stop()
+        crashes = server.crashes_since(0)
+        group_ok = res.check("server [%s] no child crashed (whole run and shutdown)" % label,
+                             not crashes, "\n".join(crashes[:20])) and group_ok
         san = server.sanitizer_reports()
         ok = res.check("server [%s] exits 0 on SIGTERM" % label, status == 0,
                        "exit status %s; log:\n%s" % (status, server.log_tail()))

@@ -1,7 +1,8 @@
 """cases.py: the hostile-input corpus for run-hostile.py (a Python data table).
 
 A case is a dict: name, mode (plain | tls | auth | authplain | rawtls: TCP to the implicit
-TLS port without a handshake), steps, end, mem.
+TLS port without a handshake | rawtls-queued: the same, with the login processes paused until
+the ("resume",) step so the bytes sent before it are queued at accept time), steps, end, mem.
 Steps: ("send", bytes) ("send_bg", bytes: sent while reading the answers) ("send_slow", bytes, delay)
 ("join",) (no-op) ("sleep", s)
 ("line", pattern | [patterns]) one response line must fully match (regex on the line decoded
@@ -262,6 +263,18 @@ def build():
     c += each("implicit-tls-port-half-clienthello", ("rawtls",),
               [("send", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 20),
                ("disconnect", "rst")], end="client")
+    # the same with the bytes already queued when the login process accepts the connection
+    c += each("implicit-tls-queued-plaintext", ("rawtls-queued",),
+              [("send", b"a NOOP\r\n"), ("resume",), ("eof_any",)], end="client")
+    c += each("implicit-tls-queued-bogus-record", ("rawtls-queued",),
+              [("send", b"\x16\x03\x03\xff\xff" + b"\xaa" * 1000), ("resume",), ("eof_any",)],
+              end="client")
+    c += each("implicit-tls-queued-sslv2-hello", ("rawtls-queued",),
+              [("send", b"\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10" + b"\x00" * 21
+                + b"\x11" * 16), ("resume",), ("eof_any",)], end="client")
+    c += each("implicit-tls-queued-disconnect", ("rawtls-queued",),
+              [("send", b"\x16\x03\x01\x02\x00\x01"), ("disconnect", "rst"), ("resume",)],
+              end="client")
     c += each("implicit-tls-port-bogus-record", ("rawtls",),
               [("send", b"\x16\x03\x03\xff\xff" + b"\xaa" * 1000), ("eof_any",)],
               end="client")

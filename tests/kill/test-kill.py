@@ -20,6 +20,7 @@ import kura  # noqa: E402
 
 USERS = {"user%02d" % i: "pw-%02d-secret" % i for i in range(12)}
 COUNTS = {"kura-login": 2, "kura-auth": 1, "kura-mail": 2}
+VICTIMS = []
 
 
 class Session:
@@ -159,6 +160,9 @@ def main():
         res.fail("kill sequence aborted", "%s: %s\nlog:\n%s" % (type(e).__name__, e,
                                                                   srv.log_tail(20)))
     status = srv.stop()
+    crashes = srv.crashes_since(0, ignore_pids=VICTIMS)
+    res.check("no child crashed other than the killed ones (whole run and shutdown)",
+              not crashes, "\n".join(crashes[:20]))
     san = srv.sanitizer_reports()
     ok = res.check("server exits 0 on SIGTERM after the kills", status == 0,
                    "status %s\n%s" % (status, srv.log_tail()))
@@ -199,14 +203,27 @@ def run(srv, res, roles):
             s.conn.close()
     plain = keep_plain
 
-    # TLS sessions: the login process holding the TCP socket relays them.
-    tls = []
-    for i in range(20):
-        s = login(srv, "tls", (user_a, user_b)[i % 2])
-        tls.append(s)
-        have = {(t.holder, t.user) for t in tls}
-        if all((l, u) in have for l in logins for u in (user_a, user_b)):
-            break
+    # TLS sessions: the login process holding the TCP socket relays them. An idle server
+    # wakes the same login process for every connection (shared listener, EPOLLEXCLUSIVE),
+    # so to get sessions into both, the one that took the first ones is paused (SIGSTOP)
+    # while the next ones are opened: the kernel then wakes the other.
+    tls = [login(srv, "tls", user_a), login(srv, "tls", user_b)]
+    first = tls[0].holder
+    pre = []
+
+    def pre_conn():
+        c = srv.connect("tls")
+        return Session(c, None, "pre", sole_holder(srv, c))
+    os.kill(first, signal.SIGSTOP)
+    try:
+        for user in (user_a, user_b):
+            tls.append(login(srv, "tls", user))
+        pre += [pre_conn() for _ in range(3)]
+    finally:
+        os.kill(first, signal.SIGCONT)
+    for user in (user_a, user_b):
+        tls.append(login(srv, "tls", user))
+    pre += [pre_conn() for _ in range(2)]
     res.check("TLS sessions stay in the login processes",
               all(t.holder in logins for t in tls), "holders %s, login pids %s"
               % ([t.holder for t in tls], logins))
@@ -214,15 +231,13 @@ def run(srv, res, roles):
                      {t.holder for t in tls} == set(logins),
                      "holders %s" % [t.holder for t in tls]):
         return
-    # not authenticated TLS connections
-    pre = []
-    for i in range(8):
-        c = srv.connect("tls")
-        pre.append(Session(c, None, "pre", sole_holder(srv, c)))
+    res.check("not-authenticated connections in both login processes",
+              {p.holder for p in pre} == set(logins), "holders %s" % [p.holder for p in pre])
 
     # ---- kill a login process ----
     victim = tls[0].holder
     off = srv.log_size()
+    VICTIMS.append(victim)
     os.kill(victim, signal.SIGKILL)
     step = "kill kura-login"
     roles = checked(res, step + ": restarted (new pid, same comm)", wait_restart, srv,
@@ -238,7 +253,10 @@ def run(srv, res, roles):
     new = checked(res, step + ": new logins work", new_logins_work, srv, (user_a, user_b))
     close_all(new)
     # a not-authenticated connection that survived can still log in
-    if pre:
+    if not pre:
+        res.fail(step + ": surviving pre-auth connection logs in", "no pre-auth connection "
+                 "survived (none was in the other login process)")
+    else:
         s = pre.pop()
         r = s.conn.command("LOGIN %s %s" % (user_a, USERS[user_a]), tag="L")
         res.check(step + ": surviving pre-auth connection logs in",
@@ -249,6 +267,7 @@ def run(srv, res, roles):
     roles = srv.children_by_role()
     victim = roles["kura-auth"][0]
     off = srv.log_size()
+    VICTIMS.append(victim)
     os.kill(victim, signal.SIGKILL)
     step = "kill kura-auth"
     checked(res, step + ": restarted (new pid, same comm)", wait_restart, srv, "kura-auth",
@@ -258,7 +277,10 @@ def run(srv, res, roles):
     res.check(step + ": open sessions unaffected", not bad, "failed: %s" % bad)
     new = checked(res, step + ": new logins work", new_logins_work, srv, (user_a, user_b))
     close_all(new)
-    if pre:
+    if not pre:
+        res.fail(step + ": pre-auth connection opened before the kill logs in",
+                 "no pre-auth connection left")
+    else:
         s = pre.pop()
         ok = False
         deadline = time.time() + 5 * kura.SLOW
@@ -273,6 +295,7 @@ def run(srv, res, roles):
     # ---- kill the mail process of user_a ----
     victim = m1
     off = srv.log_size()
+    VICTIMS.append(victim)
     os.kill(victim, signal.SIGKILL)
     step = "kill kura-mail"
     roles = checked(res, step + ": restarted (new pid, same comm)", wait_restart, srv,

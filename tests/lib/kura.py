@@ -330,6 +330,20 @@ class Server:
         lines = self.log_text().splitlines()
         return "\n".join(lines[-n:])
 
+    CRASH_RE = re.compile(r"killed by signal|exited with status [1-9]|dumped core")
+
+    def crashes_since(self, offset=0, ignore_pids=()):
+        """Log lines reporting a child that crashed or exited with an error (the master logs
+        "... pid N killed by signal S ..."), leaving out the pids in ignore_pids."""
+        out = []
+        for line in self.log_since(offset).splitlines():
+            if self.CRASH_RE.search(line):
+                m = re.search(r"pid (\d+)", line)
+                if m and int(m.group(1)) in ignore_pids:
+                    continue
+                out.append(line)
+        return out
+
     SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
                               r"SUMMARY: (Address|Undefined|Leak)Sanitizer")
 

@@ -95,6 +95,9 @@ def scenario(res, binary, sig, label):
                    port_closed(srv.imap_port) and port_closed(srv.imaps_port)) and ok
     srv.proc.wait()
     srv.stop()
+    crashes = srv.crashes_since(0)
+    ok = res.check("%s: no child crashed (whole run and shutdown)" % label, not crashes,
+                   "\n".join(crashes[:20])) and ok
     san = srv.sanitizer_reports()
     ok = res.check("%s: log has no sanitizer report" % label, not san,
                    "\n".join(san[:20])) and ok
@@ -128,6 +131,9 @@ def idle_and_restart(res, binary):
         c.close()
         status = srv.stop(signal.SIGINT)
         ok = res.check("restart: SIGINT exits 0", status == 0, "status %s" % status) and ok
+        crashes = srv.crashes_since(0)
+        ok = res.check("idle/restart: no child crashed", not crashes,
+                       "\n".join(crashes[:20])) and ok
     except (kura.TestError, OSError) as e:
         ok = False
         res.fail("idle/restart", "%s\n%s" % (e, srv.log_tail()))
