@@ -14,6 +14,7 @@
 #include "lib/fdutil.h"
 #include "lib/log.h"
 #include "lib/secure.h"
+#include "store/store.h"
 
 #define KURA_VERSION "0.1.0"
 
@@ -29,6 +30,7 @@ static void usage(FILE *f)
 		"  user del NAME              delete a user\n"
 		"  user list                  list users\n"
 		"  user import FILE           import a Dovecot passwd-file (keeps the hashes)\n"
+		"  check USER [--repair]      verify a user's mail store (and repair what can be)\n"
 		"  config check FILE          validate a configuration file\n"
 		"  version                    print the version\n"
 		"\n"
@@ -189,6 +191,52 @@ static int cmd_user(const struct settings *set, int argc, char **argv)
 	return ret;
 }
 
+static void check_report(void *ctx, const char *line)
+{
+	printf("%s\n", line);
+}
+
+static int cmd_check(const struct settings *set, int argc, char **argv)
+{
+	bool repair = argc == 2 && strcmp(argv[1], "--repair") == 0;
+	if (argc < 1 || argc > 2 || (argc == 2 && !repair)) {
+		usage(stderr);
+		return 2;
+	}
+	const char *err = NULL;
+	if (userdb_name_valid(argv[0], &err) <= 0) {
+		fprintf(stderr, "kura: invalid user name: %s\n", err ? err : "?");
+		return 1;
+	}
+	char canon[USERDB_NAME_MAX + 1], root[1100];
+	if (userdb_name_canonical(argv[0], canon, &err) < 0) {
+		fprintf(stderr, "kura: invalid user name: %s\n", err ? err : "?");
+		return 1;
+	}
+	settings_path(set, "users", root, sizeof(root));
+	/* the store belongs to the mail processes' user: never create root-owned files in it */
+	char perr[512];
+	if (privdrop_apply(set->user, NULL, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "kura: %s\n", perr);
+		return 1;
+	}
+	struct store *store;
+	if (store_open(root, canon, &store, &err) < 0) {
+		fprintf(stderr, "kura: cannot open the store of %s: %s\n", canon, err ? err : "?");
+		return 1;
+	}
+	unsigned problems = 0;
+	int ret = store_check(store, repair, check_report, NULL, &problems, &err);
+	store_close(&store);
+	if (ret < 0) {
+		fprintf(stderr, "kura: check failed: %s\n", err ? err : "?");
+		return 1;
+	}
+	printf("%s: %u problem%s%s\n", canon, problems, problems == 1 ? "" : "s",
+	       repair && problems > 0 ? " (repaired what could be)" : "");
+	return problems == 0 || repair ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL;
@@ -232,6 +280,8 @@ int main(int argc, char **argv)
 		return master_main(&set);
 	if (strcmp(cmd, "user") == 0)
 		return cmd_user(&set, argc - i, argv + i);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(&set, argc - i, argv + i);
 	usage(stderr);
 	return 2;
 }

@@ -4,6 +4,7 @@
  * before anything new is read; a malformed hand-off drops that login channel, not us. */
 #include "roles.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,27 @@
 #include "daemon/ipc-proto.h"
 #include "daemon/privdrop.h"
 #include "imap/imap-session.h"
+#include "lib/fdutil.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "net/conn.h"
 #include "net/ipc.h"
 #include "net/loop.h"
+#include "store/store.h"
+
+/* One open store per user, shared by all of the user's sessions in this process. */
+struct mail_user {
+	struct mail_user *next;
+	char *name;
+	struct store *store;
+	unsigned refs;
+};
 
 struct mail_session {
 	struct mail_proc *mp;
 	struct imap_session *session;
 	struct mail_session *prev, *next;
+	struct mail_user *user;
 };
 
 struct mail_peer {
@@ -38,8 +50,55 @@ struct mail_proc {
 	struct ipc_chan *ctl;
 	struct mail_peer *peers;
 	struct mail_session *sessions;
+	struct mail_user *users;
+	char users_root[1100];
 	bool shutting_down;
 };
+
+static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
+{
+	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
+		if (strcmp(u->name, name) == 0) {
+			u->refs++;
+			return u;
+		}
+	}
+	struct store *store;
+	const char *err;
+	if (store_open(mp->users_root, name, &store, &err) < 0) {
+		log_error("cannot open the store of %s: %s", name, err);
+		return NULL;
+	}
+	struct mail_user *u = xcalloc(1, sizeof(*u));
+	u->name = xstrdup(name);
+	u->store = store;
+	u->refs = 1;
+	u->next = mp->users;
+	mp->users = u;
+	return u;
+}
+
+static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
+{
+	if (u == NULL || --u->refs > 0)
+		return;
+	for (struct mail_user **p = &mp->users; *p != NULL; p = &(*p)->next) {
+		if (*p == u) {
+			*p = u->next;
+			break;
+		}
+	}
+	store_close(&u->store);
+	free(u->name);
+	free(u);
+}
+
+static void mail_session_free(void *ctx)
+{
+	struct mail_session *ms = ctx;
+	mail_user_unref(ms->mp, ms->user);
+	free(ms);
+}
 
 static void mail_session_closed(struct imap_session *s, const char *reason)
 {
@@ -53,7 +112,8 @@ static void mail_session_closed(struct imap_session *s, const char *reason)
 	if (ms->next != NULL)
 		ms->next->prev = ms->prev;
 	imap_session_destroy(&ms->session);
-	free(ms);
+	/* the session frees its view at the end of the batch: close the store after that */
+	loop_defer(ms->mp->loop, mail_session_free, ms);
 }
 
 static const struct imap_session_hooks mail_hooks = {
@@ -92,8 +152,17 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 		conn_destroy(&conn);
 		return;
 	}
+	struct mail_user *mu = mail_user_get(mp, user);
+	if (mu == NULL) {
+		conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again later\r\n"
+				  "* BYE Internal error\r\n", tag);
+		conn_flush(conn);
+		conn_destroy(&conn);
+		return;
+	}
 	struct mail_session *ms = xcalloc(1, sizeof(*ms));
 	ms->mp = mp;
+	ms->user = mu;
 	struct imap_session_params p = {
 		.loop = mp->loop,
 		.conn = conn,
@@ -105,6 +174,7 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 		.remote_ip = ip,
 		.user = user,
 		.tls = tls != 0,
+		.store = mu->store,
 	};
 	ms->session = imap_session_create(&p);
 	ms->next = mp->sessions;
@@ -210,6 +280,11 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	char error[512];
 	if (privdrop_apply(set->user, NULL, error, sizeof(error)) < 0) {
 		log_error("%s", error);
+		return 1;
+	}
+	settings_path(set, "users", mp.users_root, sizeof(mp.users_root));
+	if (dir_create(mp.users_root, 0700) < 0) {
+		log_error("cannot create %s: %s", mp.users_root, strerror(errno));
 		return 1;
 	}
 	mp.imap_set.timeout_preauth_ms = set->timeout_preauth * 1000;

@@ -13,10 +13,17 @@
 struct imap_cmd {
 	struct imap_session *session;
 	struct pool *pool; /* cleared after the tagged reply */
+	const struct imap_command_def *def;
 	const char *tag;
 	const char *name;
 	const struct imap_arg *args;
 	size_t count;
+	bool uid;          /* UID FETCH / UID STORE / ...: numbers are UIDs */
+	/* A long command (FETCH of many messages or big bodies) writes while the output is below
+	 * the high-water mark, stores its position in state and returns 0 with resume set: the
+	 * session calls resume again each time the output drains, until it returns 1. */
+	int (*resume)(struct imap_cmd *cmd);
+	void *state;
 };
 
 /* 1: done (the tagged reply was written); 0: the command continues asynchronously and calls
@@ -24,6 +31,7 @@ struct imap_cmd {
 typedef int imap_cmd_func(struct imap_cmd *cmd);
 
 #define IMAP_CMD_FLAG_USES_SEQS 0x1 /* uses sequence numbers: no EXPUNGE while it runs */
+#define IMAP_CMD_FLAG_UID_OK 0x2    /* may follow "UID" */
 
 struct imap_command_def {
 	const char *name;
@@ -43,9 +51,16 @@ void imap_session_untagged(struct imap_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Finish an asynchronous command (its tagged reply already written) and go on with input. */
 void imap_cmd_done(struct imap_session *s);
+/* True while the output is small enough to add more (a resumable command checks it before
+ * each message). */
+bool imap_cmd_output_room(struct imap_cmd *cmd);
+/* The connection's output, for commands that stream (FETCH). */
+struct conn *imap_cmd_conn(struct imap_cmd *cmd);
 
 /* Handlers, one per file. */
 imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate,
-	cmd_id, cmd_enable, cmd_not_available;
+	cmd_id, cmd_enable, cmd_select, cmd_create, cmd_delete, cmd_rename, cmd_subscribe,
+	cmd_list, cmd_namespace, cmd_status, cmd_append, cmd_check, cmd_close, cmd_expunge,
+	cmd_fetch, cmd_store, cmd_copy, cmd_move;
 
 #endif

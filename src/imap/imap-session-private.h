@@ -25,6 +25,9 @@ struct imap_session {
 	char *user;
 	bool tls;
 	bool enabled_rev2;
+	bool utf8_accept;         /* ENABLE UTF8=ACCEPT */
+	struct store *store;
+	struct imap_view *view;   /* selected state */
 	bool closing;     /* BYE/LOGOUT sent, waiting for the flush */
 	bool in_input;    /* re-entrancy guard for the input loop */
 	bool handed_off;  /* logged_in hook ran: the owner is taking the session apart */
@@ -36,6 +39,14 @@ struct imap_session {
 	enum imap_auth_phase auth_phase;
 	bool auth_is_login;         /* the exchange was started by LOGIN, not AUTHENTICATE */
 };
+
+/* Mailbox names go to and from this client in UTF-8 (else modified UTF-7). */
+static inline bool imap_session_utf8(const struct imap_session *s)
+{
+	return s->enabled_rev2 || s->utf8_accept;
+}
+/* Leave the selected state (CLOSE, UNSELECT, a new SELECT, logout). */
+void imap_session_unselect(struct imap_session *s);
 
 /* The capability list for the current state, without "* CAPABILITY " (static buffer). */
 const char *imap_session_capabilities(struct imap_session *s);

@@ -4,12 +4,15 @@
  * not commands; output backpressure stops the loop and the drain callback restarts it. */
 #include "imap-session-private.h"
 
+#include "imap/imap-arg.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "imap/imap-view.h"
 #include "lib/base64.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -76,6 +79,7 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 	s->user = p->user != NULL ? xstrdup(p->user) : NULL;
 	s->tls = p->tls;
 	s->enabled_rev2 = p->enabled_rev2;
+	s->store = p->store;
 
 	struct imap_parser_limits limits;
 	imap_parser_limits_default(&limits);
@@ -101,9 +105,20 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 	return s;
 }
 
+void imap_session_unselect(struct imap_session *s)
+{
+	if (s->view == NULL)
+		return;
+	imap_view_close(s->view);
+	free(s->view);
+	s->view = NULL;
+	s->state = IMAP_STATE_AUTH;
+}
+
 static void session_free(void *ctx)
 {
 	struct imap_session *s = ctx;
+	imap_session_unselect(s);
 	imap_parser_destroy(&s->parser);
 	pool_destroy(&s->cmd_pool);
 	free(s->session_id);
@@ -174,6 +189,11 @@ const char *imap_session_capabilities(struct imap_session *s)
 	struct buf b;
 	buf_init(&b, sizeof(caps) - 1);
 	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
+	if (s->state != IMAP_STATE_NOT_AUTH) {
+		buf_printf(&b, " UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
+			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu",
+			   s->set->append_limit);
+	}
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		buf_append_str(&b, " SASL-IR");
 		if (!s->tls && s->set->tls_ctx != NULL)
@@ -214,8 +234,34 @@ static void session_reply(struct imap_session *s, const char *tag, const char *r
 		    text);
 }
 
+/* Untagged updates of the selected mailbox go out before a tagged reply; EXPUNGE not while
+ * sequence numbers are in use (RFC 9051 7.4.1). */
+static void session_flush_view(struct imap_session *s, const struct imap_cmd *cmd)
+{
+	if (s->view == NULL || s->conn == NULL)
+		return;
+	bool allow_expunge = cmd == NULL || cmd->def == NULL || cmd->uid ||
+			     (cmd->def->flags & IMAP_CMD_FLAG_USES_SEQS) == 0;
+	struct buf out;
+	buf_init(&out, (size_t)-2);
+	if (imap_view_flush(s->view, &out, allow_expunge) > 0)
+		conn_write(s->conn, out.data, out.len);
+	buf_free(&out);
+}
+
+bool imap_cmd_output_room(struct imap_cmd *cmd)
+{
+	return !conn_output_full(cmd->session->conn);
+}
+
+struct conn *imap_cmd_conn(struct imap_cmd *cmd)
+{
+	return cmd->session->conn;
+}
+
 void imap_cmd_reply(struct imap_cmd *cmd, const char *resp, const char *code, const char *fmt, ...)
 {
+	session_flush_view(cmd->session, cmd);
 	char text[512];
 	va_list ap;
 	va_start(ap, fmt);
@@ -347,6 +393,24 @@ static void session_dispatch(struct imap_session *s, const struct imap_parsed *p
 
 	const struct imap_command_def *def = imap_command_find(parsed->name);
 	int ret = 1;
+	if (def != NULL && strcasecmp(def->name, "UID") == 0 && (s->state & def->states) != 0) {
+		/* UID FETCH / STORE / COPY / MOVE / SEARCH / EXPUNGE: the rest is that command
+		 * with UIDs for sequence numbers (RFC 9051 6.4.9) */
+		const struct imap_command_def *sub = NULL;
+		if (cmd->count > 0 && imap_arg_is_atom(&cmd->args[0]))
+			sub = imap_command_find(cmd->args[0].str);
+		if (sub == NULL || (sub->flags & IMAP_CMD_FLAG_UID_OK) == 0) {
+			imap_cmd_reply(cmd, "BAD", NULL, "UID needs FETCH, STORE, COPY, MOVE, SEARCH or EXPUNGE");
+			session_cmd_finish(s);
+			return;
+		}
+		def = sub;
+		cmd->uid = true;
+		cmd->name = sub->name;
+		cmd->args++;
+		cmd->count--;
+	}
+	cmd->def = def;
 	if (def == NULL) {
 		imap_cmd_reply(cmd, "BAD", NULL, "Unknown command");
 	} else if ((def->states & s->state) == 0) {
@@ -386,7 +450,7 @@ static void session_input(struct imap_session *s)
 	s->in_input = true;
 	struct buf *in = conn_input(s->conn);
 	while (!s->closing && !s->handed_off) {
-		if (conn_output_pending(s->conn) > 256 * 1024)
+		if (conn_output_full(s->conn))
 			break; /* backpressure: the drain callback brings us back */
 		if (s->auth_phase == IMAP_AUTH_WAIT_SERVER)
 			break;
@@ -408,8 +472,19 @@ static void session_input(struct imap_session *s)
 			session_auth_line(s, line, len);
 			continue;
 		}
-		if (s->cmd_pending)
-			break;
+		if (s->cmd_pending) {
+			/* a resumable command continues while the output has room */
+			if (s->cmd.resume == NULL || !imap_cmd_output_room(&s->cmd))
+				break;
+			if (s->cmd.resume(&s->cmd) == 0)
+				break;
+			s->cmd_pending = false;
+			if (!s->handed_off && !s->closing) {
+				session_cmd_finish(s);
+				conn_pause_input(s->conn, false);
+			}
+			continue;
+		}
 		struct imap_parsed parsed;
 		int ret = imap_parser_next(s->parser, in, s->cmd_pool, &parsed, &err);
 		if (imap_parser_take_continuation(s->parser))

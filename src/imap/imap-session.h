@@ -22,6 +22,8 @@
 #include "net/conn.h"
 #include "net/loop.h"
 
+struct store;
+
 enum imap_state {
 	IMAP_STATE_NOT_AUTH = 0x1,
 	IMAP_STATE_AUTH = 0x2,
@@ -68,6 +70,7 @@ struct imap_session_params {
 	const char *user;           /* authenticated state */
 	bool tls;                   /* the client connection is TLS (relayed by login) */
 	bool enabled_rev2;          /* carried over when handed off after ENABLE (never, pre-auth) */
+	struct store *store;        /* authenticated state: the user's store (shared, not owned) */
 };
 
 struct imap_session *imap_session_create(const struct imap_session_params *params);

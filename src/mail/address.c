@@ -3,7 +3,8 @@
  * specials < > @ , ; : .), then read with a forgiving grammar. Traps: an addr-spec followed by
  * "<" was really a display name, so the parser looks ahead before it commits; unterminated
  * quotes, comments and literals run to the end of the value; nested comments are counted, not
- * recursed into, so a value of 100,000 "(" costs no stack. */
+ * recursed into, so a value of 100,000 "(" costs no stack; tokens are kept for one list
+ * element at a time (bounded), so a 20 MB To: costs no more than its addresses. */
 #include "address.h"
 
 #include <stdbool.h>
@@ -15,19 +16,26 @@
 
 enum addr_tok_type { ADDR_ATOM, ADDR_QUOTED, ADDR_COMMENT, ADDR_LITERAL, ADDR_SPECIAL };
 
+/* At most this many tokens are looked at for one list element; an element that long (only
+ * garbage is) is read in pieces. Memory stays bounded whatever the header size. */
+#define ADDR_ELEMENT_MAX_TOKENS 1024
+
 struct addr_tok {
-	enum addr_tok_type type;
+	size_t start, end;   /* raw bytes, delimiters included */
+	unsigned char type;  /* enum addr_tok_type */
 	unsigned char ch;    /* ADDR_SPECIAL */
 	bool ws_before;      /* whitespace or a comment before it */
-	size_t start, end;   /* raw bytes, delimiters included */
 };
 
 struct addr_ctx {
 	struct pool *pool;
 	const unsigned char *s;
 	size_t len;
-	struct addr_tok *toks;
+	/* a window of tokens: the current list element and some lookahead */
+	struct addr_tok toks[ADDR_ELEMENT_MAX_TOKENS];
 	size_t ntoks;
+	size_t tpos;  /* tokenizer position in s */
+	bool tws;     /* whitespace seen since the last token */
 	struct buf scratch;
 	struct mail_address *head, **tail;
 };
@@ -67,46 +75,71 @@ static size_t addr_skip_delimited(const unsigned char *s, size_t len, size_t i, 
 	return len;
 }
 
-/* One tokenizer pass; with toks == NULL it only counts. */
-static size_t addr_tokenize(const unsigned char *s, size_t len, struct addr_tok *toks)
+/* The next token from ctx->tpos into *t: false at the end of the value. */
+static bool addr_next_token(struct addr_ctx *ctx, struct addr_tok *t)
 {
-	size_t n = 0, i = 0;
-	bool ws = false;
-	while (i < len) {
-		unsigned char c = s[i];
-		struct addr_tok t = { .ws_before = ws, .start = i };
-		if (addr_is_ws(c) || c == ')') { /* a stray ")" reads as space */
-			ws = true;
-			i++;
-			continue;
-		}
-		if (c == '(') {
-			t.type = ADDR_COMMENT;
-			i = addr_skip_delimited(s, len, i, '(', ')', true);
-		} else if (c == '"') {
-			t.type = ADDR_QUOTED;
-			i = addr_skip_delimited(s, len, i, '"', '"', false);
-		} else if (c == '[') {
-			t.type = ADDR_LITERAL;
-			i = addr_skip_delimited(s, len, i, '[', ']', false);
-		} else if (addr_is_special(c)) {
-			t.type = ADDR_SPECIAL;
-			t.ch = c;
-			i++;
-		} else {
-			t.type = ADDR_ATOM;
-			while (i < len && addr_is_atom(s[i]))
-				i++;
-		}
-		if (i > len)
-			i = len;
-		t.end = i;
-		if (toks != NULL)
-			toks[n] = t;
-		n++;
-		ws = t.type == ADDR_COMMENT;
+	const unsigned char *s = ctx->s;
+	size_t len = ctx->len, i = ctx->tpos;
+	while (i < len && (addr_is_ws(s[i]) || s[i] == ')')) { /* a stray ")" reads as space */
+		ctx->tws = true;
+		i++;
 	}
-	return n;
+	if (i >= len) {
+		ctx->tpos = len;
+		return false;
+	}
+	unsigned char c = s[i];
+	t->ws_before = ctx->tws;
+	t->start = i;
+	t->ch = 0;
+	if (c == '(') {
+		t->type = ADDR_COMMENT;
+		i = addr_skip_delimited(s, len, i, '(', ')', true);
+	} else if (c == '"') {
+		t->type = ADDR_QUOTED;
+		i = addr_skip_delimited(s, len, i, '"', '"', false);
+	} else if (c == '[') {
+		t->type = ADDR_LITERAL;
+		i = addr_skip_delimited(s, len, i, '[', ']', false);
+	} else if (addr_is_special(c)) {
+		t->type = ADDR_SPECIAL;
+		t->ch = c;
+		i++;
+	} else {
+		t->type = ADDR_ATOM;
+		while (i < len && addr_is_atom(s[i]))
+			i++;
+	}
+	t->end = i > len ? len : i;
+	ctx->tpos = t->end;
+	ctx->tws = t->type == ADDR_COMMENT;
+	return true;
+}
+
+/* Make sure token k is in the window, pulling tokens as needed: false if the value ends
+ * first, or if k is past the window's capacity (an element of more than
+ * ADDR_ELEMENT_MAX_TOKENS tokens, which only garbage has, is then read in pieces). */
+static bool addr_have(struct addr_ctx *ctx, size_t k)
+{
+	if (k >= ADDR_ELEMENT_MAX_TOKENS)
+		return false;
+	while (ctx->ntoks <= k) {
+		if (!addr_next_token(ctx, &ctx->toks[ctx->ntoks]))
+			return false;
+		ctx->ntoks++;
+	}
+	return true;
+}
+
+/* Drop the first n tokens of the window (they have been parsed). */
+static void addr_consume(struct addr_ctx *ctx, size_t n)
+{
+	if (n >= ctx->ntoks) {
+		ctx->ntoks = 0;
+		return;
+	}
+	memmove(ctx->toks, ctx->toks + n, (ctx->ntoks - n) * sizeof(ctx->toks[0]));
+	ctx->ntoks -= n;
 }
 
 /* Append the content of a quoted string or comment with its delimiters and quoting removed. */
@@ -191,23 +224,23 @@ static const char *addr_comment_name(struct addr_ctx *ctx, size_t k0, size_t k1,
 	return NULL;
 }
 
-static bool addr_tok_is(const struct addr_ctx *ctx, size_t k, unsigned char ch)
+static bool addr_tok_is(struct addr_ctx *ctx, size_t k, unsigned char ch)
 {
-	return k < ctx->ntoks && ctx->toks[k].type == ADDR_SPECIAL && ctx->toks[k].ch == ch;
+	return addr_have(ctx, k) && ctx->toks[k].type == ADDR_SPECIAL && ctx->toks[k].ch == ch;
 }
 
-static bool addr_tok_in(const struct addr_ctx *ctx, size_t k, const char *set)
+static bool addr_tok_in(struct addr_ctx *ctx, size_t k, const char *set)
 {
-	return k < ctx->ntoks && ctx->toks[k].type == ADDR_SPECIAL &&
+	return addr_have(ctx, k) && ctx->toks[k].type == ADDR_SPECIAL &&
 	       strchr(set, ctx->toks[k].ch) != NULL;
 }
 
-/* First token at or after k that is a special in set, or ntoks. */
-static size_t addr_find(const struct addr_ctx *ctx, size_t k, const char *set)
+/* First token at or after k that is a special in set, or the number of tokens left. */
+static size_t addr_find(struct addr_ctx *ctx, size_t k, const char *set)
 {
-	while (k < ctx->ntoks && !addr_tok_in(ctx, k, set))
+	while (addr_have(ctx, k) && !addr_tok_in(ctx, k, set))
 		k++;
-	return k;
+	return k < ctx->ntoks ? k : ctx->ntoks;
 }
 
 static struct mail_address *addr_emit(struct addr_ctx *ctx, enum mail_address_type type)
@@ -315,40 +348,37 @@ static size_t addr_parse_one(struct addr_ctx *ctx, size_t k, bool *in_group)
 
 struct mail_address *mail_address_parse(struct pool *pool, const void *value, size_t len)
 {
-	struct addr_ctx ctx = { .pool = pool, .s = value, .len = len };
-	ctx.tail = &ctx.head;
-	ctx.ntoks = addr_tokenize(ctx.s, len, NULL);
-	if (ctx.ntoks == 0)
-		return NULL;
-	ctx.toks = xcalloc(ctx.ntoks, sizeof(*ctx.toks));
-	addr_tokenize(ctx.s, len, ctx.toks);
-	buf_init(&ctx.scratch, len + 1);
+	struct addr_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	ctx->pool = pool;
+	ctx->s = value;
+	ctx->len = len;
+	ctx->tail = &ctx->head;
+	buf_init(&ctx->scratch, len + 1);
 
 	bool in_group = false;
-	size_t k = 0;
-	while (k < ctx.ntoks) {
-		if (ctx.toks[k].type == ADDR_COMMENT && addr_find(&ctx, k, ",;") == k + 1) {
-			k++; /* a lone comment between separators */
-			continue;
-		}
-		if (addr_tok_is(&ctx, k, ',')) {
-			k++;
-			continue;
-		}
-		if (addr_tok_is(&ctx, k, ';')) {
+	while (addr_have(ctx, 0)) {
+		size_t next;
+		if (ctx->toks[0].type == ADDR_COMMENT && (!addr_have(ctx, 1) || addr_tok_in(ctx, 1, ",;"))) {
+			next = 1; /* a lone comment between separators */
+		} else if (addr_tok_is(ctx, 0, ',')) {
+			next = 1;
+		} else if (addr_tok_is(ctx, 0, ';')) {
 			if (in_group) {
-				addr_emit(&ctx, MAIL_ADDRESS_GROUP_END);
+				addr_emit(ctx, MAIL_ADDRESS_GROUP_END);
 				in_group = false;
 			}
-			k++;
-			continue;
+			next = 1;
+		} else {
+			next = addr_parse_one(ctx, 0, &in_group);
+			if (next == 0)
+				next = 1;
 		}
-		size_t next = addr_parse_one(&ctx, k, &in_group);
-		k = next > k ? next : k + 1;
+		addr_consume(ctx, next);
 	}
 	if (in_group)
-		addr_emit(&ctx, MAIL_ADDRESS_GROUP_END);
-	free(ctx.toks);
-	buf_free(&ctx.scratch);
-	return ctx.head;
+		addr_emit(ctx, MAIL_ADDRESS_GROUP_END);
+	struct mail_address *head = ctx->head;
+	buf_free(&ctx->scratch);
+	free(ctx);
+	return head;
 }

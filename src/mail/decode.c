@@ -282,26 +282,34 @@ int decode_all(struct buf *out, enum mime_encoding enc, unsigned int flags, cons
 	       size_t len)
 {
 	struct decode_state st;
+	struct buf tmp;
 	size_t start = out->len;
+	int ret = 0;
 	if (decode_init(&st, enc, flags) < 0)
 		return -1;
-	/* feed in slices so the reservation does not demand 2 * len of headroom */
+	/* decode through a small scratch buffer so out's own maximum is checked exactly (a
+	 * caller may size it with decode_size()) */
+	buf_init(&tmp, 2 * 4096 + 4 * DECODE_PENDING_MAX);
 	const unsigned char *p = in;
-	for (size_t off = 0; off < len;) {
-		size_t n = len - off < 65536 ? len - off : 65536;
-		if (decode_feed(&st, out, p + off, n) < 0)
-			goto fail;
+	for (size_t off = 0; off <= len && ret == 0;) {
+		size_t n = len - off < 4096 ? len - off : 4096;
+		if (n > 0)
+			decode_feed(&st, &tmp, p + off, n);
+		else
+			decode_finish(&st, &tmp);
+		if (buf_append(out, tmp.data, tmp.len) < 0)
+			ret = -1;
+		buf_reset(&tmp);
 		off += n;
+		if (n == 0)
+			break;
 	}
-	if (decode_finish(&st, out) < 0)
-		goto fail;
-	return 0;
-fail:
-	if (out->data != NULL) {
+	buf_free(&tmp);
+	if (ret < 0 && out->data != NULL) {
 		out->len = start;
 		out->data[start] = '\0';
 	}
-	return -1;
+	return ret;
 }
 
 int decode_size(enum mime_encoding enc, unsigned int flags, const void *in, size_t len,

@@ -63,8 +63,9 @@ int decode_feed(struct decode_state *st, struct buf *out, const void *in, size_t
 /* Flush what is held back at the end of the data. 0, or -1 on out's maximum (out unchanged). */
 int decode_finish(struct decode_state *st, struct buf *out);
 
-/* Whole-buffer convenience: init, feed, finish. -1 for an unknown encoding or out's maximum
- * (out unchanged). */
+/* Whole-buffer convenience: init, feed, finish. Unlike decode_feed() it needs no headroom: out's
+ * maximum only has to hold the result (decode_size() tells how much). -1 for an unknown
+ * encoding or out's maximum (out unchanged). */
 int decode_all(struct buf *out, enum mime_encoding enc, unsigned int flags, const void *in,
 	       size_t len);
 /* The decoded size without keeping the output (BINARY.SIZE). -1 for an unknown encoding. */

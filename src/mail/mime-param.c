@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "charset.h"
 #include "lib/buf.h"
 #include "lib/xmalloc.h"
+#include "mail/charset.h"
 
 #define MIME_PARAM_SECTION_MAX 999999UL
 
@@ -126,6 +126,8 @@ static int param_key_cmp(const void *a, const void *b)
 		return x->base_len < y->base_len ? -1 : 1;
 	if (x->is2231 != y->is2231)
 		return x->is2231 ? 1 : -1;
+	if (x->sectioned != y->sectioned) /* "name*" and "name*0..." are different forms */
+		return x->sectioned ? 1 : -1;
 	if (x->section != y->section)
 		return x->section < y->section ? -1 : 1;
 	return x->raw_idx < y->raw_idx ? -1 : x->raw_idx > y->raw_idx ? 1 : 0;
@@ -277,7 +279,8 @@ static void param_merge(struct pool *pool, struct mime_params *params)
 	for (size_t a = 0; a < n;) {
 		size_t b = a + 1;
 		if (keys[a].is2231) {
-			while (b < n && keys[b].is2231 && keys[b].base_len == keys[a].base_len &&
+			while (b < n && keys[b].is2231 && keys[b].sectioned == keys[a].sectioned &&
+			       keys[b].base_len == keys[a].base_len &&
 			       memcmp(keys[b].base_lc, keys[a].base_lc, keys[a].base_len) == 0)
 				b++;
 		}
@@ -319,7 +322,7 @@ static void param_merge(struct pool *pool, struct mime_params *params)
 }
 
 bool mime_param_parse_value(struct pool *pool, const void *value, size_t len, bool want_subtype,
-			    const char **type_r, const char **subtype_r,
+			    unsigned int max_params, const char **type_r, const char **subtype_r,
 			    struct mime_params *params_r)
 {
 	struct param_lex lx = { .s = value, .len = len };
@@ -345,12 +348,14 @@ bool mime_param_parse_value(struct pool *pool, const void *value, size_t len, bo
 	if (subtype_r != NULL)
 		*subtype_r = subtype;
 
-	/* count the ";" for an upper bound of the parameters */
-	size_t max = 1;
-	for (size_t i = lx.pos; i < len; i++) {
-		if (lx.s[i] == ';' || lx.s[i] == '=')
+	/* count the "=" for an upper bound of the parameters */
+	size_t max = 0;
+	for (size_t i = lx.pos; i < len && max < max_params; i++) {
+		if (lx.s[i] == '=')
 			max++;
 	}
+	if (max == 0)
+		return true;
 	struct mime_param_raw *raw = pool_alloc_array(pool, max, sizeof(*raw));
 	unsigned int count = 0;
 	struct buf scratch;

@@ -49,9 +49,10 @@ struct mime_params {
  * With want_subtype (Content-Type) both tokens are required; otherwise (Content-Disposition)
  * only the first. Returns false when they are missing or not tokens: the caller then uses its
  * default (RFC 2045 5.2) and *params_r is left empty. type/subtype are pool copies as written.
- * All strings are NUL-terminated pool copies. */
+ * At most max_params parameters are read (the rest is ignored; 0 reads none), which bounds the
+ * memory a hostile header can cost. All strings are NUL-terminated pool copies. */
 bool mime_param_parse_value(struct pool *pool, const void *value, size_t len, bool want_subtype,
-			    const char **type_r, const char **subtype_r,
+			    unsigned int max_params, const char **type_r, const char **subtype_r,
 			    struct mime_params *params_r);
 
 /* The merged parameter called name (ASCII case-insensitive): the extended form if present,

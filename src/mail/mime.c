@@ -25,6 +25,7 @@ struct mime_scan {
 	unsigned int level; /* which boundary on the stack */
 	size_t before;      /* where the body before the boundary ends */
 	uint64_t before_lfs;
+	size_t line_end;    /* where the boundary line's CRLF / LF starts */
 };
 
 struct mime_parser {
@@ -36,6 +37,7 @@ struct mime_parser {
 	const char **bnd;
 	size_t *bnd_len;
 	unsigned int max_depth, max_parts, parts;
+	unsigned int params_left; /* parameter budget (settings.max_params) */
 };
 
 static struct mime_part *mime_new_part(struct mime_parser *p, struct mime_part *parent,
@@ -115,9 +117,13 @@ static void mime_set_before(const struct mime_parser *p, size_t start, size_t ls
 		r->before--;
 }
 
-static void mime_scan_to_boundary(struct mime_parser *p, unsigned int nb, struct mime_scan *r)
+/* Scan lines from p->pos to the first boundary line of levels [0, nb). The region scanned
+ * starts at `start` (<= p->pos): p->pos itself, or for an epilogue the line end of the closing
+ * delimiter, whose CRLF is optional ("close-delimiter transport-padding [CRLF epilogue]") and
+ * so goes to an enclosing boundary that follows at once. */
+static void mime_scan_region(struct mime_parser *p, unsigned int nb, size_t start,
+			     struct mime_scan *r)
 {
-	size_t start = p->pos;
 	while (p->pos < p->len) {
 		uint64_t lfs = p->lfs;
 		size_t ls, le;
@@ -135,6 +141,7 @@ static void mime_scan_to_boundary(struct mime_parser *p, unsigned int nb, struct
 		mime_line(p, &ls, &le);
 		if (mime_match_boundary(p, ls, le, nb, &r->level, &r->closing)) {
 			mime_set_before(p, start, ls, lfs, r);
+			r->line_end = le;
 			return;
 		}
 	}
@@ -142,6 +149,12 @@ static void mime_scan_to_boundary(struct mime_parser *p, unsigned int nb, struct
 	r->closing = false;
 	r->before = p->len;
 	r->before_lfs = p->lfs;
+	r->line_end = p->len;
+}
+
+static void mime_scan_to_boundary(struct mime_parser *p, unsigned int nb, struct mime_scan *r)
+{
+	mime_scan_region(p, nb, p->pos, r);
 }
 
 /* Consume header lines. true: ended by an empty line (consumed). false: cut by a boundary
@@ -160,6 +173,7 @@ static bool mime_scan_header(struct mime_parser *p, unsigned int nb, struct mime
 		}
 		if (mime_match_boundary(p, ls, le, nb, &r->level, &r->closing)) {
 			mime_set_before(p, start, ls, lfs, r);
+			r->line_end = le;
 			return false;
 		}
 	}
@@ -167,6 +181,7 @@ static bool mime_scan_header(struct mime_parser *p, unsigned int nb, struct mime
 	r->closing = false;
 	r->before = p->len;
 	r->before_lfs = p->lfs;
+	r->line_end = p->len;
 	return false;
 }
 
@@ -278,24 +293,27 @@ static const struct mime_param *mime_content_headers(struct mime_parser *p, stru
 		if (!have_type && mail_header_name_is(&f, "content-type")) {
 			have_type = true;
 			v = mail_header_unfold(p->pool, f.value, f.value_len, &vlen);
-			if (!mime_param_parse_value(p->pool, v, vlen, true, &part->type,
-						    &part->subtype, &part->params))
+			if (!mime_param_parse_value(p->pool, v, vlen, true, p->params_left,
+						    &part->type, &part->subtype, &part->params))
 				part->type = NULL;
+			p->params_left -= part->params.raw_count;
 		} else if (!have_enc && mail_header_name_is(&f, "content-transfer-encoding")) {
 			struct mime_params ignored;
 			const char *tok;
 			have_enc = true;
 			v = mail_header_unfold(p->pool, f.value, f.value_len, &vlen);
-			if (mime_param_parse_value(p->pool, v, vlen, false, &tok, NULL, &ignored))
+			if (mime_param_parse_value(p->pool, v, vlen, false, 0, &tok, NULL, &ignored))
 				part->encoding = tok;
 		} else if (!have_disp && mail_header_name_is(&f, "content-disposition")) {
 			have_disp = true;
 			v = mail_header_unfold(p->pool, f.value, f.value_len, &vlen);
-			if (mime_param_parse_value(p->pool, v, vlen, false, &part->disposition, NULL,
+			if (mime_param_parse_value(p->pool, v, vlen, false, p->params_left,
+						   &part->disposition, NULL,
 						   &part->disposition_params))
 				part->disposition_lc = mime_lower(p->pool, part->disposition);
 			else
 				part->disposition = NULL;
+			p->params_left -= part->disposition_params.raw_count;
 		} else if (mail_header_name_is(&f, "content-id")) {
 			mime_value_set(p, &part->id, &f);
 		} else if (mail_header_name_is(&f, "content-description")) {
@@ -317,8 +335,10 @@ static const struct mime_param *mime_content_headers(struct mime_parser *p, stru
 	const struct mime_param *boundary = NULL;
 	if (part->type != NULL && strcasecmp(part->type, "multipart") == 0) {
 		boundary = mime_params_find(&part->params, "boundary");
-		if (boundary == NULL || boundary->value_len == 0)
+		if (boundary == NULL || boundary->value_len == 0) {
 			part->type = NULL; /* RFC 2046 5.1.1: the boundary is mandatory */
+			boundary = NULL;
+		}
 	}
 	if (part->type == NULL)
 		mime_default_type(p, part);
@@ -388,7 +408,7 @@ static void mime_parse_multipart(struct mime_parser *p, struct mime_part *part, 
 	if (part->children == NULL)
 		mime_synthetic_child(p, part, &tail, first);
 	if (r->found && r->level == nb && r->closing)
-		mime_scan_to_boundary(p, nb, r); /* the epilogue */
+		mime_scan_region(p, nb, r->line_end, r); /* the epilogue */
 	else
 		part->flags |= MIME_PART_FLAG_NO_CLOSE;
 }
@@ -460,6 +480,8 @@ struct mime_part *mime_parse(struct pool *pool, const void *msg, size_t len,
 	if (p.max_depth > MIME_MAX_DEPTH_CAP)
 		p.max_depth = MIME_MAX_DEPTH_CAP;
 	p.max_parts = set != NULL && set->max_parts != 0 ? set->max_parts : MIME_DEFAULT_MAX_PARTS;
+	p.params_left = set != NULL && set->max_params != 0 ? set->max_params :
+							       MIME_DEFAULT_MAX_PARAMS;
 	/* one boundary per nesting level at most */
 	p.bnd = xcalloc(p.max_depth + 1, sizeof(*p.bnd));
 	p.bnd_len = xcalloc(p.max_depth + 1, sizeof(*p.bnd_len));
@@ -483,12 +505,18 @@ static const struct mime_part *mime_part_step(const struct mime_part *root,
 					      const struct mime_part *cur, uint32_t n)
 {
 	const struct mime_part *base;
-	if (cur == NULL)
+	bool message;
+	if (cur == NULL) {
 		base = root;
-	else if ((cur->flags & MIME_PART_FLAG_RFC822) != 0)
+		message = true;
+	} else if ((cur->flags & MIME_PART_FLAG_RFC822) != 0) {
+		/* the subparts of a message/rfc822 part number into its message */
 		base = cur->children;
-	else
+		message = true;
+	} else {
 		base = cur;
+		message = false;
+	}
 	if (base == NULL || n == 0)
 		return NULL;
 	if ((base->flags & MIME_PART_FLAG_MULTIPART) != 0) {
@@ -498,7 +526,7 @@ static const struct mime_part *mime_part_step(const struct mime_part *root,
 		return c;
 	}
 	/* RFC 9051 6.4.5: a message that is not multipart has only part 1, its body */
-	if ((base->flags & MIME_PART_FLAG_MESSAGE) != 0 && n == 1)
+	if (message && n == 1)
 		return base;
 	return NULL;
 }

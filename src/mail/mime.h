@@ -13,19 +13,24 @@
  *    Content-Type (text/plain). Boundary lines are "--" boundary, optionally "--" (closing),
  *    then only SP/HTAB up to the line end; the line end before a boundary line belongs to the
  *    boundary (RFC 2046 5.1.1), so a part's body stops before it. The preamble and the
- *    epilogue belong to no child; the epilogue is still part of the multipart's body. A line
- *    matching the boundary of an enclosing multipart ends the inner ones too (a missing closing
- *    boundary), innermost boundary checked first. A multipart with no boundary lines gets one
- *    synthetic empty text/plain child (MIME_PART_FLAG_SYNTHETIC) so that BODYSTRUCTURE's
- *    "1*body" holds and BODY[1] exists.
+ *    epilogue belong to no child; the epilogue is still part of the multipart's body. The
+ *    line end after a closing delimiter is optional in the grammar ("[CRLF epilogue]"), so
+ *    when an enclosing boundary follows at once it goes to that boundary: a nested
+ *    multipart's body ends right after its "--b--". A line matching the boundary of an
+ *    enclosing multipart ends the inner ones too (a missing closing boundary), innermost
+ *    boundary checked first. A multipart with no boundary lines gets one synthetic empty
+ *    text/plain child (MIME_PART_FLAG_SYNTHETIC) so that BODYSTRUCTURE's "1*body" holds and
+ *    BODY[1] exists.
  *  - message/rfc822 and message/global bodies are parsed as a message (one child, flagged
  *    MIME_PART_FLAG_MESSAGE), whatever their transfer encoding.
  *  - Nesting: a multipart or message part at depth >= max_depth (the root is depth 0, each
  *    multipart child and each embedded message adds 1), or met once max_parts parts exist, is
  *    not descended into: it becomes an opaque leaf of type application/octet-stream
  *    (MIME_PART_FLAG_OPAQUE; its own parameters are kept) so that every renderer stays within
- *    the formal syntax. Work is linear in the message size times at most the nesting depth for
- *    boundary comparisons.
+ *    the formal syntax. max_depth is capped at 1000 (the parser and the renderers recurse).
+ *    At most max_params Content-Type / Content-Disposition parameters are read in the whole
+ *    message. Work is linear in the message size (times at most the nesting depth for
+ *    boundary comparisons), and so is memory.
  *  - Line counts (body_lines) count text lines: LFs in the body plus one for a last line
  *    without a line end. RFC 9051 asks for them for text and message/rfc822 parts; they are
  *    filled for every part.
@@ -40,12 +45,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "lib/pool.h"
 #include "mail/decode.h"
 #include "mail/mime-param.h"
 
 #define MIME_DEFAULT_MAX_DEPTH 100
 #define MIME_DEFAULT_MAX_PARTS 10000
+#define MIME_DEFAULT_MAX_PARAMS 10000
 
 enum mime_part_flags {
 	/* The part is a message (the root, or the child of a message/rfc822 or message/global
@@ -112,8 +119,10 @@ struct mime_part {
 };
 
 struct mime_parse_settings {
-	unsigned int max_depth; /* 0: MIME_DEFAULT_MAX_DEPTH */
-	unsigned int max_parts; /* 0: MIME_DEFAULT_MAX_PARTS */
+	unsigned int max_depth;  /* 0: MIME_DEFAULT_MAX_DEPTH */
+	unsigned int max_parts;  /* 0: MIME_DEFAULT_MAX_PARTS */
+	unsigned int max_params; /* Content-Type + Content-Disposition parameters in the whole
+				  * message, the rest ignored; 0: MIME_DEFAULT_MAX_PARAMS */
 };
 
 /* Parse msg[0..len). set may be NULL for the defaults. Returns the root part (the message):
@@ -131,7 +140,15 @@ const struct mime_part *mime_part_message(const struct mime_part *part);
 const struct mime_part *mime_part_find(const struct mime_part *root, const uint32_t *nums,
 				       size_t count);
 /* The same with the numbers as text "1.2.3" (digits and dots only, no leading zeros, no
- * empty numbers). NULL if malformed or not found. */
+ * empty numbers; len 0 gives the root). NULL if malformed or not found.
+ *
+ * FETCH sections as byte ranges of the message (RFC 9051 6.4.5), p = the part found:
+ *   BODY[]            0 .. root->body_offset + root->body_size (the whole message)
+ *   BODY[HEADER]      root header;            BODY[TEXT]    root body
+ *   BODY[n]           p's body (for a message/rfc822 part: the whole embedded message)
+ *   BODY[n.MIME]      p's header
+ *   BODY[n.HEADER], BODY[n.TEXT]   header / body of mime_part_message(p), only when p is
+ *                     a message/rfc822 or message/global part (else the section is invalid) */
 const struct mime_part *mime_part_find_section(const struct mime_part *root, const char *section,
 					       size_t len);
 

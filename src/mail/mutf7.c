@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "charset.h"
+#include "mail/charset.h"
 
 static const char mutf7_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";

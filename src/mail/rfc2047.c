@@ -8,8 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "charset.h"
 #include "lib/xmalloc.h"
+#include "mail/charset.h"
 
 #define RFC2047_CHARSET_MAX 64
 

@@ -433,6 +433,11 @@ size_t conn_output_pending(const struct conn *conn)
 	return conn->out.len;
 }
 
+bool conn_output_full(const struct conn *conn)
+{
+	return conn->above_high;
+}
+
 void conn_flush(struct conn *conn)
 {
 	if (conn->closed || conn->destroyed)

@@ -57,6 +57,9 @@ int conn_write_str(struct conn *conn, const char *s);
 int conn_printf(struct conn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Bytes not yet written to the socket (or TLS). */
 size_t conn_output_pending(const struct conn *conn);
+/* True while more than out_high bytes are pending: the owner should stop producing output
+ * until its drain callback runs (which is then guaranteed). */
+bool conn_output_full(const struct conn *conn);
 /* Try to write now. */
 void conn_flush(struct conn *conn);
 

@@ -1,0 +1,260 @@
+/* imap-view.c: the session's picture of the selected mailbox. Traps: an expunge reported by
+ * the store for a message this view has not announced yet (still pending as new) is simply
+ * dropped from the pending list; EXPUNGE responses must use the sequence number at the moment
+ * each is sent, so they are sent one by one from the lowest remaining index. */
+#include "imap-view.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/xmalloc.h"
+
+static void view_grow(struct imap_view *v, size_t need)
+{
+	if (need <= v->alloc)
+		return;
+	size_t alloc = v->alloc ? v->alloc : 64;
+	while (alloc < need)
+		alloc *= 2;
+	v->uids = xrealloc(v->uids, alloc * sizeof(*v->uids));
+	v->flags = xrealloc(v->flags, alloc * sizeof(*v->flags));
+	v->keywords = xrealloc(v->keywords, alloc * sizeof(*v->keywords));
+	v->modseqs = xrealloc(v->modseqs, alloc * sizeof(*v->modseqs));
+	v->dirty = xrealloc(v->dirty, alloc * sizeof(*v->dirty));
+	v->alloc = alloc;
+}
+
+static void view_push(struct imap_view *v, const struct store_msg *m)
+{
+	view_grow(v, v->count + 1);
+	v->uids[v->count] = m->uid;
+	v->flags[v->count] = m->flags;
+	v->keywords[v->count] = m->keywords;
+	v->modseqs[v->count] = m->modseq;
+	v->dirty[v->count] = 0;
+	v->count++;
+}
+
+static int view_load_cb(void *ctx, const struct store_msg *m)
+{
+	view_push(ctx, m);
+	return 0;
+}
+
+ssize_t imap_view_find(const struct imap_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->uids[mid] < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->count && v->uids[lo] == uid ? (ssize_t)lo : -1;
+}
+
+static void view_refresh_mailbox(struct imap_view *v, uint64_t modseq)
+{
+	struct store_mailbox mb;
+	unsigned before = v->mb.keyword_count;
+	if (store_mailbox_get_by_id(v->store, v->mb.id, &mb) == 1) {
+		v->mb = mb;
+		if (mb.keyword_count != before)
+			v->keywords_changed = true;
+	}
+	(void)modseq;
+}
+
+static void view_flags_changed(void *ctx, const struct store_msg *m)
+{
+	struct imap_view *v = ctx;
+	ssize_t i = imap_view_find(v, m->uid);
+	if (m->keywords >> v->mb.keyword_count != 0)
+		view_refresh_mailbox(v, m->modseq);
+	if (i < 0) {
+		/* not announced yet: update the pending copy */
+		for (size_t k = 0; k < v->pending_new_count; k++)
+			if (v->pending_new[k].uid == m->uid)
+				v->pending_new[k] = *m;
+		return;
+	}
+	v->flags[i] = m->flags;
+	v->keywords[i] = m->keywords;
+	v->modseqs[i] = m->modseq;
+	if (!v->quiet && !v->dirty[i]) {
+		v->dirty[i] = 1;
+		v->dirty_count++;
+	}
+}
+
+static void view_appended(void *ctx, const struct store_msg *m)
+{
+	struct imap_view *v = ctx;
+	if (m->keywords >> v->mb.keyword_count != 0)
+		view_refresh_mailbox(v, m->modseq);
+	if (v->pending_new_count == v->pending_new_alloc) {
+		v->pending_new_alloc = v->pending_new_alloc ? v->pending_new_alloc * 2 : 16;
+		v->pending_new = xrealloc(v->pending_new, v->pending_new_alloc * sizeof(*v->pending_new));
+	}
+	v->pending_new[v->pending_new_count++] = *m;
+}
+
+static void view_expunged(void *ctx, uint32_t uid)
+{
+	struct imap_view *v = ctx;
+	for (size_t k = 0; k < v->pending_new_count; k++) {
+		if (v->pending_new[k].uid == uid) {
+			memmove(&v->pending_new[k], &v->pending_new[k + 1],
+				(v->pending_new_count - k - 1) * sizeof(*v->pending_new));
+			v->pending_new_count--;
+			return;
+		}
+	}
+	if (v->pending_expunged_count == v->pending_expunged_alloc) {
+		v->pending_expunged_alloc = v->pending_expunged_alloc ? v->pending_expunged_alloc * 2 : 16;
+		v->pending_expunged = xrealloc(v->pending_expunged,
+					       v->pending_expunged_alloc * sizeof(uint32_t));
+	}
+	v->pending_expunged[v->pending_expunged_count++] = uid;
+}
+
+int imap_view_open(struct imap_view *v, struct store *store, const struct store_mailbox *mb,
+		   bool readonly, const char **error_r)
+{
+	memset(v, 0, sizeof(*v));
+	v->store = store;
+	v->mb = *mb;
+	v->readonly = readonly;
+	if (store_messages(store, mb->id, view_load_cb, v, error_r) < 0) {
+		imap_view_close(v);
+		return -1;
+	}
+	v->listener.mailbox_id = mb->id;
+	v->listener.flags_changed = view_flags_changed;
+	v->listener.appended = view_appended;
+	v->listener.expunged = view_expunged;
+	v->listener.ctx = v;
+	store_listener_add(store, &v->listener);
+	return 0;
+}
+
+void imap_view_close(struct imap_view *v)
+{
+	if (v->listener.ctx != NULL)
+		store_listener_remove(v->store, &v->listener);
+	free(v->uids);
+	free(v->flags);
+	free(v->keywords);
+	free(v->modseqs);
+	free(v->dirty);
+	free(v->pending_new);
+	free(v->pending_expunged);
+	memset(v, 0, sizeof(*v));
+}
+
+static const char *const system_flag_names[] = {"\\Seen", "\\Answered", "\\Flagged",
+						"\\Deleted", "\\Draft"};
+
+int imap_view_flags_append(const struct imap_view *v, struct buf *out, uint8_t flags,
+			   uint64_t keywords, bool recent)
+{
+	bool first = true;
+	int ret = buf_append_byte(out, '(');
+	for (unsigned i = 0; i < 5; i++) {
+		if (flags & (1u << i)) {
+			ret |= buf_printf(out, "%s%s", first ? "" : " ", system_flag_names[i]);
+			first = false;
+		}
+	}
+	for (unsigned i = 0; i < v->mb.keyword_count && i < 64; i++) {
+		if (keywords & (1ULL << i)) {
+			ret |= buf_printf(out, "%s%s", first ? "" : " ", v->mb.keywords[i]);
+			first = false;
+		}
+	}
+	if (recent)
+		ret |= buf_printf(out, "%s\\Recent", first ? "" : " ");
+	ret |= buf_append_byte(out, ')');
+	return ret;
+}
+
+int imap_view_mailbox_flags_append(const struct imap_view *v, struct buf *out)
+{
+	int ret = buf_append_str(out, "(\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+	for (unsigned i = 0; i < v->mb.keyword_count; i++)
+		ret |= buf_printf(out, " %s", v->mb.keywords[i]);
+	ret |= buf_append_byte(out, ')');
+	return ret;
+}
+
+static int uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
+{
+	size_t n = 0;
+	if (v->keywords_changed) {
+		v->keywords_changed = false;
+		buf_append_str(out, "* FLAGS ");
+		imap_view_mailbox_flags_append(v, out);
+		buf_append_str(out, "\r\n");
+		n++;
+	}
+	if (v->dirty_count > 0) {
+		for (size_t i = 0; i < v->count; i++) {
+			if (!v->dirty[i])
+				continue;
+			v->dirty[i] = 0;
+			buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, v->uids[i]);
+			imap_view_flags_append(v, out, v->flags[i], v->keywords[i], false);
+			buf_append_str(out, ")\r\n");
+			n++;
+		}
+		v->dirty_count = 0;
+	}
+	if (allow_expunge && v->pending_expunged_count > 0) {
+		/* Sent from the highest sequence number down, each number is still right when the
+		 * client reads it (removing a later message does not renumber earlier ones); then
+		 * the arrays are compacted in one pass. */
+		uint32_t *u = v->pending_expunged;
+		size_t k = v->pending_expunged_count;
+		qsort(u, k, sizeof(*u), uid_cmp);
+		for (size_t j = k; j-- > 0;) {
+			ssize_t i = imap_view_find(v, u[j]);
+			if (i < 0)
+				continue;
+			buf_printf(out, "* %zd EXPUNGE\r\n", i + 1);
+			n++;
+		}
+		size_t w = 0, j = 0;
+		for (size_t i = 0; i < v->count; i++) {
+			while (j < k && u[j] < v->uids[i])
+				j++;
+			if (j < k && u[j] == v->uids[i]) {
+				if (v->dirty[i])
+					v->dirty_count--;
+				continue;
+			}
+			v->uids[w] = v->uids[i];
+			v->flags[w] = v->flags[i];
+			v->keywords[w] = v->keywords[i];
+			v->modseqs[w] = v->modseqs[i];
+			v->dirty[w] = v->dirty[i];
+			w++;
+		}
+		v->count = w;
+		v->pending_expunged_count = 0;
+	}
+	if (v->pending_new_count > 0) {
+		for (size_t k = 0; k < v->pending_new_count; k++)
+			view_push(v, &v->pending_new[k]);
+		v->pending_new_count = 0;
+		buf_printf(out, "* %zu EXISTS\r\n", v->count);
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,467 @@
+/* store-db.c: the SQLite side of the embedded store: errors, schema and migrations, the cache
+ * of prepared statements, write transactions and the cross-process locks around them.
+ * Traps: every statement is reset right after use (an open read statement pins an old WAL
+ * snapshot and blocks checkpoints); the write lock is taken before BEGIN IMMEDIATE and released
+ * only after the files of dropped bodies are unlinked (store-private.h); migrations are
+ * appended, never edited. */
+#include "store/store-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/xmalloc.h"
+
+/* ---- errors ---- */
+
+int store_fail(struct store *store, enum store_error code, const char **error_r, const char *fmt,
+	       ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(store->errbuf, sizeof(store->errbuf), fmt, ap);
+	va_end(ap);
+	store->last_error = code;
+	if (error_r != NULL)
+		*error_r = store->errbuf;
+	return -1;
+}
+
+int store_fail_sql(struct store *store, const char **error_r, const char *what)
+{
+	return store_fail(store, STORE_ERR_INTERNAL, error_r, "%s: %s", what,
+			  sqlite3_errmsg(store->db));
+}
+
+int store_failed(struct store *store, const char **error_r)
+{
+	if (store->last_error == STORE_ERR_NONE)
+		store->last_error = STORE_ERR_INTERNAL;
+	if (store->errbuf[0] == '\0')
+		snprintf(store->errbuf, sizeof(store->errbuf), "internal error");
+	if (error_r != NULL)
+		*error_r = store->errbuf;
+	return -1;
+}
+
+/* ---- schema ---- */
+
+/* Migration i brings the schema from version i to version i + 1. Append, never edit.
+ * Notes on version 1:
+ *  - mailbox ids come from AUTOINCREMENT so that an id is never reused: a session that still
+ *    holds the id of a deleted mailbox must not reach a newer one;
+ *  - message is keyed (mailbox_id, uid) WITHOUT ROWID, so a mailbox's messages are one
+ *    contiguous range of the b-tree (store_messages is a range scan);
+ *  - message.size duplicates body.size so that expunge and counters need no join;
+ *  - message_body serves the foreign key check when a body row is deleted (without it every
+ *    deletion would scan all messages) and store_check's reference counts;
+ *  - message_modseq serves CONDSTORE's "changed since";
+ *  - body_unreferenced holds only bodies whose last reference was dropped in the current
+ *    transaction: the commit turns them into files to unlink;
+ *  - expunged is the change log of expunges (QRESYNC VANISHED).
+ *  - mailbox.keywords: the keyword names separated by spaces, in bit order. */
+static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
+	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE mailbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL,"
+	" special_use INTEGER NOT NULL,"
+	" keywords TEXT NOT NULL,"
+	" messages INTEGER NOT NULL,"
+	" unseen INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE body ("
+	" id INTEGER PRIMARY KEY,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" size INTEGER NOT NULL,"
+	" refs INTEGER NOT NULL,"
+	" envelope BLOB NOT NULL,"
+	" bodystructure BLOB NOT NULL,"
+	" body BLOB NOT NULL,"
+	" bodystructure_rev1 BLOB,"
+	" body_rev1 BLOB);"
+	"CREATE INDEX body_unreferenced ON body(refs) WHERE refs <= 0;"
+	"CREATE TABLE message ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
+	" uid INTEGER NOT NULL,"
+	" body_id INTEGER NOT NULL REFERENCES body(id),"
+	" size INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" keywords INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" internal_date INTEGER NOT NULL,"
+	" internal_tz INTEGER NOT NULL,"
+	" saved_date INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX message_modseq ON message(mailbox_id, modseq);"
+	"CREATE INDEX message_body ON message(body_id);"
+	"CREATE TABLE expunged ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE TABLE subscription (name TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;",
+};
+
+#define STORE_MB_COLUMNS                                                                     \
+	"SELECT m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use,"     \
+	" m.keywords, m.messages, m.unseen, m.deleted, m.size,"                              \
+	" EXISTS (SELECT 1 FROM subscription s WHERE s.name = m.name) FROM mailbox m"
+
+static const char *const store_stmt_sql[STMT_COUNT] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_MB_BY_NAME] = STORE_MB_COLUMNS " WHERE m.name = ?1",
+	[STMT_MB_BY_ID] = STORE_MB_COLUMNS " WHERE m.id = ?1",
+	[STMT_MB_LIST] = STORE_MB_COLUMNS " ORDER BY m.name",
+	[STMT_MB_INSERT] = "INSERT INTO mailbox (name, uidvalidity, uidnext, highestmodseq,"
+			   " special_use, keywords, messages, unseen, deleted, size, created)"
+			   " VALUES (?1, ?2, 1, 1, ?3, '', 0, 0, 0, 0, ?4)",
+	[STMT_MB_SAVE] = "UPDATE mailbox SET uidnext = ?2, highestmodseq = ?3, keywords = ?4,"
+			 " messages = ?5, unseen = ?6, deleted = ?7, size = ?8 WHERE id = ?1",
+	[STMT_MB_DELETE] = "DELETE FROM mailbox WHERE id = ?1",
+	[STMT_MB_CHILDREN] = "SELECT id, name FROM mailbox WHERE name > ?1 AND name < ?2"
+			     " ORDER BY name",
+	[STMT_MB_SET_NAME] = "UPDATE mailbox SET name = ?2 WHERE id = ?1",
+	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[STMT_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+			  " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+	[STMT_SUB_ADD] = "INSERT OR IGNORE INTO subscription (name) VALUES (?1)",
+	[STMT_SUB_DEL] = "DELETE FROM subscription WHERE name = ?1",
+	[STMT_SUB_LIST] = "SELECT name FROM subscription ORDER BY name",
+	[STMT_BODY_BY_HASH] = "SELECT id, size FROM body WHERE hash = ?1",
+	[STMT_BODY_INSERT] = "INSERT INTO body (hash, size, refs, envelope, bodystructure, body,"
+			     " bodystructure_rev1, body_rev1) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)"
+			     " ON CONFLICT (hash) DO UPDATE SET refs = refs + 1 RETURNING id",
+	[STMT_BODY_REF] = "UPDATE body SET refs = refs + ?2 WHERE id = ?1",
+	[STMT_BODY_UNREF] = "UPDATE body SET refs = refs - 1 WHERE id = ?1",
+	[STMT_BODY_UNREFERENCED] = "SELECT hash FROM body WHERE refs <= 0",
+	[STMT_BODY_DELETE_UNREFERENCED] = "DELETE FROM body WHERE refs <= 0",
+	[STMT_MSG_INSERT] = "INSERT INTO message (mailbox_id, uid, body_id, size, flags, keywords,"
+			    " modseq, internal_date, internal_tz, saved_date)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[STMT_MSG_LIST] = "SELECT uid, flags, keywords, modseq FROM message WHERE mailbox_id = ?1"
+			  " ORDER BY uid",
+	[STMT_MSG_INFO] = "SELECT m.size, m.internal_date, m.internal_tz, m.saved_date, b.hash,"
+			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1"
+			  " FROM message m JOIN body b ON b.id = m.body_id"
+			  " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+	[STMT_MSG_GET] = "SELECT body_id, size, flags, keywords, modseq, internal_date, internal_tz"
+			 " FROM message WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_MSG_SET_FLAGS] = "UPDATE message SET flags = ?3, keywords = ?4, modseq = ?5"
+			       " WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
+	[STMT_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
+				 " VALUES (?1, ?2, ?3)",
+};
+
+sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id)
+{
+	if (store->stmts[id] == NULL &&
+	    sqlite3_prepare_v3(store->db, store_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+			       &store->stmts[id], NULL) != SQLITE_OK) {
+		store->stmts[id] = NULL;
+		store_fail_sql(store, NULL, "preparing a statement");
+		return NULL;
+	}
+	return store->stmts[id];
+}
+
+int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what)
+{
+	int r = sqlite3_step(stmt);
+	if (r != SQLITE_DONE && r != SQLITE_ROW) {
+		store_fail_sql(store, NULL, what);
+		sqlite3_reset(stmt);
+		return -1;
+	}
+	sqlite3_reset(stmt);
+	return 0;
+}
+
+int store_exec(struct store *store, const char *sql)
+{
+	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, "database");
+	return 0;
+}
+
+static int store_migrate(struct store *store, bool *created_r)
+{
+	sqlite3_stmt *stmt = NULL;
+	int version = 0, r;
+
+	*created_r = false;
+	if (store_exec(store, "CREATE TABLE IF NOT EXISTS schema_version"
+			      " (version INTEGER NOT NULL)") < 0)
+		return -1;
+	if (sqlite3_prepare_v2(store->db, "SELECT version FROM schema_version", -1, &stmt, NULL) !=
+	    SQLITE_OK)
+		return store_fail_sql(store, NULL, "reading the schema version");
+	r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW)
+		version = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	stmt = NULL;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "reading the schema version");
+	if (r == SQLITE_DONE) {
+		if (store_exec(store, "INSERT INTO schema_version (version) VALUES (0)") < 0)
+			return -1;
+		*created_r = true;
+	}
+	if (version < 0 || version > STORE_SCHEMA_VERSION)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL,
+				  "store schema version %d is newer than this kura understands (%d)",
+				  version, STORE_SCHEMA_VERSION);
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	for (; version < STORE_SCHEMA_VERSION; version++) {
+		if (store_exec(store, store_migrations[version]) < 0)
+			return -1;
+	}
+	if (sqlite3_prepare_v2(store->db, "UPDATE schema_version SET version = ?1", -1, &stmt,
+			       NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, "writing the schema version");
+	sqlite3_bind_int(stmt, 1, version);
+	r = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "writing the schema version");
+	return 0;
+}
+
+static int store_pragma_text(struct store *store, const char *sql, const char *want)
+{
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, sql);
+	int ok = sqlite3_step(stmt) == SQLITE_ROW &&
+		 strcmp((const char *)sqlite3_column_text(stmt, 0), want) == 0;
+	sqlite3_finalize(stmt);
+	if (!ok)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "%s did not give %s", sql, want);
+	return 0;
+}
+
+/* Open the database (created by the caller with mode 0600 if new), set it up and bring the
+ * schema up to date; *created_r when the schema was created just now. Call with the write lock
+ * held. */
+int store_db_open(struct store *store, const char *path, bool *created_r)
+{
+	if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		if (store->db == NULL)
+			return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot open %s", path);
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot open %s: %s", path,
+				  sqlite3_errmsg(store->db));
+	}
+	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(store->db, 1);
+	/* WAL: sessions read while LMTP writes; FULL: a commit is on disk when COMMIT returns
+	 * (in WAL mode NORMAL would fsync only at checkpoints, and an acknowledged change could
+	 * be lost on power failure) */
+	if (store_pragma_text(store, "PRAGMA journal_mode = WAL", "wal") < 0 ||
+	    store_exec(store, "PRAGMA synchronous = FULL") < 0 ||
+	    store_exec(store, "PRAGMA foreign_keys = ON") < 0)
+		return -1;
+	if (store_tx_begin(store) < 0)
+		return -1;
+	if (store_migrate(store, created_r) < 0 ||
+	    (*created_r && store_mailbox_create_defaults(store) < 0)) {
+		store_tx_rollback(store);
+		return -1;
+	}
+	return store_tx_commit(store);
+}
+
+void store_db_close(struct store *store)
+{
+	for (size_t i = 0; i < STMT_COUNT; i++) {
+		sqlite3_finalize(store->stmts[i]);
+		store->stmts[i] = NULL;
+	}
+	if (store->db != NULL) {
+		sqlite3_close_v2(store->db);
+		store->db = NULL;
+	}
+}
+
+/* ---- locks ---- */
+
+static int store_ofd_lock(int fd, short type, off_t start, bool wait)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = start;
+	fl.l_len = 1;
+	for (;;) {
+		if (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+int store_lock_write(struct store *store)
+{
+	if (store->write_lock_depth == 0 &&
+	    store_ofd_lock(store->lock_fd, F_WRLCK, 1, true) < 0)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
+				  store->dir, strerror(errno));
+	store->write_lock_depth++;
+	return 0;
+}
+
+void store_unlock_write(struct store *store)
+{
+	if (store->write_lock_depth == 0 || --store->write_lock_depth > 0)
+		return;
+	(void)store_ofd_lock(store->lock_fd, F_UNLCK, 1, false);
+}
+
+int store_lock_open(struct store *store)
+{
+	if (store_ofd_lock(store->lock_fd, F_WRLCK, 0, false) == 0)
+		return 1;
+	if (errno != EAGAIN && errno != EACCES)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
+				  store->dir, strerror(errno));
+	if (store_ofd_lock(store->lock_fd, F_RDLCK, 0, true) < 0)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
+				  store->dir, strerror(errno));
+	return 0;
+}
+
+int store_lock_open_downgrade(struct store *store)
+{
+	if (store_ofd_lock(store->lock_fd, F_RDLCK, 0, true) < 0)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
+				  store->dir, strerror(errno));
+	return 0;
+}
+
+/* ---- transactions ---- */
+
+int store_tx_begin(struct store *store)
+{
+	if (store_lock_write(store) < 0)
+		return -1;
+	sqlite3_stmt *stmt = store_stmt(store, STMT_BEGIN);
+	if (stmt == NULL || store_stmt_run(store, stmt, "beginning a transaction") < 0) {
+		store_unlock_write(store);
+		return -1;
+	}
+	store->unlink_count = 0;
+	return 0;
+}
+
+static int store_collect_unreferenced(struct store *store)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_UNREFERENCED);
+	if (stmt == NULL)
+		return -1;
+	int r;
+	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *hash = (const char *)sqlite3_column_text(stmt, 0);
+		if (hash != NULL && store_hash_valid(hash))
+			store_unlink_add(store, hash);
+	}
+	sqlite3_reset(stmt);
+	if (r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "listing unreferenced bodies");
+	if (store->unlink_count == 0)
+		return 0;
+	stmt = store_stmt(store, STMT_BODY_DELETE_UNREFERENCED);
+	if (stmt == NULL)
+		return -1;
+	return store_stmt_run(store, stmt, "deleting unreferenced bodies");
+}
+
+int store_tx_commit(struct store *store)
+{
+	sqlite3_stmt *stmt;
+	if (store_collect_unreferenced(store) < 0 ||
+	    (stmt = store_stmt(store, STMT_COMMIT)) == NULL ||
+	    store_stmt_run(store, stmt, "committing") < 0) {
+		store_tx_rollback(store);
+		return -1;
+	}
+	/* DESIGN.md 3: the file goes only after the commit that dropped its last row; a crash
+	 * before the unlink leaves an orphan that the next first open sweeps */
+	for (size_t i = 0; i < store->unlink_count; i++)
+		store_body_file_unlink(store, store->unlink[i]);
+	store->unlink_count = 0;
+	store_unlock_write(store);
+	return 0;
+}
+
+void store_tx_rollback(struct store *store)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_ROLLBACK);
+	if (sqlite3_get_autocommit(store->db) == 0) {
+		if (stmt == NULL || sqlite3_step(stmt) != SQLITE_DONE)
+			(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		if (stmt != NULL)
+			sqlite3_reset(stmt);
+	}
+	store->unlink_count = 0;
+	store_events_clear(store);
+	store_unlock_write(store);
+}
+
+/* ---- meta ---- */
+
+int store_meta_get(struct store *store, const char *key, int64_t *value_r)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_META_GET);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	int r = sqlite3_step(stmt);
+	*value_r = r == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "reading meta data");
+	return 0;
+}
+
+int store_meta_set(struct store *store, const char *key, int64_t value)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_META_SET);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, value);
+	return store_stmt_run(store, stmt, "writing meta data");
+}
+
+/* RFC 9051 2.3.1.1: a UIDVALIDITY must never repeat for a name with other messages behind it.
+ * Values only grow within a store, so a mailbox deleted and created again in the same second
+ * still gets a new one; the time keeps them growing even if the database is recreated. */
+int store_uidvalidity_next(struct store *store, uint32_t *uidvalidity_r)
+{
+	int64_t last, now = (int64_t)time(NULL);
+	if (store_meta_get(store, "uidvalidity", &last) < 0)
+		return -1;
+	int64_t next = last + 1;
+	if (now > next && now <= UINT32_MAX)
+		next = now;
+	if (next > UINT32_MAX || next < 1)
+		next = 1;
+	if (store_meta_set(store, "uidvalidity", next) < 0)
+		return -1;
+	*uidvalidity_r = (uint32_t)next;
+	return 0;
+}

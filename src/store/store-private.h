@@ -1,0 +1,245 @@
+/* store-private.h: what the files of the embedded store backend share (store-db.c, store-name.c,
+ * store-body.c, store-mailbox.c, store-message.c, store-notify.c, store-check.c). Nothing
+ * outside src/store/ includes it.
+ *
+ * Locking across processes (the mail process, LMTP, the CLI may open the same user's store):
+ * ROOT/USER/store.lock carries two OFD byte locks. Byte 0 (the "open" lock) is held shared by
+ * every open handle; the first opener takes it exclusively for a moment to sweep orphans, so
+ * a sweep never runs while another handle may be half-way through an append. Byte 1 (the
+ * "write" lock) is held exclusively by every change from before its first body file is written
+ * until after the files it dropped are unlinked, which makes "a file without a row" mean
+ * "orphan" for whoever holds it. Order: open lock, then write lock, then SQLite's own. */
+#ifndef KURA_STORE_STORE_PRIVATE_H
+#define KURA_STORE_STORE_PRIVATE_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+
+#include "lib/pool.h"
+#include "store/store.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_BUSY_TIMEOUT_MS 30000
+#define STORE_HASH_HEX 64
+#define STORE_USER_MAX 255
+
+/* Prepared statements, prepared on first use and reset after every use (an unreset read
+ * statement would pin an old WAL snapshot). */
+enum store_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_MB_BY_NAME,
+	STMT_MB_BY_ID,
+	STMT_MB_LIST,
+	STMT_MB_INSERT,
+	STMT_MB_SAVE,
+	STMT_MB_DELETE,
+	STMT_MB_CHILDREN,
+	STMT_MB_SET_NAME,
+	STMT_META_GET,
+	STMT_META_SET,
+	STMT_SUB_ADD,
+	STMT_SUB_DEL,
+	STMT_SUB_LIST,
+	STMT_BODY_BY_HASH,
+	STMT_BODY_INSERT,
+	STMT_BODY_REF,
+	STMT_BODY_UNREF,
+	STMT_BODY_UNREFERENCED,
+	STMT_BODY_DELETE_UNREFERENCED,
+	STMT_MSG_INSERT,
+	STMT_MSG_LIST,
+	STMT_MSG_INFO,
+	STMT_MSG_GET,
+	STMT_MSG_SET_FLAGS,
+	STMT_MSG_DELETE,
+	STMT_EXPUNGED_INSERT,
+	STMT_COUNT
+};
+
+/* A change waiting for its commit before callers and listeners hear of it. */
+enum store_event_kind {
+	STORE_EV_TOUCHED,  /* caller's changed_cb only (flags touched, not changed) */
+	STORE_EV_CHANGED,  /* caller's changed_cb and listeners' flags_changed */
+	STORE_EV_FAILED,   /* caller's failed_cb (UNCHANGEDSINCE) */
+	STORE_EV_EXPUNGED, /* caller's expunged_cb (for store_expunge) and listeners */
+	STORE_EV_APPENDED, /* listeners only */
+	STORE_EV_EXPUNGED_QUIET, /* listeners only (the sources of a move, a deleted mailbox) */
+};
+
+struct store_event {
+	enum store_event_kind kind;
+	uint64_t mailbox_id;
+	struct store_msg msg;
+};
+
+struct store_events {
+	struct store_event *ev;
+	size_t count, alloc;
+};
+
+/* The listeners being notified right now (a stack: a listener may cause a nested change). */
+struct store_listener_iter {
+	struct store_listener *next;
+	struct store_listener_iter *prev;
+};
+
+struct store {
+	char *dir;          /* ROOT/USER */
+	int dir_fd, bodies_fd, lock_fd;
+	unsigned write_lock_depth; /* nested holders of the write lock */
+	sqlite3 *db;
+	sqlite3_stmt *stmts[STMT_COUNT];
+
+	enum store_error last_error;
+	char errbuf[512];
+
+	struct pool *scratch;  /* MIME parsing at append; cleared per message */
+	struct store_events events;
+	/* hashes of bodies whose last reference the current transaction dropped */
+	char (*unlink)[STORE_HASH_HEX + 1];
+	size_t unlink_count, unlink_alloc;
+
+	struct store_listener *listeners;
+	struct store_listener_iter *iters;
+};
+
+/* ---- errors (store-db.c) ---- */
+/* Set the code and message; returns -1 and sets *error_r if error_r is not NULL. */
+int store_fail(struct store *store, enum store_error code, const char **error_r, const char *fmt,
+	       ...) __attribute__((format(printf, 4, 5)));
+/* An SQLite failure: STORE_ERR_INTERNAL with what and sqlite3_errmsg. */
+int store_fail_sql(struct store *store, const char **error_r, const char *what);
+/* A failure already recorded (a helper failed): copy the message to *error_r, return -1. */
+int store_failed(struct store *store, const char **error_r);
+static inline void store_clear_error(struct store *store)
+{
+	store->last_error = STORE_ERR_NONE;
+	store->errbuf[0] = '\0';
+}
+
+/* ---- database (store-db.c) ---- */
+int store_db_open(struct store *store, const char *path, bool *created_r);
+/* The cached statement, or NULL with the error recorded. Reset it after use. */
+sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
+/* Step a statement that returns no row; reset it. 0 or -1 (recorded). */
+int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
+int store_exec(struct store *store, const char *sql);
+void store_db_close(struct store *store);
+
+/* Cross-process locks (see the comment at the top). */
+int store_lock_write(struct store *store);
+void store_unlock_write(struct store *store);
+/* 1 got the open lock exclusively, 0 got it shared, -1 error. */
+int store_lock_open(struct store *store);
+int store_lock_open_downgrade(struct store *store);
+
+/* A write transaction: write lock (unless held), BEGIN IMMEDIATE. */
+int store_tx_begin(struct store *store);
+/* Drop the body rows left without references (remembering their hashes), COMMIT, unlink the
+ * files of those bodies, release the write lock. The caller then delivers the queued events
+ * (store_events_deliver). On failure everything is rolled back. */
+int store_tx_commit(struct store *store);
+/* ROLLBACK, forget queued events, release the write lock. */
+void store_tx_rollback(struct store *store);
+
+int store_meta_get(struct store *store, const char *key, int64_t *value_r);
+int store_meta_set(struct store *store, const char *key, int64_t value);
+/* A fresh UIDVALIDITY: above every earlier one of this store and at least the time. */
+int store_uidvalidity_next(struct store *store, uint32_t *uidvalidity_r);
+
+/* ---- names and keywords (store-name.c) ---- */
+/* Validate and normalise (first level INBOX in capitals) name into out. 0 or -1 (recorded,
+ * STORE_ERR_INVALID or STORE_ERR_LIMIT). */
+int store_name_normalize(struct store *store, const char *name,
+			 char out[STORE_MAILBOX_NAME_MAX + 1]);
+bool store_name_is_inbox(const char *name);
+/* RFC 9051 flag-keyword: an atom, at most STORE_KEYWORD_LEN_MAX bytes. */
+bool store_keyword_valid(const char *kw);
+/* Index of kw in mb's keywords (ASCII case-insensitive), adding it when create; -1 absent,
+ * -2 the mailbox has STORE_KEYWORDS_MAX already. */
+int store_keyword_index(struct store_mailbox *mb, const char *kw, bool create);
+/* The keywords column: names separated by a space (no atom holds one). */
+void store_keywords_parse(struct store_mailbox *mb, const char *text, size_t len);
+/* Write into a buffer of STORE_KEYWORDS_MAX * (STORE_KEYWORD_LEN_MAX + 1) bytes. */
+size_t store_keywords_format(const struct store_mailbox *mb, char *out);
+#define STORE_KEYWORDS_TEXT_MAX (STORE_KEYWORDS_MAX * (STORE_KEYWORD_LEN_MAX + 1) + 1)
+/* Resolve names to a mask; creates missing ones when create. -1 (recorded) on an invalid
+ * name or the keyword limit. */
+int store_keywords_mask(struct store *store, struct store_mailbox *mb, const char *const *kws,
+			size_t count, bool create, uint64_t *mask_r);
+
+/* ---- mailboxes (store-mailbox.c) ---- */
+/* Fill mb from the row the statement is on. */
+void store_mailbox_from_row(sqlite3_stmt *stmt, struct store_mailbox *mb);
+/* Load by id inside or outside a transaction. 1, 0 (recorded NOT_FOUND), -1. */
+int store_mailbox_load(struct store *store, uint64_t id, struct store_mailbox *mb);
+/* Write uidnext, highestmodseq, keywords and counters back. */
+int store_mailbox_save(struct store *store, const struct store_mailbox *mb);
+/* Insert a mailbox row (inside a transaction); name already normalised. */
+int store_mailbox_insert(struct store *store, const char *name, unsigned special_use,
+			 uint64_t *id_r);
+int store_mailbox_create_defaults(struct store *store);
+
+/* ---- bodies (store-body.c) ---- */
+void store_hash_hex(const void *data, size_t size, char hex[STORE_HASH_HEX + 1]);
+bool store_hash_valid(const char *hex);
+/* Does bodies/XX/HASH exist with this size? 1 yes, 0 no (absent or another size), -1 error. */
+int store_body_file_check(struct store *store, const char *hash, uint64_t size);
+/* A set of folders to fsync: bit i (0..255) for bodies/XX, bit 256 for bodies/ itself. */
+#define STORE_DIRSET 33
+/* Body files being written: each is created under a temporary name and filled at once; a
+ * flush fsyncs them all, then renames them to bodies/XX/HASH (their folders are recorded in
+ * dirs; the caller fsyncs those with store_body_dirs_sync before committing a row that names
+ * a file). At most STORE_BODY_BATCH files (and fds) are pending. */
+#define STORE_BODY_BATCH 128
+struct store_body_batch {
+	unsigned count;
+	struct {
+		int fd;
+		unsigned long seq;
+		char hash[STORE_HASH_HEX + 1];
+	} f[STORE_BODY_BATCH];
+	unsigned char dirs[STORE_DIRSET];
+};
+void store_body_batch_init(struct store_body_batch *b);
+int store_body_batch_add(struct store *store, struct store_body_batch *b, const char *hash,
+			 const void *data, size_t size);
+int store_body_batch_flush(struct store *store, struct store_body_batch *b);
+/* Close and remove the pending temporary files (after a failure). */
+void store_body_batch_abort(struct store *store, struct store_body_batch *b);
+/* Add the folder of hash to dirs (an existing file whose name may not be durable yet). */
+void store_body_dir_mark(unsigned char dirs[STORE_DIRSET], const char *hash);
+int store_body_dirs_sync(struct store *store, const unsigned char dirs[STORE_DIRSET]);
+void store_body_file_unlink(struct store *store, const char *hash);
+/* Remove temporary files and files no body row names. Call with the write lock held. report
+ * (may be NULL) hears each removed name; *count_r counts them. */
+int store_body_sweep(struct store *store, bool remove, store_report_cb *report, void *ctx,
+		     unsigned *count_r);
+/* Parse a message and render ENVELOPE, BODYSTRUCTURE and BODY (and their IMAP4rev1 forms
+ * when they differ) into the body insert statement's parameters 4..8. */
+int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *data,
+			   size_t size);
+/* Remember hash for unlinking after the commit. */
+void store_unlink_add(struct store *store, const char *hash);
+
+/* ---- events (store-notify.c) ---- */
+void store_event_add(struct store *store, enum store_event_kind kind, uint64_t mailbox_id,
+		     const struct store_msg *msg);
+void store_events_clear(struct store *store);
+struct store_event_cbs {
+	store_msg_cb *changed_cb;
+	store_msg_cb *failed_cb;
+	store_uid_cb *expunged_cb;
+	void *ctx;
+};
+/* Deliver the queued events: caller callbacks (until one returns -1) and listeners. */
+void store_events_deliver(struct store *store, const struct store_event_cbs *cbs);
+
+/* ---- recovery (store-check.c) ---- */
+/* A new database next to existing body files: file them all into a mailbox "Recovered". */
+int store_recover_bodies(struct store *store);
+
+#endif

@@ -1,0 +1,278 @@
+/* store.h: the storage interface. One struct store is one user's mail: mailboxes, messages,
+ * flags, UIDs, MODSEQs, subscriptions. It speaks users, mailboxes, messages, changes and
+ * transactions; nothing above this header knows how or where things are kept (the embedded
+ * backend: one SQLite database per user plus immutable content-addressed body files; a
+ * scale-out backend later behind the same functions).
+ *
+ * Names. Mailbox names are UTF-8 with '/' as hierarchy separator, as the client means them
+ * (the IMAP layer converts modified UTF-7 for IMAP4rev1 clients). "INBOX" is matched
+ * case-insensitively and always stored as "INBOX"; so is INBOX as the first level of a longer
+ * name ("inbox/x" is "INBOX/x"). store_mailbox_name_valid() is the one place that decides what
+ * a name may be (a trailing '/' is invalid: the IMAP layer strips it for CREATE).
+ *
+ * Durability. Every function that changes the store returns only after the change is on stable
+ * storage: a new body file is written to a temporary name, fsynced, renamed and its folder
+ * fsynced before the database row that refers to it is committed (synchronous=FULL); a
+ * removed body's file is unlinked only after the commit that dropped its last reference.
+ * A crash at any point leaves no row pointing at a missing file; unreferenced files are swept
+ * when the store is opened.
+ *
+ * Threads. A store is used by one thread (the mail process's loop). The functions block on
+ * disk I/O; callers keep the work per call bounded (batches of UIDs).
+ *
+ * Return convention: 0 (or 1/0 where stated) on success, -1 on error with a static or
+ * store-owned message in *error_r (valid until the next call on the same store) and, where
+ * the IMAP answer depends on it, a code from enum store_error in store_last_error().
+ *
+ * Callbacks. A callback returning -1 stops the callbacks of that call (not an error: the
+ * function still returns 0). Iterating functions (store_mailbox_list, store_subscriptions,
+ * store_messages) call back while they read: their callbacks must not call the same function
+ * again (it fails), and should not change the store. The callbacks of changing functions
+ * (changed_cb, failed_cb, expunged_cb, listeners) run after the commit, when the change is
+ * durable, and may call anything.
+ *
+ * MODSEQ. One change (one call) takes one new MODSEQ per mailbox it changes; every message it
+ * changes gets that value (RFC 7162 3.1 lets messages changed together share one). */
+#ifndef KURA_STORE_STORE_H
+#define KURA_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define STORE_MAILBOX_NAME_MAX 1024 /* bytes of UTF-8 */
+#define STORE_MAILBOX_LEVELS_MAX 32
+#define STORE_KEYWORDS_MAX 64       /* distinct keywords per mailbox */
+#define STORE_KEYWORD_LEN_MAX 128
+
+/* System flags (RFC 9051 2.3.2), as bits. \Recent is not stored: it is per session. */
+enum store_flag {
+	STORE_FLAG_SEEN = 0x01,
+	STORE_FLAG_ANSWERED = 0x02,
+	STORE_FLAG_FLAGGED = 0x04,
+	STORE_FLAG_DELETED = 0x08,
+	STORE_FLAG_DRAFT = 0x10,
+};
+
+/* Special-use attributes (RFC 6154), as bits. */
+enum store_special_use {
+	STORE_SPECIAL_ALL = 0x01,
+	STORE_SPECIAL_ARCHIVE = 0x02,
+	STORE_SPECIAL_DRAFTS = 0x04,
+	STORE_SPECIAL_FLAGGED = 0x08,
+	STORE_SPECIAL_JUNK = 0x10,
+	STORE_SPECIAL_SENT = 0x20,
+	STORE_SPECIAL_TRASH = 0x40,
+};
+
+enum store_error {
+	STORE_ERR_NONE = 0,
+	STORE_ERR_INTERNAL,    /* I/O or database failure: SERVERBUG / UNAVAILABLE */
+	STORE_ERR_NOT_FOUND,   /* no such mailbox: NONEXISTENT */
+	STORE_ERR_EXISTS,      /* ALREADYEXISTS */
+	STORE_ERR_INVALID,     /* bad name or argument: CANNOT */
+	STORE_ERR_LIMIT,       /* too many keywords, too deep, too long: LIMIT */
+	STORE_ERR_TOOBIG,      /* message over the size limit: TOOBIG */
+	STORE_ERR_INUSE,       /* e.g. INBOX cannot be deleted: CANNOT */
+};
+
+struct store;
+
+struct store_mailbox {
+	uint64_t id;
+	char name[STORE_MAILBOX_NAME_MAX + 1];
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	unsigned special_use;   /* enum store_special_use bits */
+	bool subscribed;
+	/* counters, kept current by every change (STATUS never scans messages) */
+	uint32_t messages;
+	uint32_t unseen;
+	uint32_t deleted;
+	uint64_t size;          /* sum of message sizes (STATUS SIZE) */
+	/* keywords defined in this mailbox; bit i of a message's keyword mask is keywords[i] */
+	unsigned keyword_count;
+	char keywords[STORE_KEYWORDS_MAX][STORE_KEYWORD_LEN_MAX + 1];
+};
+
+/* One message's state, as a session's view keeps it. */
+struct store_msg {
+	uint32_t uid;
+	uint8_t flags;          /* enum store_flag bits */
+	uint64_t keywords;      /* bit mask into the mailbox's keywords */
+	uint64_t modseq;
+};
+
+/* What FETCH needs beyond the view: cached at delivery, never recomputed. */
+struct store_msg_info {
+	uint32_t uid;
+	uint64_t size;          /* RFC822.SIZE: the exact stored byte count */
+	time_t internal_date;
+	int internal_tz;        /* minutes east of UTC of the INTERNALDATE */
+	time_t saved_date;
+	char body_id[65];       /* content hash: names the body for store_body_open() */
+	/* pre-rendered IMAP strings (allocated from the pool given to store_message_info) */
+	const char *envelope;
+	const char *bodystructure; /* with extension data */
+	const char *body;          /* BODY: without extension data */
+	/* the same for IMAP4rev1 sessions: they differ only for a message with a message/global
+	 * part (bodystructure.h); otherwise these point to the strings above */
+	const char *bodystructure_rev1;
+	const char *body_rev1;
+};
+
+/* --- opening --- */
+
+/* Open (creating on first use) the store of user under root (DATA/users). A new store gets
+ * INBOX, Drafts, Sent, Trash, Junk and Archive with their special-use attributes, all
+ * subscribed. user must have passed userdb_name_valid() (a name with '/' or a leading '.' is
+ * refused here too). The first handle open on a store (in any process) sweeps orphan body
+ * files and temporary files; a database created next to existing body files (the old one was
+ * lost or moved away) files every body into a new mailbox "Recovered" instead. On failure
+ * *error_r is a thread-local message valid until the next store_open. */
+int store_open(const char *root, const char *user, struct store **store_r, const char **error_r);
+void store_close(struct store **store);
+enum store_error store_last_error(const struct store *store);
+
+/* --- mailboxes --- */
+
+/* 1 valid; 0 invalid with the reason in *error_r. Rules: valid UTF-8, no control characters,
+ * no empty level (leading, trailing or doubled '/'), no "." or ".." level, at most
+ * STORE_MAILBOX_NAME_MAX bytes and STORE_MAILBOX_LEVELS_MAX levels, no '*' or '%'. */
+int store_mailbox_name_valid(const char *name, const char **error_r);
+
+/* Fill *mb for name (INBOX case-insensitive). 1 found, 0 not found (an invalid name is not
+ * found either), -1 error. */
+int store_mailbox_get(struct store *store, const char *name, struct store_mailbox *mb);
+int store_mailbox_get_by_id(struct store *store, uint64_t id, struct store_mailbox *mb);
+
+/* Call cb for every mailbox, in name order. cb returns 0 to go on, -1 to stop. */
+typedef int store_mailbox_cb(void *ctx, const struct store_mailbox *mb);
+int store_mailbox_list(struct store *store, store_mailbox_cb *cb, void *ctx, const char **error_r);
+
+/* Create name and any missing superior levels (RFC 9051 6.3.4). Fails with EXISTS if name
+ * exists, INVALID or LIMIT if the name is not valid. special_use may be 0. */
+int store_mailbox_create(struct store *store, const char *name, unsigned special_use,
+			 const char **error_r);
+/* Delete name and its messages (RFC 9051 6.3.5). INBOX cannot be deleted. A mailbox with
+ * children is deleted too and its children stay (kura has no \Noselect mailboxes: a deleted
+ * parent simply stops existing; its children keep their full names). */
+int store_mailbox_delete(struct store *store, const char *name, const char **error_r);
+/* Rename (RFC 9051 6.3.6): children move along, and so do their subscriptions; missing
+ * superior levels of the new name are created. Renaming INBOX moves its messages to a new
+ * mailbox and leaves INBOX empty (its children stay). The new name must not exist (EXISTS;
+ * renaming to INBOX is always EXISTS) and must not be below the old one (INVALID). UIDVALIDITY
+ * of a renamed mailbox is kept; INBOX's moved messages get a new mailbox with a new
+ * UIDVALIDITY (and keep their UIDs and MODSEQs). */
+int store_mailbox_rename(struct store *store, const char *from, const char *to,
+			 const char **error_r);
+
+/* Subscriptions are names, independent of existence (RFC 9051 6.3.7), in name order.
+ * Unsubscribing a name that is not subscribed succeeds. */
+int store_subscribe(struct store *store, const char *name, bool subscribe, const char **error_r);
+typedef int store_name_cb(void *ctx, const char *name);
+int store_subscriptions(struct store *store, store_name_cb *cb, void *ctx, const char **error_r);
+
+/* --- messages --- */
+
+/* Append one message (exactly these bytes; they are stored as received). keywords: names to
+ * set (created in the mailbox as needed; LIMIT beyond STORE_KEYWORDS_MAX; INVALID if not an
+ * atom). internal_date 0: now (shown in zone internal_tz, minutes east of UTC, |tz| < 24h).
+ * The size limit (APPENDLIMIT, TOOBIG) is the caller's to enforce. On success uids_r[i] is the
+ * new UID of msgs[i] and *uidvalidity_r the mailbox's (APPENDUID). */
+struct store_append {
+	const unsigned char *data;
+	size_t size;
+	uint8_t flags;
+	const char *const *keywords;
+	size_t keyword_count;
+	time_t internal_date;
+	int internal_tz;
+};
+/* Several appends in one transaction (MULTIAPPEND: all or nothing). uids_r has count slots. */
+int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,
+		 size_t count, uint32_t *uids_r, uint32_t *uidvalidity_r, const char **error_r);
+
+/* Load the view of a mailbox: cb for each message in UID order (one streaming read). */
+typedef int store_msg_cb(void *ctx, const struct store_msg *msg);
+int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, void *ctx,
+		   const char **error_r);
+
+struct pool;
+/* FETCH data of one message. 1 found, 0 (expunged meanwhile), -1 error. Strings from pool. */
+/* The ENVELOPE and BODYSTRUCTURE strings are exactly what mail/envelope.h and
+ * mail/bodystructure.h render (8-bit text as literals, so they may hold CRLF). */
+int store_message_info(struct store *store, uint64_t mailbox_id, uint32_t uid,
+		       struct pool *pool, struct store_msg_info *info_r, const char **error_r);
+/* Open a body for reading (pread byte ranges; sendfile). Returns the fd (the caller closes
+ * it; it stays readable after an expunge removes the file) or -1 (NOT_FOUND if the file is
+ * gone). */
+int store_body_open(struct store *store, const char *body_id, const char **error_r);
+
+/* Change flags of the given UIDs (ascending; missing ones are skipped). mode: replace, add or
+ * remove. keywords are names (created as needed when adding/replacing). If unchanged_since is
+ * not 0, messages whose modseq is above it are not changed and are reported through
+ * failed_cb (CONDSTORE). Each changed message gets a new modseq; changed_cb reports the new
+ * state of every message whose flags were touched, changed or not (for FETCH responses).
+ * Keywords named in a REMOVE that the mailbox does not know are ignored. Listeners hear only
+ * the messages that really changed. */
+enum store_flag_mode { STORE_FLAGS_REPLACE, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+struct store_flag_change {
+	enum store_flag_mode mode;
+	uint8_t flags;
+	const char *const *keywords;
+	size_t keyword_count;
+	uint64_t unchanged_since;
+};
+int store_set_flags(struct store *store, uint64_t mailbox_id, const uint32_t *uids,
+		    size_t count, const struct store_flag_change *change, store_msg_cb *changed_cb,
+		    store_msg_cb *failed_cb, void *ctx, const char **error_r);
+
+/* Expunge the given UIDs (ascending; missing ones skipped) in one transaction. expunged_cb
+ * gets each UID really removed. */
+typedef int store_uid_cb(void *ctx, uint32_t uid);
+int store_expunge(struct store *store, uint64_t mailbox_id, const uint32_t *uids, size_t count,
+		  store_uid_cb *expunged_cb, void *ctx, const char **error_r);
+
+/* Copy (or move: copy and expunge the sources in the same transaction) UIDs to another
+ * mailbox. The bodies are shared, never copied. new_uids_r has count slots; *copied_r is how
+ * many source UIDs existed (their UIDs in src_uids_r, in order) for COPYUID. Flags are kept;
+ * keywords are mapped by name (created in the destination as needed: LIMIT if that passes
+ * STORE_KEYWORDS_MAX, and then nothing is copied); the copies get a new saved date. */
+int store_copy(struct store *store, uint64_t src_mailbox_id, const uint32_t *uids, size_t count,
+	       uint64_t dst_mailbox_id, bool move, uint32_t *src_uids_r, uint32_t *new_uids_r,
+	       size_t *copied_r, uint32_t *dst_uidvalidity_r, const char **error_r);
+
+/* --- change notification (sessions of the same user in this process) --- */
+
+/* A listener hears every change committed through this store handle to a mailbox: flag
+ * changes (with the new state), expunges and new messages (also those of a move, a copy, a
+ * deleted mailbox, and INBOX emptied by a rename). Sessions use it to queue untagged
+ * responses for the points where RFC 9051 allows them. Changes made through other handles
+ * (other processes) are not heard. A callback may remove any listener, itself included, and
+ * may change the store. Any callback may be NULL. */
+struct store_listener {
+	uint64_t mailbox_id;
+	void (*flags_changed)(void *ctx, const struct store_msg *msg);
+	void (*expunged)(void *ctx, uint32_t uid);
+	void (*appended)(void *ctx, const struct store_msg *msg);
+	void *ctx;
+	struct store_listener *next; /* owned by the store */
+};
+void store_listener_add(struct store *store, struct store_listener *listener);
+void store_listener_remove(struct store *store, struct store_listener *listener);
+
+/* --- maintenance --- */
+
+/* Verify the store (every referenced body exists and has the recorded size and hash, counters
+ * match, UIDs below UIDNEXT). With repair: rebuild what can be rebuilt (counters, references;
+ * a missing body's messages are removed and reported). Progress and findings go to report.
+ * *problems_r counts the problems found (with repair: found and fixed, so a second check is
+ * clean). See store-check.c for exactly what is checked and what repair can and cannot do. */
+typedef void store_report_cb(void *ctx, const char *line);
+int store_check(struct store *store, bool repair, store_report_cb *report, void *ctx,
+		unsigned *problems_r, const char **error_r);
+
+#endif
