@@ -48,7 +48,9 @@ int cmd_create(struct imap_cmd *cmd)
 		}
 		uses = &params->list[1];
 		for (size_t i = 0; i < uses->count; i++) {
-			unsigned bit = imap_arg_is_atom(&uses->list[i]) ? imap_special_use_parse(uses->list[i].str) : 0;
+			unsigned bit = uses->list[i].type == IMAP_ARG_ATOM
+					       ? imap_special_use_parse(uses->list[i].str)
+					       : 0;
 			if (bit == 0) {
 				imap_cmd_reply(cmd, "NO", "USEATTR", "Unknown special-use attribute");
 				return 1;

@@ -192,7 +192,10 @@ int cmd_list(struct imap_cmd *cmd)
 	bool utf8 = imap_session_utf8(s);
 	unsigned opts = 0, status_items = 0;
 	size_t a = 0;
+	/* RFC 5258 3: in the extended syntax empty patterns are ignored, not the delimiter query */
+	bool extended = false;
 	if (!lsub && a < cmd->count && cmd->args[a].type == IMAP_ARG_LIST) {
+		extended = true;
 		if (!parse_options(cmd, &cmd->args[a], true, &opts, &status_items) ||
 		    (opts & (SEL_RECURSIVEMATCH | SEL_SUBSCRIBED | SEL_SPECIAL_USE)) == SEL_RECURSIVEMATCH) {
 			imap_cmd_reply(cmd, "BAD", NULL, "Invalid LIST selection options");
@@ -210,6 +213,7 @@ int cmd_list(struct imap_cmd *cmd)
 	const struct imap_arg *pats = pat_arg;
 	size_t npats = 1;
 	if (!lsub && pat_arg->type == IMAP_ARG_LIST) {
+		extended = true;
 		pats = pat_arg->list;
 		npats = pat_arg->count;
 		if (npats == 0) {
@@ -219,6 +223,7 @@ int cmd_list(struct imap_cmd *cmd)
 	}
 	a += 2;
 	if (!lsub && a < cmd->count) {
+		extended = true;
 		if (a + 2 != cmd->count || !imap_arg_atom_equals(&cmd->args[a], "RETURN") ||
 		    cmd->args[a + 1].type != IMAP_ARG_LIST ||
 		    !parse_options(cmd, &cmd->args[a + 1], false, &opts, &status_items)) {
@@ -232,6 +237,7 @@ int cmd_list(struct imap_cmd *cmd)
 
 	/* the patterns in store form: reference + pattern */
 	const char **patterns = pool_alloc_array(cmd->pool, npats, sizeof(char *));
+	size_t nused = 0;
 	bool only_empty = true;
 	for (size_t i = 0; i < npats; i++) {
 		const char *p, *err, *full;
@@ -249,12 +255,14 @@ int cmd_list(struct imap_cmd *cmd)
 			imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 			return 1;
 		}
-		patterns[i] = full;
 		if (plen != 0)
 			only_empty = false;
+		if (plen == 0 && extended)
+			continue;
+		patterns[nused++] = full;
 	}
 	const char *resp = lsub ? "LSUB" : "LIST";
-	if (only_empty && npats == 1) {
+	if (only_empty && npats == 1 && !extended) {
 		/* RFC 9051 6.3.9: LIST "" "" asks for the hierarchy delimiter */
 		imap_session_untagged(s, "%s (\\Noselect) \"/\" \"\"", resp);
 		imap_cmd_reply(cmd, "OK", NULL, "%s completed", resp);
@@ -277,7 +285,7 @@ int cmd_list(struct imap_cmd *cmd)
 	for (size_t i = 0; i < c.n; i++) {
 		struct list_entry *e = &c.e[i];
 		bool matched = false, implied = false;
-		for (size_t k = 0; k < npats && !matched; k++) {
+		for (size_t k = 0; k < nused && !matched; k++) {
 			if (!imap_mailbox_match(patterns[k], e->name))
 				continue;
 			bool real = subs_only ? e->subscribed : e->exists;
@@ -293,11 +301,13 @@ int cmd_list(struct imap_cmd *cmd)
 		if ((opts & SEL_SPECIAL_USE) && (e->special_use == 0 || !e->exists))
 			continue;
 		bool childinfo = false;
-		if (subs_only && implied && !lsub) {
-			/* RFC 5258 3.5: only with RECURSIVEMATCH, as CHILDINFO */
-			if ((opts & SEL_RECURSIVEMATCH) == 0)
-				continue;
-			childinfo = true;
+		if (subs_only && implied && !lsub && (opts & SEL_RECURSIVEMATCH) == 0)
+			continue; /* RFC 5258 3.5: such parents only with RECURSIVEMATCH */
+		if ((opts & SEL_RECURSIVEMATCH) && subs_only && !lsub && e->has_sub_children) {
+			/* CHILDINFO: a subscribed descendant the patterns do not reach */
+			for (size_t k = 0; k < nused && !childinfo; k++)
+				childinfo = !descendant_matches(&c, i, patterns[k], true) ||
+					    implied;
 		}
 		buf_printf(&out, "* %s (", resp);
 		const char *sep = "";
@@ -328,7 +338,7 @@ int cmd_list(struct imap_cmd *cmd)
 			buf_append_str(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		buf_append_str(&out, "\r\n");
 		if ((opts & RET_STATUS) && e->exists && e->mb != NULL)
-			imap_status_render(&out, e->mb, status_items, utf8);
+			imap_status_render(&out, e->mb, status_items, utf8, s->set->append_limit);
 		if (out.len > 64 * 1024) {
 			conn_write(s->conn, out.data, out.len);
 			buf_reset(&out);

@@ -14,7 +14,7 @@ static const struct {
 	{"MESSAGES", IMAP_STATUS_MESSAGES}, {"UIDNEXT", IMAP_STATUS_UIDNEXT},
 	{"UIDVALIDITY", IMAP_STATUS_UIDVALIDITY}, {"UNSEEN", IMAP_STATUS_UNSEEN},
 	{"DELETED", IMAP_STATUS_DELETED}, {"SIZE", IMAP_STATUS_SIZE},
-	{"RECENT", IMAP_STATUS_RECENT},
+	{"RECENT", IMAP_STATUS_RECENT}, {"APPENDLIMIT", IMAP_STATUS_APPENDLIMIT},
 };
 
 int imap_status_parse(const struct imap_arg *list, bool rev1, unsigned *items_r)
@@ -35,7 +35,7 @@ int imap_status_parse(const struct imap_arg *list, bool rev1, unsigned *items_r)
 }
 
 void imap_status_render(struct buf *out, const struct store_mailbox *mb, unsigned items,
-			bool utf8)
+			bool utf8, size_t append_limit)
 {
 	buf_append_str(out, "* STATUS ");
 	imap_mailbox_to_client(out, mb->name, utf8);
@@ -65,7 +65,11 @@ void imap_status_render(struct buf *out, const struct store_mailbox *mb, unsigne
 		buf_printf(out, "%sSIZE %llu", sep, (unsigned long long)mb->size);
 		sep = " ";
 	}
-	if (items & IMAP_STATUS_RECENT)
+	if (items & IMAP_STATUS_RECENT) {
 		buf_printf(out, "%sRECENT 0", sep); /* \Recent is not tracked: see cmd-select.c */
+		sep = " ";
+	}
+	if (items & IMAP_STATUS_APPENDLIMIT)
+		buf_printf(out, "%sAPPENDLIMIT %zu", sep, append_limit);
 	buf_append_str(out, ")\r\n");
 }

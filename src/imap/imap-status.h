@@ -16,12 +16,13 @@ enum imap_status_item {
 	IMAP_STATUS_DELETED = 0x10,
 	IMAP_STATUS_SIZE = 0x20,
 	IMAP_STATUS_RECENT = 0x40, /* IMAP4rev1 only */
+	IMAP_STATUS_APPENDLIMIT = 0x80, /* RFC 7889 */
 };
 
 /* Parse "(MESSAGES UNSEEN ...)". 0, or -1 (unknown or empty list). */
 int imap_status_parse(const struct imap_arg *list, bool rev1, unsigned *items_r);
 /* Append "* STATUS name (MESSAGES n ...)\r\n". */
 void imap_status_render(struct buf *out, const struct store_mailbox *mb, unsigned items,
-			bool utf8);
+			bool utf8, size_t append_limit);
 
 #endif
