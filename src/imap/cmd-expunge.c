@@ -9,7 +9,7 @@ int cmd_expunge(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->session;
 	struct imap_view *v = s->view;
-	if ((cmd->uid && (cmd->count != 1 || !imap_arg_is_atom(&cmd->args[0]))) ||
+	if ((cmd->uid && (cmd->count != 1 || cmd->args[0].type != IMAP_ARG_ATOM)) ||
 	    (!cmd->uid && cmd->count != 0)) {
 		imap_cmd_reply(cmd, "BAD", NULL, cmd->uid ? "UID EXPUNGE needs a UID set"
 							    : "EXPUNGE takes no arguments");

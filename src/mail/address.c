@@ -290,6 +290,10 @@ static void addr_emit_mailbox(struct addr_ctx *ctx, struct mail_address *tmp)
 		a->mailbox = "";
 		a->mailbox_len = 0;
 	}
+	if (a->name != NULL && a->name_len == 0)
+		a->name = NULL; /* '"" <a@b>': no display name */
+	if (a->route != NULL && a->route_len == 0)
+		a->route = NULL;
 }
 
 /* One mailbox or group start at k; returns the index to continue at. */

@@ -28,7 +28,7 @@ enum mail_address_type {
 struct mail_address {
 	struct mail_address *next;
 	enum mail_address_type type;
-	const char *name;    /* display name, quoting removed; NULL when there is none */
+	const char *name;    /* display name, quoting removed; NULL when there is none (or "") */
 	size_t name_len;
 	const char *route;   /* obs-route as "@a,@b" (without the colon); NULL when none */
 	size_t route_len;

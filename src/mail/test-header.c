@@ -158,6 +158,7 @@ static void test_address_basic(void)
 	CHECK_STR(addr_dump(pool, "John Q. Public <jqp@x.y>"), "(John Q. Public|-|jqp|x.y)");
 	CHECK_STR(addr_dump(pool, "\"john doe\"@example.com"), "(-|-|john doe|example.com)");
 	CHECK_STR(addr_dump(pool, "john . doe @ example . com"), "(-|-|john.doe|example.com)");
+	CHECK_STR(addr_dump(pool, "\"\" <a@b>"), "(-|-|a|b)");
 	CHECK_STR(addr_dump(pool, "user@[192.168.0.1]"), "(-|-|user|[192.168.0.1])");
 	CHECK_STR(addr_dump(pool, "=?UTF-8?Q?Jos=C3=A9?= <jose@x.y>"),
 		  "(=?UTF-8?Q?Jos=C3=A9?=|-|jose|x.y)");

@@ -503,6 +503,43 @@ static void test_params_many(void)
 	buf_free(&b);
 }
 
+static void check_tree(const struct mime_part *p, size_t len)
+{
+	CHECK(p->header_offset + p->header_size == p->body_offset);
+	CHECK(p->body_offset + p->body_size <= len);
+	for (const struct mime_part *c = p->children; c != NULL; c = c->next) {
+		CHECK(c->parent == p);
+		CHECK(c->body_offset + c->body_size <= p->body_offset + p->body_size);
+		check_tree(c, len);
+	}
+}
+
+static void test_mime_prefixes(void)
+{
+	/* every prefix of a nested message parses into a consistent tree (a message cut short
+	 * anywhere: in a header, a boundary line, an embedded message) */
+	const char *m = "Content-Type: multipart/mixed; boundary=\"o\"\r\n\r\npre\r\n"
+			"--o\r\nContent-Type: multipart/alternative; boundary=i\r\n\r\n"
+			"--i\r\n\r\na\r\n--i\r\nContent-Type: text/html\r\n\r\n<b>\r\n--i--\r\n"
+			"--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: s\r\n"
+			"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nX: y\r\n\r\nz\r\n"
+			"--d--\r\n--o--\r\nepi\r\n";
+	size_t len = strlen(m);
+	struct pool *pool = pool_create(4096);
+	for (size_t n = 0; n <= len; n++) {
+		struct mime_part *r = mime_parse(pool, m, n, NULL);
+		CHECK(r->body_offset + r->body_size == n);
+		check_tree(r, n);
+		pool_clear(pool);
+	}
+	struct mime_part *r = mime_parse(pool, m, len, NULL);
+	CHECK(r->child_count == 2);
+	CHECK(sec(r, "2.1.1.1") == NULL && sec(r, "2.1.1") != NULL);
+	CHECK_STR(body_of(m, sec(r, "2.1.1")), "z");
+	CHECK_STR(body_of(m, sec(r, "1.2")), "<b>");
+	pool_destroy(&pool);
+}
+
 int main(void)
 {
 	TEST_RUN(test_mime_simple);
@@ -511,6 +548,7 @@ int main(void)
 	TEST_RUN(test_mime_nested);
 	TEST_RUN(test_mime_digest);
 	TEST_RUN(test_mime_limits);
+	TEST_RUN(test_mime_prefixes);
 	TEST_RUN(test_mime_headers);
 	TEST_RUN(test_mime_filename);
 	TEST_RUN(test_params);

@@ -91,9 +91,10 @@ static void store_body_tmpname(const char *hash, unsigned long seq, char *out, s
 	snprintf(out, size, "%c%c/.tmp.%s.%ld.%lu", hash[0], hash[1], hash, (long)getpid(), seq);
 }
 
-void store_body_batch_init(struct store_body_batch *b)
+void store_body_batch_init(struct store_body_batch *b, bool whole_fs)
 {
 	memset(b, 0, sizeof(*b));
+	b->whole_fs = whole_fs;
 }
 
 int store_body_batch_add(struct store *store, struct store_body_batch *b, const char *hash,
@@ -102,9 +103,14 @@ int store_body_batch_add(struct store *store, struct store_body_batch *b, const 
 	static unsigned long counter;
 	char tmp[STORE_HASH_HEX + 64];
 
-	if (b->count == STORE_BODY_BATCH && store_body_batch_flush(store, b) < 0)
-		return -1;
-	unsigned long seq = ++counter;
+	if (b->count == b->alloc) {
+		size_t n = b->alloc == 0 ? 16 : b->alloc * 2, bytes;
+		if (size_mul(n, sizeof(*b->f), &bytes) < 0)
+			xabort("body batch overflow");
+		b->f = xrealloc(b->f, bytes);
+		b->alloc = n;
+	}
+	unsigned long seq = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
 	store_body_tmpname(hash, seq, tmp, sizeof(tmp));
 	int fd = openat(store->bodies_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 			0600);
@@ -122,43 +128,56 @@ int store_body_batch_add(struct store *store, struct store_body_batch *b, const 
 	if (fd < 0)
 		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot create a body file: %s",
 				  strerror(errno));
-	if (fd_write_all(fd, data, size) < 0) {
+	/* one syncfs later covers the file: no need to keep it open */
+	if (fd_write_all(fd, data, size) < 0 || (b->whole_fs && close(fd) < 0)) {
 		int e = errno;
-		close(fd);
+		if (!b->whole_fs)
+			close(fd);
 		unlinkat(store->bodies_fd, tmp, 0);
 		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot write a body file: %s",
 				  strerror(e));
 	}
-	b->f[b->count].fd = fd;
+	b->f[b->count].fd = b->whole_fs ? -1 : fd;
 	b->f[b->count].seq = seq;
 	memcpy(b->f[b->count].hash, hash, STORE_HASH_HEX + 1);
 	b->count++;
 	return 0;
 }
 
-/* All files were written before the first fsync, so (ext4 data=ordered, XFS) the first fsync's
- * journal commit carries most of the batch and the others find little left to do: one commit
- * per batch instead of one per message. */
+/* Make the pending files durable, then give them their final names. A few files get one
+ * fsync each; for a batch (whole_fs), one syncfs() of the filesystem is far cheaper than one
+ * journal commit per file (measured on ext4 under concurrent load: 1024 small files took
+ * 3.6 s with an fsync each, 0.04-0.08 s with one syncfs per 128). syncfs reports writeback
+ * errors since Linux 5.8. Its cost is that it also flushes other dirty data of the
+ * filesystem, hence only for batches. */
 int store_body_batch_flush(struct store *store, struct store_body_batch *b)
 {
 	char tmp[STORE_HASH_HEX + 64], rel[STORE_HASH_HEX + 4];
 	int ret = 0;
-	for (unsigned i = 0; i < b->count; i++) {
+	if (b->whole_fs && b->count > 0 && syncfs(store->bodies_fd) < 0)
+		ret = store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot sync body files: %s",
+				 strerror(errno));
+	for (size_t i = 0; i < b->count; i++) {
+		int fd = b->f[i].fd;
+		b->f[i].fd = -1;
 		store_body_tmpname(b->f[i].hash, b->f[i].seq, tmp, sizeof(tmp));
 		store_body_relpath(b->f[i].hash, rel);
-		if (ret == 0 && (fsync(b->f[i].fd) < 0 || close(b->f[i].fd) < 0 ||
-				 renameat(store->bodies_fd, tmp, store->bodies_fd, rel) < 0)) {
+		if (ret == 0 && fd >= 0 && (fsync(fd) < 0 || close(fd) < 0)) {
+			ret = store_fail(store, STORE_ERR_INTERNAL, NULL,
+					 "cannot sync a body file: %s", strerror(errno));
+			fd = -1;
+		}
+		if (ret == 0 && renameat(store->bodies_fd, tmp, store->bodies_fd, rel) < 0)
 			ret = store_fail(store, STORE_ERR_INTERNAL, NULL,
 					 "cannot store a body file: %s", strerror(errno));
-			b->f[i].fd = -1;
-		} else if (ret == 0) {
+		if (ret == 0) {
 			unsigned idx = store_dir_index(b->f[i].hash);
 			b->dirs[idx / 8] |= (unsigned char)(1u << (idx % 8));
 			continue;
 		}
 		/* after a failure: drop the rest */
-		if (b->f[i].fd >= 0)
-			close(b->f[i].fd);
+		if (fd >= 0)
+			close(fd);
 		unlinkat(store->bodies_fd, tmp, 0);
 	}
 	b->count = 0;
@@ -168,12 +187,20 @@ int store_body_batch_flush(struct store *store, struct store_body_batch *b)
 void store_body_batch_abort(struct store *store, struct store_body_batch *b)
 {
 	char tmp[STORE_HASH_HEX + 64];
-	for (unsigned i = 0; i < b->count; i++) {
+	for (size_t i = 0; i < b->count; i++) {
 		store_body_tmpname(b->f[i].hash, b->f[i].seq, tmp, sizeof(tmp));
-		close(b->f[i].fd);
+		if (b->f[i].fd >= 0)
+			close(b->f[i].fd);
 		unlinkat(store->bodies_fd, tmp, 0);
 	}
 	b->count = 0;
+}
+
+void store_body_batch_free(struct store_body_batch *b)
+{
+	free(b->f);
+	b->f = NULL;
+	b->count = b->alloc = 0;
 }
 
 void store_body_dir_mark(unsigned char dirs[STORE_DIRSET], const char *hash)
@@ -185,6 +212,18 @@ void store_body_dir_mark(unsigned char dirs[STORE_DIRSET], const char *hash)
 int store_body_dirs_sync(struct store *store, const unsigned char dirs[STORE_DIRSET])
 {
 	static const char digits[] = "0123456789abcdef";
+	unsigned count = 0;
+	for (unsigned i = 0; i < STORE_DIRSET; i++)
+		count += (unsigned)__builtin_popcount(dirs[i]);
+	if (count == 0)
+		return 0;
+	/* many folders (a batch spreads over up to 256): one syncfs instead of one each */
+	if (count >= STORE_SYNCFS_MIN) {
+		if (syncfs(store->bodies_fd) < 0)
+			return store_fail(store, STORE_ERR_INTERNAL, NULL,
+					  "cannot sync body folders: %s", strerror(errno));
+		return 0;
+	}
 	for (unsigned idx = 0; idx < 256; idx++) {
 		if ((dirs[idx / 8] & (1u << (idx % 8))) == 0)
 			continue;

@@ -250,16 +250,18 @@ static int store_mailbox_queue_expunges(struct store *store, uint64_t id)
 		listened |= l->mailbox_id == id;
 	if (!listened)
 		return 0;
-	sqlite3_stmt *stmt = store_stmt(store, STMT_MSG_LIST);
-	if (stmt == NULL)
-		return -1;
+	/* not the cached listing statement: store_messages may be iterating with it */
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(store->db, "SELECT uid FROM message WHERE mailbox_id = ?1", -1,
+			       &stmt, NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, "listing messages");
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
 	int r;
 	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct store_msg msg = { .uid = (uint32_t)sqlite3_column_int64(stmt, 0) };
 		store_event_add(store, STORE_EV_EXPUNGED_QUIET, id, &msg);
 	}
-	sqlite3_reset(stmt);
+	sqlite3_finalize(stmt);
 	if (r != SQLITE_DONE)
 		return store_fail_sql(store, NULL, "listing messages");
 	return 0;

@@ -180,7 +180,7 @@ static int store_append_files(struct store *store, const struct store_append *ms
 			      struct store_append_item *items)
 {
 	struct store_body_batch *b = xmalloc(sizeof(*b));
-	store_body_batch_init(b);
+	store_body_batch_init(b, count >= STORE_SYNCFS_MIN);
 	for (size_t i = 0; i < count; i++) {
 		int64_t id;
 		uint64_t size;
@@ -211,10 +211,12 @@ static int store_append_files(struct store *store, const struct store_append *ms
 	}
 	if (store_body_batch_flush(store, b) < 0 || store_body_dirs_sync(store, b->dirs) < 0)
 		goto fail;
+	store_body_batch_free(b);
 	free(b);
 	return 0;
 fail:
 	store_body_batch_abort(store, b);
+	store_body_batch_free(b);
 	free(b);
 	return -1;
 }

@@ -107,11 +107,6 @@ int store_mailbox_name_valid(const char *name, const char **error_r)
 	return store_name_check(name, &code, error_r);
 }
 
-bool store_name_is_inbox(const char *name)
-{
-	return strcasecmp(name, "INBOX") == 0;
-}
-
 int store_name_normalize(struct store *store, const char *name,
 			 char out[STORE_MAILBOX_NAME_MAX + 1])
 {

@@ -121,6 +121,8 @@ static inline void store_clear_error(struct store *store)
 }
 
 /* ---- database (store-db.c) ---- */
+/* Open and set up the database, bring the schema up to date (creating the default mailboxes
+ * in a new one: *created_r). */
 int store_db_open(struct store *store, const char *path, bool *created_r);
 /* The cached statement, or NULL with the error recorded. Reset it after use. */
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
@@ -129,14 +131,16 @@ int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
 int store_exec(struct store *store, const char *sql);
 void store_db_close(struct store *store);
 
-/* Cross-process locks (see the comment at the top). */
+/* Cross-process locks (see the comment at the top). The write lock nests: each
+ * store_lock_write is matched by one store_unlock_write, the last one releases it. */
 int store_lock_write(struct store *store);
 void store_unlock_write(struct store *store);
 /* 1 got the open lock exclusively, 0 got it shared, -1 error. */
 int store_lock_open(struct store *store);
 int store_lock_open_downgrade(struct store *store);
 
-/* A write transaction: write lock (unless held), BEGIN IMMEDIATE. */
+/* A write transaction: write lock (one more level), BEGIN IMMEDIATE. Commit and rollback
+ * release that level. */
 int store_tx_begin(struct store *store);
 /* Drop the body rows left without references (remembering their hashes), COMMIT, unlink the
  * files of those bodies, release the write lock. The caller then delivers the queued events
@@ -155,7 +159,6 @@ int store_uidvalidity_next(struct store *store, uint32_t *uidvalidity_r);
  * STORE_ERR_INVALID or STORE_ERR_LIMIT). */
 int store_name_normalize(struct store *store, const char *name,
 			 char out[STORE_MAILBOX_NAME_MAX + 1]);
-bool store_name_is_inbox(const char *name);
 /* RFC 9051 flag-keyword: an atom, at most STORE_KEYWORD_LEN_MAX bytes. */
 bool store_keyword_valid(const char *kw);
 /* Index of kw in mb's keywords (ASCII case-insensitive), adding it when create; -1 absent,
@@ -190,26 +193,30 @@ bool store_hash_valid(const char *hex);
 int store_body_file_check(struct store *store, const char *hash, uint64_t size);
 /* A set of folders to fsync: bit i (0..255) for bodies/XX, bit 256 for bodies/ itself. */
 #define STORE_DIRSET 33
-/* Body files being written: each is created under a temporary name and filled at once; a
- * flush fsyncs them all, then renames them to bodies/XX/HASH (their folders are recorded in
- * dirs; the caller fsyncs those with store_body_dirs_sync before committing a row that names
- * a file). At most STORE_BODY_BATCH files (and fds) are pending. */
-#define STORE_BODY_BATCH 128
+/* Body files being written: each is created under a temporary name and filled at once; the
+ * flush makes them durable (an fsync each, or with whole_fs one syncfs for all), then renames
+ * them to bodies/XX/HASH and records their folders in dirs; the caller fsyncs those with
+ * store_body_dirs_sync before committing a row that names a file. Without whole_fs each
+ * pending file holds an fd: use it for a few files only. */
+/* From this many files (or folders) on, one syncfs() replaces the fsyncs (store-body.c). */
+#define STORE_SYNCFS_MIN 8
 struct store_body_batch {
-	unsigned count;
-	struct {
+	bool whole_fs;
+	size_t count, alloc;
+	struct store_body_pending {
 		int fd;
 		unsigned long seq;
 		char hash[STORE_HASH_HEX + 1];
-	} f[STORE_BODY_BATCH];
+	} *f;
 	unsigned char dirs[STORE_DIRSET];
 };
-void store_body_batch_init(struct store_body_batch *b);
+void store_body_batch_init(struct store_body_batch *b, bool whole_fs);
 int store_body_batch_add(struct store *store, struct store_body_batch *b, const char *hash,
 			 const void *data, size_t size);
 int store_body_batch_flush(struct store *store, struct store_body_batch *b);
 /* Close and remove the pending temporary files (after a failure). */
 void store_body_batch_abort(struct store *store, struct store_body_batch *b);
+void store_body_batch_free(struct store_body_batch *b);
 /* Add the folder of hash to dirs (an existing file whose name may not be durable yet). */
 void store_body_dir_mark(unsigned char dirs[STORE_DIRSET], const char *hash);
 int store_body_dirs_sync(struct store *store, const unsigned char dirs[STORE_DIRSET]);

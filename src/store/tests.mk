@@ -10,3 +10,6 @@ STORE_DEP_SRCS := src/mail/envelope.c src/mail/bodystructure.c src/mail/mail-str
 
 TESTS += test-store
 test-store_SRCS := src/store/test-store.c $(STORE_SRCS) $(STORE_DEP_SRCS)
+
+TESTS += test-store-message
+test-store-message_SRCS := src/store/test-store-message.c $(STORE_SRCS) $(STORE_DEP_SRCS)

@@ -1,0 +1,651 @@
+/* test-store-message.c: unit tests of the embedded store's messages (store.h): append and
+ * MULTIAPPEND, FETCH data, the view listing, flags and keywords, expunge, copy and move,
+ * listeners. Each test works in its own temporary folder. */
+#include "lib/log.h"
+#include "store/test-store-util.h"
+
+/* ---- tests: messages ---- */
+
+static void test_append(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	const char *text = make_msg(0, "Hello", "Body text");
+	struct store_append a = {
+		.data = (const unsigned char *)text, .size = strlen(text),
+		.flags = STORE_FLAG_FLAGGED, .internal_date = 837596665, .internal_tz = -420,
+	};
+	uint32_t uid = 0, uidv = 0;
+	time_t before = time(NULL);
+	CHECK(store_append(store, inbox, &a, 1, &uid, &uidv, &error) == 0);
+	CHECK(uid == 1 && uidv == mb_get(store, "INBOX")->uidvalidity);
+	const struct store_mailbox *mb = mb_get(store, "INBOX");
+	CHECK(mb->messages == 1 && mb->unseen == 1 && mb->deleted == 0 && mb->size == strlen(text));
+	CHECK(mb->uidnext == 2);
+
+	struct pool *pool = pool_create(4096);
+	struct store_msg_info info;
+	CHECK(store_message_info(store, inbox, 1, pool, &info, &error) == 1);
+	CHECK(info.uid == 1 && info.size == strlen(text));
+	CHECK(info.internal_date == 837596665 && info.internal_tz == -420);
+	CHECK(info.saved_date >= before && info.saved_date <= time(NULL));
+	CHECK(strstr(info.envelope, "\"Hello\"") != NULL);
+	CHECK(strncmp(info.envelope, "(\"Wed, 17 Jul 1996 02:44:25 -0700\" \"Hello\"", 42) == 0);
+	CHECK(strncmp(info.bodystructure, "(\"text\" \"plain\"", 15) == 0);
+	CHECK(strncmp(info.body, "(\"text\" \"plain\"", 15) == 0);
+	CHECK(strlen(info.body) < strlen(info.bodystructure));
+	CHECK(info.bodystructure_rev1 == info.bodystructure && info.body_rev1 == info.body);
+	CHECK(strlen(info.body_id) == 64);
+	/* the file: named by the hash, 0600, exactly the bytes */
+	char path[512];
+	body_path(info.body_id, path, sizeof(path));
+	CHECK(file_mode(path) == 0600);
+	int fd = store_body_open(store, info.body_id, &error);
+	CHECK(fd >= 0);
+	char buf[2048];
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	CHECK(n == (ssize_t)strlen(text) && memcmp(buf, text, strlen(text)) == 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK(store_body_open(store, "../../etc/passwd", &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_INVALID);
+	CHECK(store_body_open(store, "0000000000000000000000000000000000000000000000000000000000000000",
+			      &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_NOT_FOUND);
+	CHECK(store_message_info(store, inbox, 99, pool, &info, &error) == 0);
+
+	/* MULTIAPPEND; internal_date 0 is now; an identical body is stored once */
+	struct store_append multi[3] = {
+		{ .data = (const unsigned char *)make_msg(1, "m1", "x"), .size = strlen(msg_text[1]) },
+		{ .data = (const unsigned char *)make_msg(2, "m2", "y"), .size = strlen(msg_text[2]),
+		  .flags = STORE_FLAG_SEEN | STORE_FLAG_DELETED },
+		{ .data = (const unsigned char *)text, .size = strlen(text), .internal_tz = 540 },
+	};
+	uint32_t uids[3];
+	before = time(NULL);
+	CHECK(store_append(store, inbox, multi, 3, uids, &uidv, &error) == 0);
+	CHECK(uids[0] == 2 && uids[1] == 3 && uids[2] == 4);
+	CHECK(body_files() == 3);
+	CHECK(store_message_info(store, inbox, 4, pool, &info, &error) == 1);
+	CHECK(info.internal_date >= before && info.internal_date <= time(NULL) &&
+	      info.internal_tz == 540);
+	char h1[65], h4[65];
+	CHECK(body_id_of(store, inbox, 1, h1) == 1 && body_id_of(store, inbox, 4, h4) == 1);
+	CHECK(strcmp(h1, h4) == 0);
+	mb = mb_get(store, "INBOX");
+	CHECK(mb->messages == 4 && mb->unseen == 3 && mb->deleted == 1);
+
+	/* all or nothing: an invalid keyword, before any file is written */
+	static const char *const badkw[] = { "ok", "bad keyword" };
+	struct store_append two[2] = {
+		{ .data = (const unsigned char *)make_msg(1, "n1", "new one"),
+		  .size = strlen(msg_text[1]) },
+		{ .data = (const unsigned char *)make_msg(2, "n2", "new two"),
+		  .size = strlen(msg_text[2]), .keywords = badkw, .keyword_count = 2 },
+	};
+	CHECK(store_append(store, inbox, two, 2, uids, &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_INVALID);
+	CHECK(body_files() == 3);
+	/* all or nothing: the keyword limit found inside the transaction, after the files */
+	static char kwbuf[70][16];
+	static const char *kwa[40], *kwb[30];
+	for (int i = 0; i < 70; i++)
+		snprintf(kwbuf[i], sizeof(kwbuf[i]), "kw%d", i);
+	for (int i = 0; i < 40; i++)
+		kwa[i] = kwbuf[i];
+	for (int i = 0; i < 30; i++)
+		kwb[i] = kwbuf[40 + i];
+	two[0].keywords = kwa;
+	two[0].keyword_count = 40;
+	two[1].keywords = kwb;
+	two[1].keyword_count = 30;
+	CHECK(store_append(store, inbox, two, 2, uids, &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_LIMIT);
+	CHECK(body_files() == 3);
+	mb = mb_get(store, "INBOX");
+	CHECK(mb->messages == 4 && mb->uidnext == 5 && mb->keyword_count == 0);
+	/* nothing was left behind, and what failed can succeed */
+	two[1].keyword_count = 20;
+	CHECK(store_append(store, inbox, two, 2, uids, &uidv, &error) == 0);
+	CHECK(uids[0] == 5 && uids[1] == 6);
+	CHECK(mb_get(store, "INBOX")->keyword_count == 60);
+
+	/* the same new body twice in one MULTIAPPEND: one file, two messages */
+	struct store_append dup[2] = {
+		{ .data = (const unsigned char *)make_msg(3, "dup", "twice"),
+		  .size = strlen(msg_text[3]) },
+		{ .data = (const unsigned char *)msg_text[3], .size = strlen(msg_text[3]) },
+	};
+	int files_before = body_files();
+	CHECK(store_append(store, inbox, dup, 2, uids, &uidv, &error) == 0);
+	CHECK(body_files() == files_before + 1);
+	char d1[65], d2[65];
+	CHECK(body_id_of(store, inbox, uids[0], d1) == 1 && body_id_of(store, inbox, uids[1], d2) == 1);
+	CHECK(strcmp(d1, d2) == 0);
+	/* expunging one keeps the file for the other */
+	CHECK(store_expunge(store, inbox, uids, 1, NULL, NULL, &error) == 0);
+	CHECK(body_files() == files_before + 1);
+	CHECK(store_expunge(store, inbox, uids + 1, 1, NULL, NULL, &error) == 0);
+	CHECK(body_files() == files_before);
+
+	/* a batch big enough for one syncfs instead of an fsync per file; first failing late
+	 * (keyword limit in the transaction), then succeeding */
+	static char big_text[12][128];
+	struct store_append big[12];
+	uint32_t big_uids[12];
+	for (int i = 0; i < 12; i++) {
+		snprintf(big_text[i], sizeof(big_text[i]), "Subject: batch %d\r\n\r\nbody %d\r\n",
+			 i, i);
+		big[i] = (struct store_append){ .data = (const unsigned char *)big_text[i],
+						.size = strlen(big_text[i]) };
+	}
+	big[11].keywords = kwb;
+	big[11].keyword_count = 30; /* 60 + 30 > 64 */
+	files_before = body_files();
+	CHECK(store_append(store, inbox, big, 12, big_uids, &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_LIMIT);
+	CHECK(body_files() == files_before);
+	big[11].keyword_count = 0;
+	CHECK(store_append(store, inbox, big, 12, big_uids, &uidv, &error) == 0);
+	CHECK(body_files() == files_before + 12 && big_uids[11] == big_uids[0] + 11);
+	CHECK(store_message_info(store, inbox, big_uids[11], pool, &info, &error) == 1);
+	CHECK(info.size == strlen(big_text[11]));
+
+	/* bad arguments */
+	CHECK(store_append(store, 999999, multi, 1, uids, &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_NOT_FOUND);
+	multi[0].flags = 0x80;
+	CHECK(store_append(store, inbox, multi, 1, uids, &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_INVALID);
+	CHECK(store_append(store, inbox, multi, 0, uids, &uidv, &error) < 0);
+	/* an empty message is a message */
+	struct store_append empty = { .data = NULL, .size = 0 };
+	CHECK(store_append(store, inbox, &empty, 1, uids, &uidv, &error) == 0);
+	CHECK(store_message_info(store, inbox, uids[0], pool, &info, &error) == 1 &&
+	      info.size == 0);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	pool_destroy(&pool);
+	store_close(&store);
+	root_free();
+}
+
+static void test_message_info_rev1(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	const char *text = "Subject: outer\r\nMIME-Version: 1.0\r\n"
+			   "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+			   "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+			   "--b\r\nContent-Type: message/global\r\n\r\n"
+			   "Subject: inner\r\n\r\nbody\r\n--b--\r\n";
+	CHECK(append1(store, inbox, text, 0, NULL, 0, NULL) == 0);
+	struct pool *pool = pool_create(4096);
+	struct store_msg_info info;
+	CHECK(store_message_info(store, inbox, 1, pool, &info, &error) == 1);
+	CHECK(info.bodystructure_rev1 != info.bodystructure);
+	CHECK(strcmp(info.bodystructure_rev1, info.bodystructure) != 0);
+	CHECK(strcmp(info.body_rev1, info.body) != 0);
+	CHECK(strstr(info.bodystructure, "\"inner\"") != NULL);
+	CHECK(strstr(info.bodystructure_rev1, "\"inner\"") == NULL);
+	pool_destroy(&pool);
+	store_close(&store);
+	root_free();
+}
+
+struct nest {
+	struct store *store;
+	uint64_t id;
+	int r;
+	const char *error;
+};
+
+static int nest_cb(void *ctx, const struct store_msg *msg)
+{
+	struct nest *n = ctx;
+	struct msgs inner = { 0 };
+	(void)msg;
+	n->r = store_messages(n->store, n->id, msgs_cb, &inner, &n->error);
+	return -1;
+}
+
+static void test_messages_listing(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	char body[32];
+	for (int i = 0; i < 10; i++) {
+		snprintf(body, sizeof(body), "message %d", i);
+		CHECK(append1(store, inbox, make_msg(0, "list", body),
+			      i % 2 == 0 ? STORE_FLAG_SEEN : 0, NULL, 0, NULL) == 0);
+	}
+	struct msgs m = { 0 };
+	CHECK(store_messages(store, inbox, msgs_cb, &m, &error) == 0);
+	CHECK(m.n == 10);
+	for (int i = 0; i < m.n; i++) {
+		CHECK(m.v[i].uid == (uint32_t)i + 1);
+		CHECK(m.v[i].flags == (i % 2 == 0 ? STORE_FLAG_SEEN : 0));
+		CHECK(m.v[i].modseq > 1);
+		if (i > 0)
+			CHECK(m.v[i].modseq > m.v[i - 1].modseq);
+	}
+	CHECK(mb_get(store, "INBOX")->highestmodseq == m.v[9].modseq);
+	/* a listing callback may not start the same listing */
+	struct nest nest = { store, inbox, 0, NULL };
+	CHECK(store_messages(store, inbox, nest_cb, &nest, &error) == 0);
+	CHECK(nest.r == -1 && nest.error != NULL);
+	/* a callback may stop the listing */
+	struct msgs s = { .stop_after = 3 };
+	CHECK(store_messages(store, inbox, msgs_cb, &s, &error) == 0 && s.n == 3);
+	/* and the statement is usable again at once */
+	struct msgs again = { 0 };
+	CHECK(store_messages(store, inbox, msgs_cb, &again, &error) == 0 && again.n == 10);
+	struct msgs none = { 0 };
+	CHECK(store_messages(store, mailbox_id(store, "Sent"), msgs_cb, &none, &error) == 0 &&
+	      none.n == 0);
+	store_close(&store);
+	root_free();
+}
+
+/* ---- tests: flags ---- */
+
+static void test_set_flags(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	for (int i = 0; i < 3; i++)
+		CHECK(append1(store, inbox, make_msg(0, "f", i == 0 ? "a" : i == 1 ? "b" : "c"), 0,
+			      NULL, 0, NULL) == 0);
+	uint64_t hms = mb_get(store, "INBOX")->highestmodseq;
+
+	uint32_t uids[] = { 1, 2, 99 };
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
+	struct msgs changed = { 0 }, failed = { 0 };
+	CHECK(store_set_flags(store, inbox, uids, 3, &ch, msgs_cb, NULL, &changed, &error) == 0);
+	CHECK(changed.n == 2 && changed.v[0].uid == 1 && changed.v[1].uid == 2);
+	CHECK(changed.v[0].flags == STORE_FLAG_SEEN && changed.v[0].modseq == hms + 1);
+	const struct store_mailbox *mb = mb_get(store, "INBOX");
+	CHECK(mb->unseen == 1 && mb->highestmodseq == hms + 1);
+
+	/* touched but unchanged: reported, no new modseq */
+	changed.n = 0;
+	CHECK(store_set_flags(store, inbox, uids, 1, &ch, msgs_cb, NULL, &changed, &error) == 0);
+	CHECK(changed.n == 1 && changed.v[0].modseq == hms + 1);
+	CHECK(mb_get(store, "INBOX")->highestmodseq == hms + 1);
+
+	/* keywords: created as needed, case-insensitive, first spelling kept */
+	static const char *const kw1[] = { "$Important", "todo" };
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_DELETED,
+					 .keywords = kw1, .keyword_count = 2 };
+	changed.n = 0;
+	CHECK(store_set_flags(store, inbox, uids, 2, &ch, msgs_cb, NULL, &changed, &error) == 0);
+	CHECK(changed.n == 2 && changed.v[0].keywords == 3);
+	mb = mb_get(store, "INBOX");
+	CHECK(mb->keyword_count == 2 && strcmp(mb->keywords[0], "$Important") == 0 &&
+	      strcmp(mb->keywords[1], "todo") == 0 && mb->deleted == 2);
+	static const char *const kw2[] = { "TODO" };
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_REMOVE, .keywords = kw2,
+					 .keyword_count = 1, .flags = STORE_FLAG_DELETED };
+	changed.n = 0;
+	CHECK(store_set_flags(store, inbox, uids, 1, &ch, msgs_cb, NULL, &changed, &error) == 0);
+	CHECK(changed.n == 1 && changed.v[0].keywords == 1 &&
+	      changed.v[0].flags == STORE_FLAG_SEEN);
+	CHECK(mb_get(store, "INBOX")->deleted == 1);
+	/* removing an unknown keyword creates nothing */
+	static const char *const kw3[] = { "never-seen" };
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_REMOVE, .keywords = kw3,
+					 .keyword_count = 1 };
+	CHECK(store_set_flags(store, inbox, uids, 2, &ch, NULL, NULL, NULL, &error) == 0);
+	CHECK(mb_get(store, "INBOX")->keyword_count == 2);
+	/* replace */
+	static const char *const kw4[] = { "todo", "later" };
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_REPLACE, .flags = STORE_FLAG_ANSWERED,
+					 .keywords = kw4, .keyword_count = 2 };
+	changed.n = 0;
+	uint32_t u2[] = { 2 };
+	CHECK(store_set_flags(store, inbox, u2, 1, &ch, msgs_cb, NULL, &changed, &error) == 0);
+	CHECK(changed.n == 1 && changed.v[0].flags == STORE_FLAG_ANSWERED &&
+	      changed.v[0].keywords == (2 | 4));
+	mb = mb_get(store, "INBOX");
+	CHECK(mb->unseen == 2 && mb->deleted == 0);
+	/* invalid keyword, unknown flag */
+	static const char *const bad[] = { "a]b" };
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_ADD, .keywords = bad,
+					 .keyword_count = 1 };
+	CHECK(store_set_flags(store, inbox, u2, 1, &ch, NULL, NULL, NULL, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_INVALID);
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_ADD, .flags = 0x40 };
+	CHECK(store_set_flags(store, inbox, u2, 1, &ch, NULL, NULL, NULL, &error) < 0);
+
+	/* UNCHANGEDSINCE: message 2 changed after the given modseq fails, 3 goes through */
+	uint64_t m2 = 0;
+	struct msgs all = { 0 };
+	CHECK(store_messages(store, inbox, msgs_cb, &all, &error) == 0);
+	m2 = all.v[1].modseq;
+	CHECK(all.v[2].modseq < m2);
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED,
+					 .unchanged_since = m2 - 1 };
+	uint32_t u23[] = { 2, 3 };
+	changed.n = 0;
+	CHECK(store_set_flags(store, inbox, u23, 2, &ch, msgs_cb, msgs_cb, &changed, &error) == 0);
+	(void)failed;
+	/* one list gets both: the failed one (2, unchanged) and the changed one (3) */
+	CHECK(changed.n == 2);
+	CHECK(changed.v[0].uid == 2 && (changed.v[0].flags & STORE_FLAG_FLAGGED) == 0);
+	CHECK(changed.v[1].uid == 3 && (changed.v[1].flags & STORE_FLAG_FLAGGED) != 0);
+
+	/* the 64-keyword limit */
+	static char names[70][16];
+	static const char *kws[70];
+	for (int i = 0; i < 70; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%d", i);
+		kws[i] = names[i];
+	}
+	/* 3 known ($Important, todo, later) + 61 = 64 */
+	ch = (struct store_flag_change){ .mode = STORE_FLAGS_ADD, .keywords = kws,
+					 .keyword_count = 61 };
+	CHECK(store_set_flags(store, inbox, u2, 1, &ch, NULL, NULL, NULL, &error) == 0);
+	CHECK(mb_get(store, "INBOX")->keyword_count == 64);
+	ch.keyword_count = 62;
+	CHECK(store_set_flags(store, inbox, u2, 1, &ch, NULL, NULL, NULL, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_LIMIT);
+	all.n = 0;
+	CHECK(store_messages(store, inbox, msgs_cb, &all, &error) == 0);
+	CHECK(all.v[1].keywords == UINT64_MAX - 1); /* all but $Important (bit 0) */
+	/* known keywords still work at the limit */
+	ch.keyword_count = 1;
+	CHECK(store_set_flags(store, inbox, uids, 1, &ch, NULL, NULL, NULL, &error) == 0);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	root_free();
+}
+
+/* ---- tests: expunge, copy, move ---- */
+
+static void test_expunge(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX"), sent = mailbox_id(store, "Sent");
+	CHECK(append1(store, inbox, make_msg(0, "e1", "one"), STORE_FLAG_DELETED, NULL, 0, NULL) ==
+	      0);
+	CHECK(append1(store, inbox, make_msg(0, "e2", "two"), STORE_FLAG_SEEN, NULL, 0, NULL) == 0);
+	CHECK(append1(store, inbox, make_msg(0, "e3", "three"), 0, NULL, 0, NULL) == 0);
+	CHECK(append1(store, sent, make_msg(0, "e2", "two"), 0, NULL, 0, NULL) == 0);
+	CHECK(body_files() == 3);
+	uint64_t hms = mb_get(store, "INBOX")->highestmodseq;
+
+	uint32_t uids[] = { 1, 2, 7 };
+	struct uids gone = { 0 };
+	CHECK(store_expunge(store, inbox, uids, 3, uids_cb, &gone, &error) == 0);
+	CHECK(gone.n == 2 && gone.v[0] == 1 && gone.v[1] == 2);
+	const struct store_mailbox *mb = mb_get(store, "INBOX");
+	CHECK(mb->messages == 1 && mb->unseen == 1 && mb->deleted == 0 &&
+	      mb->size == strlen(make_msg(0, "e3", "three")));
+	CHECK(mb->highestmodseq == hms + 1);
+	/* e1's body had one reference: gone; e2's is still Sent's */
+	CHECK(body_files() == 2);
+	char h[65];
+	CHECK(body_id_of(store, sent, 1, h) == 1);
+	int fd = store_body_open(store, h, &error);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	/* expunging again is a no-op */
+	gone.n = 0;
+	CHECK(store_expunge(store, inbox, uids, 3, uids_cb, &gone, &error) == 0 && gone.n == 0);
+	CHECK(mb_get(store, "INBOX")->highestmodseq == hms + 1);
+
+	/* UIDs are never reused, not even after the highest is expunged and the store reopened */
+	uint32_t u3[] = { 3 };
+	CHECK(store_expunge(store, inbox, u3, 1, NULL, NULL, &error) == 0);
+	CHECK(mb_get(store, "INBOX")->messages == 0);
+	store_close(&store);
+	store = open_store();
+	uint32_t uid = 0;
+	CHECK(append1(store, inbox, make_msg(0, "e4", "four"), 0, NULL, 0, &uid) == 0 && uid == 4);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	root_free();
+}
+
+static void test_copy_move(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX"), arch = mailbox_id(store, "Archive");
+	/* Archive knows "bar" first: bit 0 there, bit 1 in INBOX */
+	static const char *const bar[] = { "bar" };
+	CHECK(append1(store, arch, make_msg(0, "c0", "zero"), 0, bar, 1, NULL) == 0);
+	static const char *const kw[] = { "$Foo", "BAR" };
+	CHECK(append1(store, inbox, make_msg(0, "c1", "one"), STORE_FLAG_SEEN, kw, 2, NULL) == 0);
+	CHECK(append1(store, inbox, make_msg(0, "c2", "two"), STORE_FLAG_DELETED, kw, 1, NULL) == 0);
+	CHECK(append1(store, inbox, make_msg(0, "c3", "three"), 0, NULL, 0, NULL) == 0);
+	CHECK(body_files() == 4);
+
+	uint32_t src[] = { 1, 2, 5 }, src_r[3], new_r[3], uidv = 0;
+	size_t copied = 0;
+	CHECK(store_copy(store, inbox, src, 3, arch, false, src_r, new_r, &copied, &uidv,
+			 &error) == 0);
+	CHECK(copied == 2 && src_r[0] == 1 && src_r[1] == 2 && new_r[0] == 2 && new_r[1] == 3);
+	CHECK(uidv == mb_get(store, "Archive")->uidvalidity);
+	CHECK(body_files() == 4); /* shared, not copied */
+	const struct store_mailbox *mb = mb_get(store, "Archive");
+	CHECK(mb->messages == 3 && mb->unseen == 2 && mb->deleted == 1);
+	CHECK(mb->keyword_count == 2 && strcmp(mb->keywords[0], "bar") == 0 &&
+	      strcmp(mb->keywords[1], "$Foo") == 0);
+	struct msgs m = { 0 };
+	CHECK(store_messages(store, arch, msgs_cb, &m, &error) == 0);
+	CHECK(m.n == 3 && m.v[1].keywords == 3 && m.v[2].keywords == 2);
+	CHECK(m.v[1].flags == STORE_FLAG_SEEN && m.v[2].flags == STORE_FLAG_DELETED);
+	char h1[65], h2[65];
+	CHECK(body_id_of(store, inbox, 1, h1) == 1 && body_id_of(store, arch, 2, h2) == 1);
+	CHECK(strcmp(h1, h2) == 0);
+	/* the copy holds the body after the original is expunged */
+	uint32_t one[] = { 1 };
+	CHECK(store_expunge(store, inbox, one, 1, NULL, NULL, &error) == 0);
+	CHECK(body_files() == 4);
+	CHECK(store_expunge(store, arch, (uint32_t[]){ 2 }, 1, NULL, NULL, &error) == 0);
+	CHECK(body_files() == 3);
+
+	/* move: the sources go, the destination gets them, references unchanged */
+	uint64_t trash = mailbox_id(store, "Trash");
+	uint32_t mv[] = { 2, 3 };
+	CHECK(store_copy(store, inbox, mv, 2, trash, true, src_r, new_r, &copied, &uidv,
+			 &error) == 0);
+	CHECK(copied == 2 && new_r[0] == 1 && new_r[1] == 2);
+	CHECK(mb_get(store, "INBOX")->messages == 0 && mb_get(store, "INBOX")->size == 0);
+	mb = mb_get(store, "Trash");
+	CHECK(mb->messages == 2 && mb->deleted == 1 && mb->unseen == 2);
+	CHECK(body_files() == 3);
+	/* copy within one mailbox */
+	CHECK(store_copy(store, trash, (uint32_t[]){ 1 }, 1, trash, false, src_r, new_r, &copied,
+			 &uidv, &error) == 0);
+	CHECK(copied == 1 && new_r[0] == 3 && mb_get(store, "Trash")->messages == 3);
+	/* move within one mailbox: a new UID */
+	CHECK(store_copy(store, trash, (uint32_t[]){ 3 }, 1, trash, true, src_r, new_r, &copied,
+			 &uidv, &error) == 0);
+	CHECK(copied == 1 && new_r[0] == 4 && mb_get(store, "Trash")->messages == 3);
+	/* missing destination */
+	CHECK(store_copy(store, trash, (uint32_t[]){ 1 }, 1, 999999, false, src_r, new_r, &copied,
+			 &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_NOT_FOUND);
+
+	/* keyword limit in the destination: nothing copied */
+	CHECK(store_mailbox_create(store, "Full", 0, &error) == 0);
+	uint64_t full = mailbox_id(store, "Full");
+	static char names[64][16];
+	static const char *kws[64];
+	for (int i = 0; i < 64; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%d", i);
+		kws[i] = names[i];
+	}
+	CHECK(append1(store, full, make_msg(0, "full", "full"), 0, kws, 64, NULL) == 0);
+	CHECK(store_copy(store, trash, (uint32_t[]){ 1, 2 }, 2, full, false, src_r, new_r,
+			 &copied, &uidv, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_LIMIT);
+	CHECK(mb_get(store, "Full")->messages == 1 && copied == 0);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	root_free();
+}
+
+/* ---- tests: listeners ---- */
+
+struct heard {
+	int appended, changed, expunged;
+	uint32_t last_uid;
+	uint8_t last_flags;
+	struct store *store;
+	struct store_listener *self, *other;
+	bool remove_self, remove_other;
+};
+
+static void heard_appended(void *ctx, const struct store_msg *msg)
+{
+	struct heard *h = ctx;
+	h->appended++;
+	h->last_uid = msg->uid;
+	if (h->remove_self)
+		store_listener_remove(h->store, h->self);
+	if (h->remove_other)
+		store_listener_remove(h->store, h->other);
+}
+
+static void heard_flag_it(void *ctx, const struct store_msg *msg)
+{
+	struct heard *h = ctx;
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED };
+	const char *error;
+	h->appended++;
+	CHECK(store_set_flags(h->store, h->self->mailbox_id, &msg->uid, 1, &ch, NULL, NULL, NULL,
+			      &error) == 0);
+}
+
+static void heard_changed(void *ctx, const struct store_msg *msg)
+{
+	struct heard *h = ctx;
+	h->changed++;
+	h->last_uid = msg->uid;
+	h->last_flags = msg->flags;
+}
+
+static void heard_expunged(void *ctx, uint32_t uid)
+{
+	struct heard *h = ctx;
+	h->expunged++;
+	h->last_uid = uid;
+}
+
+static void test_listeners(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX"), sent = mailbox_id(store, "Sent");
+	struct heard ha = { .store = store }, hb = { .store = store }, hs = { .store = store };
+	struct store_listener la = { .mailbox_id = inbox, .flags_changed = heard_changed,
+				     .expunged = heard_expunged, .appended = heard_appended,
+				     .ctx = &ha };
+	struct store_listener lb = la, ls = la;
+	lb.ctx = &hb;
+	ls.mailbox_id = sent;
+	ls.ctx = &hs;
+	ha.self = &la;
+	hb.self = &lb;
+	store_listener_add(store, &la);
+	store_listener_add(store, &lb);
+	store_listener_add(store, &ls);
+
+	struct store_append two[2] = {
+		{ .data = (const unsigned char *)make_msg(0, "l1", "one"), .size = strlen(msg_text[0]) },
+		{ .data = (const unsigned char *)make_msg(1, "l2", "two"), .size = strlen(msg_text[1]) },
+	};
+	uint32_t uids[2], uidv;
+	CHECK(store_append(store, inbox, two, 2, uids, &uidv, &error) == 0);
+	CHECK(ha.appended == 2 && hb.appended == 2 && hs.appended == 0 && ha.last_uid == 2);
+
+	/* only real changes are heard */
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
+	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 2 }, 1, &ch, NULL, NULL, NULL, &error) ==
+	      0);
+	CHECK(ha.changed == 1 && ha.last_uid == 2 && ha.last_flags == STORE_FLAG_SEEN);
+	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 2 }, 1, &ch, NULL, NULL, NULL, &error) ==
+	      0);
+	CHECK(ha.changed == 1 && hb.changed == 1);
+
+	/* a failed change is not heard */
+	CHECK(store_append(store, inbox, two, 0, uids, &uidv, &error) < 0);
+	CHECK(ha.appended == 2);
+
+	/* move: the source's listeners hear expunges, the destination's appends */
+	size_t copied;
+	uint32_t src_r[1], new_r[1];
+	CHECK(store_copy(store, inbox, (uint32_t[]){ 1 }, 1, sent, true, src_r, new_r, &copied,
+			 &uidv, &error) == 0);
+	CHECK(ha.expunged == 1 && ha.last_uid == 1 && hs.appended == 1 && hs.expunged == 0);
+
+	/* a listener that removes itself, and one that removes the next one, mid-delivery */
+	ha.remove_self = true;
+	hb.remove_other = true;
+	hb.other = &la;
+	int a_before = ha.appended, b_before = hb.appended;
+	CHECK(append1(store, inbox, make_msg(0, "l3", "three"), 0, NULL, 0, NULL) == 0);
+	/* lb was added last, so it is called first, and removes la before la's turn */
+	CHECK(hb.appended == b_before + 1 && ha.appended == a_before);
+	hb.remove_other = false;
+	hb.remove_self = true;
+	CHECK(append1(store, inbox, make_msg(0, "l4", "four"), 0, NULL, 0, NULL) == 0);
+	CHECK(hb.appended == b_before + 2);
+	CHECK(append1(store, inbox, make_msg(0, "l5", "five"), 0, NULL, 0, NULL) == 0);
+	CHECK(hb.appended == b_before + 2 && ha.appended == a_before);
+
+	/* a listener may change the store from its callback: it hears that change too */
+	struct heard ht = { .store = store };
+	struct store_listener lt = { .mailbox_id = mailbox_id(store, "Trash"),
+				     .flags_changed = heard_changed, .appended = heard_flag_it,
+				     .ctx = &ht };
+	ht.self = &lt;
+	store_listener_add(store, &lt);
+	CHECK(append1(store, lt.mailbox_id, make_msg(0, "l7", "seven"), 0, NULL, 0, NULL) == 0);
+	CHECK(ht.appended == 1 && ht.changed == 1 && ht.last_flags == STORE_FLAG_FLAGGED);
+	CHECK(mb_get(store, "Trash")->messages == 1);
+	store_listener_remove(store, &lt);
+
+	/* expunge and a deleted mailbox */
+	CHECK(store_expunge(store, sent, (uint32_t[]){ 1 }, 1, NULL, NULL, &error) == 0);
+	CHECK(hs.expunged == 1);
+	CHECK(append1(store, sent, make_msg(0, "l6", "six"), 0, NULL, 0, NULL) == 0);
+	CHECK(store_mailbox_delete(store, "Sent", &error) == 0);
+	CHECK(hs.expunged == 2);
+	store_listener_remove(store, &ls);
+	store_listener_remove(store, &ls); /* not there: harmless */
+	store_close(&store);
+	root_free();
+}
+
+int main(void)
+{
+	log_set_level(LOG_ERROR);
+	TEST_RUN(test_append);
+	TEST_RUN(test_message_info_rev1);
+	TEST_RUN(test_messages_listing);
+	TEST_RUN(test_set_flags);
+	TEST_RUN(test_expunge);
+	TEST_RUN(test_copy_move);
+	TEST_RUN(test_listeners);
+	return test_finish();
+}
