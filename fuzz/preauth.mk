@@ -1,2 +1,2 @@
 FUZZERS += fuzz-preauth
-fuzz-preauth_SRCS := fuzz/fuzz-preauth.c $(filter-out src/cli/% src/daemon/% src/auth/%,$(filter src/lib/%.c src/net/%.c src/imap/%.c,$(KURA_SRCS)))
+fuzz-preauth_SRCS := fuzz/fuzz-preauth.c $(filter-out src/cli/% src/daemon/% src/auth/%,$(filter src/lib/%.c src/net/%.c src/imap/%.c src/mail/%.c src/store/%.c,$(KURA_SRCS)))

@@ -172,17 +172,23 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 			buf_printf(text, "RFC822.SIZE %llu", (unsigned long long)info.size);
 			break;
 		case IMAP_FETCH_ENVELOPE:
-			buf_printf(text, "ENVELOPE %s", info.envelope != NULL ? info.envelope : "NIL");
-			break;
 		case IMAP_FETCH_BODY:
 		case IMAP_FETCH_BODYSTRUCTURE: {
 			/* IMAP4rev1 has no syntax for message/global: the store keeps a
 			 * rendering for it */
-			const char *bs = item->kind == IMAP_FETCH_BODY
-						 ? (s->enabled_rev2 ? info.body : info.body_rev1)
-						 : (s->enabled_rev2 ? info.bodystructure
-								    : info.bodystructure_rev1);
-			buf_printf(text, "%s %s", item->name, bs);
+			const char *str = item->kind == IMAP_FETCH_ENVELOPE ? info.envelope
+					  : item->kind == IMAP_FETCH_BODY
+						  ? (s->enabled_rev2 ? info.body : info.body_rev1)
+						  : (s->enabled_rev2 ? info.bodystructure
+								     : info.bodystructure_rev1);
+			if (str == NULL) {
+				/* NIL is no valid envelope or body structure */
+				log_error("session %s: FETCH of UID %u: no cached %s",
+					  s->session_id, uid, item->name);
+				ret = -1;
+				break;
+			}
+			buf_printf(text, "%s %s", item->name, str);
 			break;
 		}
 		case IMAP_FETCH_BODY_SECTION:

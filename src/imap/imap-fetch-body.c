@@ -1,9 +1,11 @@
 /* imap-fetch-body.c: body sections as bounded streams read from the message file.
- * Traps: the file is mapped only to learn structure (header end, MIME tree) and the pages are
- * dropped after parsing; the bytes sent are read with pread in chunks. A mapping past the end
- * of a shortened file would SIGBUS, so the file size is checked first. HEADER.FIELDS output is
- * a filter over the stored header, resumable at any field; BINARY output is produced by
- * decoding from the start each time a window is asked for (sizes need a full first pass). */
+ * Traps: the top-level header is found with one pread of the first 64 KiB; the whole file is
+ * mapped only when that is not enough or the MIME tree is needed, and the pages are dropped
+ * after parsing; the bytes sent are read with pread in chunks. A mapping past the end of a
+ * shortened file would SIGBUS, so the file size is checked first. HEADER.FIELDS output is a
+ * filter over the stored header, resumable at any field; BINARY output continues from a saved
+ * decoder state, and a window that starts late is reached by decoding and discarding (sizes
+ * need a full first pass). */
 #include "imap-fetch.h"
 
 #include <errno.h>
@@ -19,6 +21,7 @@
 
 #define FETCH_IN_CHUNK (16 * 1024)
 #define FETCH_MAP_DROP_MIN (256 * 1024)
+#define FETCH_HEAD_MAX (64 * 1024)
 
 void imap_fetch_msg_init(struct imap_fetch_msg *msg, int fd, uint64_t size, struct pool *pool)
 {
@@ -50,6 +53,26 @@ static int fetch_check_size(int fd, uint64_t need, const char **error_r)
 	return 0;
 }
 
+static int fetch_pread(int fd, void *buf, size_t n, uint64_t off, const char **error_r)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			*error_r = "Cannot read the message file";
+			return -1;
+		}
+		if (r == 0) {
+			*error_r = "The message file is shorter than recorded";
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
 static int fetch_msg_map(struct imap_fetch_msg *msg, const char **error_r)
 {
 	if (msg->map != NULL)
@@ -72,15 +95,45 @@ static int fetch_msg_map(struct imap_fetch_msg *msg, const char **error_r)
 	return 0;
 }
 
+/* The top-level header's size. Usually the header sits in the first FETCH_HEAD_MAX bytes:
+ * one pread, no mapping (FETCH 1:* BODY.PEEK[HEADER.FIELDS (...)] over a big mailbox). */
 static int fetch_msg_header(struct imap_fetch_msg *msg, const char **error_r)
 {
 	if (msg->header_known)
 		return 0;
-	if (fetch_msg_map(msg, error_r) < 0)
-		return -1;
+	if (msg->map == NULL && msg->head == NULL) {
+		size_t n = msg->size < FETCH_HEAD_MAX ? (size_t)msg->size : FETCH_HEAD_MAX;
+		unsigned char *head = pool_alloc(msg->pool, n + 1);
+		if (fetch_pread(msg->fd, head, n, 0, error_r) < 0)
+			return -1;
+		msg->head = head;
+		msg->head_len = n;
+	}
+	if (msg->map == NULL) {
+		size_t h = mail_header_block_size(msg->head, msg->head_len);
+		/* a blank line found, or the whole message read: the answer is certain */
+		if (h < msg->head_len || msg->head_len == msg->size) {
+			msg->header_size = h;
+			msg->header_known = true;
+			return 0;
+		}
+		if (fetch_msg_map(msg, error_r) < 0)
+			return -1;
+	}
 	msg->header_size = mail_header_block_size(msg->map, (size_t)msg->size);
 	msg->header_known = true;
 	return 0;
+}
+
+/* Bytes [off, off + len) of the message, from the first bytes read or the mapping. */
+static const unsigned char *fetch_msg_bytes(struct imap_fetch_msg *msg, uint64_t off,
+					    uint64_t len, const char **error_r)
+{
+	if (msg->map == NULL && msg->head != NULL && off + len <= msg->head_len)
+		return msg->head + off;
+	if (fetch_msg_map(msg, error_r) < 0)
+		return NULL;
+	return msg->map + off;
 }
 
 static int fetch_msg_tree(struct imap_fetch_msg *msg, const char **error_r)
@@ -94,26 +147,6 @@ static int fetch_msg_tree(struct imap_fetch_msg *msg, const char **error_r)
 	 * stay in this process's memory while it streams */
 	if (msg->size >= FETCH_MAP_DROP_MIN)
 		(void)madvise((void *)msg->map, (size_t)msg->size, MADV_DONTNEED);
-	return 0;
-}
-
-static int fetch_pread(int fd, void *buf, size_t n, uint64_t off, const char **error_r)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			*error_r = "Cannot read the message file";
-			return -1;
-		}
-		if (r == 0) {
-			*error_r = "The message file is shorter than recorded";
-			return -1;
-		}
-		got += (size_t)r;
-	}
 	return 0;
 }
 
@@ -370,9 +403,9 @@ enum imap_fetch_result imap_fetch_stream_init(struct imap_fetch_stream *st,
 		st->total = st->len;
 		break;
 	case IMAP_FETCH_SRC_HEADER: {
-		if (fetch_msg_map(msg, error_r) < 0)
+		const unsigned char *h = fetch_msg_bytes(msg, st->off, st->len, error_r);
+		if (h == NULL)
 			return IMAP_FETCH_ERROR;
-		const unsigned char *h = msg->map + st->off;
 		uint64_t in_pos = 0, out_pos = 0;
 		st->blank_len = header_blank_len(h, (size_t)st->len);
 		header_walk(h, (size_t)st->len, st->blank_len, sec, &in_pos, &out_pos, 0, UINT64_MAX,
@@ -431,16 +464,25 @@ static int stream_read_range(struct imap_fetch_stream *st, int fd, struct buf *o
 static int stream_read_header(struct imap_fetch_stream *st, int fd, struct buf *out, size_t max,
 			      const char **error_r)
 {
-	void *base;
-	size_t map_len;
-	const unsigned char *h = fetch_map_range(fd, st->off, st->len, &base, &map_len, error_r);
-	if (h == NULL)
-		return IMAP_FETCH_ERROR;
+	void *base = NULL, *copy = NULL;
+	size_t map_len = 0;
+	const unsigned char *h;
 	if (buf_reserve(out, max) < 0) {
-		if (base != NULL)
-			munmap(base, map_len);
 		*error_r = "Output chunk too small";
 		return IMAP_FETCH_ERROR;
+	}
+	if (st->len <= FETCH_HEAD_MAX) {
+		/* a usual header: read it, cheaper than a mapping */
+		copy = xmalloc((size_t)st->len + 1);
+		if (fetch_pread(fd, copy, (size_t)st->len, st->off, error_r) < 0) {
+			free(copy);
+			return IMAP_FETCH_ERROR;
+		}
+		h = copy;
+	} else {
+		h = fetch_map_range(fd, st->off, st->len, &base, &map_len, error_r);
+		if (h == NULL)
+			return IMAP_FETCH_ERROR;
 	}
 	size_t before = out->len;
 	uint64_t wstart = st->start + st->done;
@@ -451,6 +493,7 @@ static int stream_read_header(struct imap_fetch_stream *st, int fd, struct buf *
 		    wstart, wend, out);
 	if (base != NULL)
 		munmap(base, map_len);
+	free(copy);
 	st->done += out->len - before;
 	if (out->len - before != wend - wstart) {
 		*error_r = "The message header changed while it was sent";

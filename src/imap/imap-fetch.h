@@ -99,6 +99,8 @@ struct imap_fetch_msg {
 	int fd;
 	uint64_t size;
 	struct pool *pool;
+	const unsigned char *head; /* the first bytes (read to find the top-level header) */
+	size_t head_len;
 	const unsigned char *map; /* the whole message, mapped only when structure is needed */
 	const struct mime_part *root;
 	bool header_known;

@@ -611,6 +611,31 @@ static void test_stream_header_fields(void)
 	CHECK(len == 0 && st.src != IMAP_FETCH_SRC_NIL);
 	close(fd);
 
+	/* headers around and far beyond the size read without a mapping (64 KiB), with the
+	 * blank line straddling that edge */
+	size_t targets[] = {65530, 65533, 65534, 65535, 65536, 65537, 65538, 200000};
+	for (size_t t = 0; t < sizeof(targets) / sizeof(targets[0]); t++) {
+		struct buf m;
+		buf_init(&m, 1 << 20);
+		buf_append_str(&m, "Subject: big header\r\n");
+		for (unsigned i = 0; m.len + 60 < targets[t]; i++)
+			buf_printf(&m, "X-Filler-%05u: %036u\r\n", i, i);
+		while (m.len + 9 < targets[t])
+			buf_append_str(&m, "X: y\r\n");
+		buf_append_str(&m, "To: z\r\n\r\n");
+		size_t header_len = m.len;
+		buf_append_str(&m, "the body\r\n");
+		int bfd = write_tmp(m.data, m.len);
+		check_item(bfd, m.len, "BODY[HEADER]", (const char *)m.data, header_len);
+		check_item(bfd, m.len, "BODY[TEXT]", (const char *)m.data + header_len,
+			   m.len - header_len);
+		CHECK_ITEM(bfd, m.len, "BODY[HEADER.FIELDS (To Subject)]",
+			   "Subject: big header\r\nTo: z\r\n\r\n");
+		CHECK_ITEM(bfd, m.len, "BODY[HEADER.FIELDS (To)]<4.3>", "z\r\n");
+		close(bfd);
+		buf_free(&m);
+	}
+
 	/* bare LF line ends are kept as stored, the blank line too */
 	const char *lf = "A: 1\nB: 2\n\nbody\n";
 	fd = write_tmp(lf, strlen(lf));

@@ -201,9 +201,9 @@ int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, v
 		   const char **error_r);
 
 struct pool;
-/* FETCH data of one message. 1 found, 0 (expunged meanwhile), -1 error. Strings from pool. */
-/* The ENVELOPE and BODYSTRUCTURE strings are exactly what mail/envelope.h and
- * mail/bodystructure.h render (8-bit text as literals, so they may hold CRLF). */
+/* FETCH data of one message. 1 found, 0 (expunged meanwhile), -1 error. Strings from pool:
+ * exactly what mail/envelope.h and mail/bodystructure.h rendered at delivery (8-bit text as
+ * literals, so they may hold CRLF). */
 int store_message_info(struct store *store, uint64_t mailbox_id, uint32_t uid,
 		       struct pool *pool, struct store_msg_info *info_r, const char **error_r);
 /* Open a body for reading (pread byte ranges; sendfile). Returns the fd (the caller closes
