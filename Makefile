@@ -23,7 +23,7 @@ LDFLAGS ?=
 ifeq ($(SAN),1)
 LDFLAGS += -fsanitize=address,undefined
 endif
-LIBS := -lssl -lcrypto -lsqlite3 -lz -lcrypt -largon2 -lpthread
+LIBS := -lssl -lcrypto -lsqlite3 -lz -lcrypt -largon2 -lunistring -lpthread
 
 KURA_SRCS := $(foreach f,$(wildcard src/*/*.c),$(if $(findstring /test-,$(f)),,$(f)))
 KURA_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(KURA_SRCS))

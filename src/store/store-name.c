@@ -5,8 +5,10 @@
  * "inbox/x" and "INBOX/x" are one mailbox. */
 #include "store/store-private.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uninorm.h>
 
 /* Decode one UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF). Returns
  * its length, or 0 if invalid. */
@@ -97,6 +99,25 @@ static int store_name_check(const char *name, enum store_error *code_r, const ch
 			return 0;
 		}
 		i += n;
+	}
+	/* RFC 9051 5.1: 8-bit names must be Net-Unicode (RFC 5198), i.e. in NFC. We refuse a
+	 * denormalised name rather than convert it: converting would oblige every command and
+	 * LIST (OLDNAME) to accept both spellings. The check uses libunistring's tables. */
+	bool ascii = true;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] >= 0x80)
+			ascii = false;
+	if (!ascii) {
+		uint8_t nfc[STORE_MAILBOX_NAME_MAX * 3];
+		size_t nfc_len = sizeof(nfc);
+		uint8_t *res = u8_normalize(UNINORM_NFC, s, len, nfc, &nfc_len);
+		bool same = res != NULL && nfc_len == len && memcmp(res, s, len) == 0;
+		if (res != NULL && res != nfc)
+			free(res);
+		if (!same) {
+			*error_r = "mailbox name is not in Unicode normalization form C (RFC 9051 5.1)";
+			return 0;
+		}
 	}
 	return 1;
 }

@@ -87,7 +87,7 @@ static void test_name_validation(void)
 	const char *error;
 	static const char *const valid[] = {
 		"a", "a/b", "INBOX/x", "x y", "受信箱/会議", "Ünïcödé", "a.b", "...", ".a", "a~b",
-		"&-", "[Gmail]/All",
+		"&-", "[Gmail]/All", "Caf\xc3\xa9", "\xe3\x82\xac", /* NFC: U+00E9, U+30AC */
 	};
 	for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
 		if (store_mailbox_name_valid(valid[i], &error) != 1) {
@@ -99,6 +99,8 @@ static void test_name_validation(void)
 		"", "/", "/a", "a/", "a//b", ".", "..", "a/..", "../a", "a/./b", "a\x01", "a\tb",
 		"a\x7f", "a\xc2\x85", "a*", "a%", "\xff", "\xc0\xaf", "\xed\xa0\x80", "\xe3\x81",
 		"\xf4\x90\x80\x80",
+		"Cafe\xcc\x81",         /* not NFC: e + U+0301 COMBINING ACUTE */
+		"\xe3\x82\xab\xe3\x82\x99", /* not NFC: U+30AB + U+3099 (NFC is U+30AC) */
 	};
 	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
 		error = NULL;
