@@ -3,9 +3,10 @@
  * text with pieces pointing at body streams, written while the output has room; at the
  * high-water mark the position (message, piece, offset in the text or literal) is kept in
  * cmd->state and the command resumes when the output drains.
- * Traps: nothing that needs freeing is held between calls (the session may drop a command
- * that is waiting for output): the body file is reopened by its id on resume and the text of
- * an unfinished message is kept in the command's pool. \Seen is set in batches before the
+ * Traps: between calls the body file of an unfinished message stays open (st->body_fd; the
+ * command's cleanup closes it if the session drops the command), so a message expunged by
+ * another session meanwhile is still sent whole; the text of an unfinished message is kept in
+ * the command's pool. \Seen is set in batches before the
  * messages are rendered, with the view quiet (this FETCH reports the new FLAGS itself). */
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,7 @@ struct fetch_state {
 
 	/* the message being written */
 	bool in_msg;
-	bool has_body;
-	char body_id[65];
+	int body_fd;            /* its body between calls, or -1 */
 	struct imap_fetch_stream *streams;
 	struct fetch_piece *pieces;
 	size_t piece_count;
@@ -125,7 +125,6 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 	}
 	struct imap_fetch_msg msg;
 	int fd = -1;
-	st->has_body = false;
 	if (req->needs_body) {
 		fd = store_body_open(s->store, info.body_id, &err);
 		if (fd < 0) {
@@ -134,8 +133,6 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 			log_error("session %s: FETCH of UID %u: %s", s->session_id, uid, err);
 			return -1;
 		}
-		memcpy(st->body_id, info.body_id, sizeof(st->body_id));
-		st->has_body = true;
 	}
 	imap_fetch_msg_init(&msg, fd, info.size, scratch);
 
@@ -157,7 +154,7 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 		switch (item->kind) {
 		case IMAP_FETCH_FLAGS:
 			buf_append_str(text, "FLAGS ");
-			imap_view_flags_append(v, text, v->flags[i], v->keywords[i], false);
+			imap_view_flags_append(v, text, v->flags[i], v->keywords[i]);
 			break;
 		case IMAP_FETCH_UID:
 			buf_printf(text, "UID %u", uid);
@@ -224,13 +221,12 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 	if (ret != 1) {
 		if (fd >= 0)
 			close(fd);
-		st->has_body = false;
 		return ret;
 	}
 	if (st->newly_seen != NULL && st->newly_seen[st->next] && !req->has_flags) {
 		/* RFC 9051 6.4.5: the flags changed, so they go along */
 		buf_append_str(text, " FLAGS ");
-		imap_view_flags_append(v, text, v->flags[i], v->keywords[i], false);
+		imap_view_flags_append(v, text, v->flags[i], v->keywords[i]);
 	}
 	buf_append_str(text, ")\r\n");
 	fetch_piece_end(st, text, &start, -1);
@@ -310,17 +306,8 @@ static int fetch_run(struct imap_cmd *cmd)
 
 	if (st->in_msg) {
 		buf_append(&text, st->saved_text, st->saved_len);
-		if (st->has_body) {
-			const char *err;
-			fd = store_body_open(s->store, st->body_id, &err);
-			if (fd < 0) {
-				/* the literal's size is promised: nothing else is correct now */
-				log_error("session %s: FETCH cannot reopen a body: %s",
-					  s->session_id, err);
-				imap_session_bye(s, "Message gone while it was being sent");
-				goto out;
-			}
-		}
+		fd = st->body_fd;
+		st->body_fd = -1;
 	}
 	for (;;) {
 		if (!st->in_msg) {
@@ -371,8 +358,11 @@ static int fetch_run(struct imap_cmd *cmd)
 		st->next++;
 	}
 	if (ret == 0) {
-		if (st->in_msg)
+		if (st->in_msg) {
 			fetch_save_text(cmd, st, &text);
+			st->body_fd = fd;
+			fd = -1;
+		}
 		cmd->resume = fetch_run;
 	} else if (no_code != NULL) {
 		imap_cmd_reply(cmd, "NO", no_code, "%s", no_text);
@@ -388,6 +378,15 @@ out:
 	buf_free(&chunk);
 	pool_destroy(&scratch);
 	return ret;
+}
+
+static void fetch_cleanup(struct imap_cmd *cmd)
+{
+	struct fetch_state *st = cmd->state;
+	if (st != NULL && st->body_fd >= 0) {
+		close(st->body_fd);
+		st->body_fd = -1;
+	}
 }
 
 int cmd_fetch(struct imap_cmd *cmd)
@@ -415,6 +414,7 @@ int cmd_fetch(struct imap_cmd *cmd)
 		return 1;
 	}
 	struct fetch_state *st = pool_alloc(cmd->pool, sizeof(*st));
+	st->body_fd = -1;
 	if (imap_fetch_parse(&cmd->args[1], s->enabled_rev2, cmd->pool, &st->req, &err) < 0) {
 		imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 		return 1;
@@ -431,5 +431,6 @@ int cmd_fetch(struct imap_cmd *cmd)
 	if (st->req.sets_seen && !v->readonly && st->count > 0)
 		st->newly_seen = pool_alloc(cmd->pool, st->count);
 	cmd->state = st;
+	cmd->cleanup = fetch_cleanup;
 	return fetch_run(cmd);
 }

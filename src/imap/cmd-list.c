@@ -338,7 +338,7 @@ int cmd_list(struct imap_cmd *cmd)
 			buf_append_str(&out, " (\"CHILDINFO\" (\"SUBSCRIBED\"))");
 		buf_append_str(&out, "\r\n");
 		if ((opts & RET_STATUS) && e->exists && e->mb != NULL)
-			imap_status_render(&out, e->mb, status_items, utf8, s->set->append_limit);
+			imap_status_render(&out, s->store, e->mb, status_items, utf8, s->set->append_limit);
 		if (out.len > 64 * 1024) {
 			conn_write(s->conn, out.data, out.len);
 			buf_reset(&out);

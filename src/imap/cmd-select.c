@@ -39,7 +39,7 @@ int cmd_select(struct imap_cmd *cmd)
 		return 1;
 	}
 	struct imap_view *view = xcalloc(1, sizeof(*view));
-	if (imap_view_open(view, s->store, &mb, examine, &err) < 0) {
+	if (imap_view_open(view, s->store, &mb, examine, !s->enabled_rev2, &err) < 0) {
 		free(view);
 		log_error("session %s: cannot load %s: %s", s->session_id, name, err);
 		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot open the mailbox");
@@ -52,9 +52,8 @@ int cmd_select(struct imap_cmd *cmd)
 	buf_init(&out, (size_t)-2);
 	buf_printf(&out, "* %zu EXISTS\r\n", view->count);
 	if (!s->enabled_rev2) {
-		/* IMAP4rev1: RECENT and the first unseen message. kura does not track \Recent
-		 * (RFC 9051 dropped it); no message is ever recent. */
-		buf_printf(&out, "* 0 RECENT\r\n");
+		/* IMAP4rev1: RECENT (RFC 9051 dropped it) and the first unseen message */
+		buf_printf(&out, "* %zu RECENT\r\n", view->recent_count);
 		for (size_t i = 0; i < view->count; i++) {
 			if ((view->flags[i] & STORE_FLAG_SEEN) == 0) {
 				buf_printf(&out, "* OK [UNSEEN %zu] First unseen message\r\n", i + 1);

@@ -32,7 +32,7 @@ int cmd_status(struct imap_cmd *cmd)
 	}
 	struct buf out;
 	buf_init(&out, (size_t)-2);
-	imap_status_render(&out, &mb, items, imap_session_utf8(s), s->set->append_limit);
+	imap_status_render(&out, s->store, &mb, items, imap_session_utf8(s), s->set->append_limit);
 	conn_write(s->conn, out.data, out.len);
 	buf_free(&out);
 	imap_cmd_reply(cmd, "OK", NULL, "STATUS completed");

@@ -63,7 +63,8 @@ static int store_run(struct imap_cmd *cmd)
 				if (cmd->uid)
 					buf_printf(&out, "UID %u ", m->uid);
 				buf_append_str(&out, "FLAGS ");
-				imap_view_flags_append(v, &out, m->flags, m->keywords, false);
+				imap_view_flags_append(v, &out, m->flags | (v->flags[i] & IMAP_VIEW_RECENT),
+						       m->keywords);
 				buf_append_str(&out, ")\r\n");
 			}
 			if (out.len > 0 && conn_write(conn, out.data, out.len) < 0) {

@@ -24,6 +24,10 @@ struct imap_cmd {
 	 * session calls resume again each time the output drains, until it returns 1. */
 	int (*resume)(struct imap_cmd *cmd);
 	void *state;
+	/* Called once when the command ends, however it ends (finished, or dropped because the
+	 * session closed while it waited for output): frees what state holds outside the pool
+	 * (an open body file). */
+	void (*cleanup)(struct imap_cmd *cmd);
 };
 
 /* 1: done (the tagged reply was written); 0: the command continues asynchronously and calls

@@ -115,9 +115,18 @@ void imap_session_unselect(struct imap_session *s)
 	s->state = IMAP_STATE_AUTH;
 }
 
+static void session_cmd_cleanup(struct imap_session *s)
+{
+	void (*cleanup)(struct imap_cmd *) = s->cmd.cleanup;
+	s->cmd.cleanup = NULL;
+	if (cleanup != NULL)
+		cleanup(&s->cmd);
+}
+
 static void session_free(void *ctx)
 {
 	struct imap_session *s = ctx;
+	session_cmd_cleanup(s);
 	imap_session_unselect(s);
 	imap_parser_destroy(&s->parser);
 	pool_destroy(&s->cmd_pool);
@@ -294,6 +303,7 @@ void imap_session_bye(struct imap_session *s, const char *reason)
 static void session_cmd_finish(struct imap_session *s)
 {
 	s->cmd_pending = false;
+	session_cmd_cleanup(s);
 	pool_clear(s->cmd_pool);
 	memset(&s->cmd, 0, sizeof(s->cmd));
 	s->cmd.session = s;
@@ -479,6 +489,7 @@ static void session_input(struct imap_session *s)
 			if (s->cmd.resume(&s->cmd) == 0)
 				break;
 			s->cmd_pending = false;
+			session_cmd_cleanup(s);
 			if (!s->handed_off && !s->closing) {
 				session_cmd_finish(s);
 				conn_pause_input(s->conn, false);

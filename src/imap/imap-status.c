@@ -34,8 +34,8 @@ int imap_status_parse(const struct imap_arg *list, bool rev1, unsigned *items_r)
 	return 0;
 }
 
-void imap_status_render(struct buf *out, const struct store_mailbox *mb, unsigned items,
-			bool utf8, size_t append_limit)
+void imap_status_render(struct buf *out, struct store *store, const struct store_mailbox *mb,
+			unsigned items, bool utf8, size_t append_limit)
 {
 	buf_append_str(out, "* STATUS ");
 	imap_mailbox_to_client(out, mb->name, utf8);
@@ -66,7 +66,13 @@ void imap_status_render(struct buf *out, const struct store_mailbox *mb, unsigne
 		sep = " ";
 	}
 	if (items & IMAP_STATUS_RECENT) {
-		buf_printf(out, "%sRECENT 0", sep); /* \Recent is not tracked: see cmd-select.c */
+		/* the messages no IMAP4rev1 session has seen yet (store_recent_claim) */
+		uint32_t recent = 0;
+		const char *err;
+		if (mb->first_recent_uid < mb->uidnext &&
+		    store_recent_count(store, mb->id, mb->first_recent_uid, &recent, &err) < 0)
+			recent = 0;
+		buf_printf(out, "%sRECENT %u", sep, recent);
 		sep = " ";
 	}
 	if (items & IMAP_STATUS_APPENDLIMIT)

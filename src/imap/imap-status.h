@@ -21,8 +21,8 @@ enum imap_status_item {
 
 /* Parse "(MESSAGES UNSEEN ...)". 0, or -1 (unknown or empty list). */
 int imap_status_parse(const struct imap_arg *list, bool rev1, unsigned *items_r);
-/* Append "* STATUS name (MESSAGES n ...)\r\n". */
-void imap_status_render(struct buf *out, const struct store_mailbox *mb, unsigned items,
-			bool utf8, size_t append_limit);
+/* Append "* STATUS name (MESSAGES n ...)\r\n". store is read only for RECENT. */
+void imap_status_render(struct buf *out, struct store *store, const struct store_mailbox *mb,
+			unsigned items, bool utf8, size_t append_limit);
 
 #endif

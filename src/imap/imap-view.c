@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 static void view_grow(struct imap_view *v, size_t need)
@@ -79,7 +80,7 @@ static void view_flags_changed(void *ctx, const struct store_msg *m)
 				v->pending_new[k] = *m;
 		return;
 	}
-	v->flags[i] = m->flags;
+	v->flags[i] = m->flags | (v->flags[i] & IMAP_VIEW_RECENT);
 	v->keywords[i] = m->keywords;
 	v->modseqs[i] = m->modseq;
 	if (!v->quiet && !v->dirty[i]) {
@@ -119,17 +120,42 @@ static void view_expunged(void *ctx, uint32_t uid)
 	v->pending_expunged[v->pending_expunged_count++] = uid;
 }
 
+/* Mark the messages from index start on that are recent to this view (see imap-view.h). A
+ * failed claim is logged and leaves them not recent: \Recent is advisory, never worth
+ * failing a SELECT or dropping an EXISTS. */
+static void view_mark_recent(struct imap_view *v, size_t start)
+{
+	if (!v->track_recent || start >= v->count)
+		return;
+	uint32_t first;
+	const char *err;
+	uint32_t upto = v->readonly ? 0 : v->uids[v->count - 1] + 1;
+	if (store_recent_claim(v->store, v->mb.id, upto, &first, &err) < 0) {
+		log_error("mailbox %llu: cannot claim recent messages: %s",
+			  (unsigned long long)v->mb.id, err);
+		return;
+	}
+	for (size_t i = start; i < v->count; i++) {
+		if (v->uids[i] >= first) {
+			v->flags[i] |= IMAP_VIEW_RECENT;
+			v->recent_count++;
+		}
+	}
+}
+
 int imap_view_open(struct imap_view *v, struct store *store, const struct store_mailbox *mb,
-		   bool readonly, const char **error_r)
+		   bool readonly, bool track_recent, const char **error_r)
 {
 	memset(v, 0, sizeof(*v));
 	v->store = store;
 	v->mb = *mb;
 	v->readonly = readonly;
+	v->track_recent = track_recent;
 	if (store_messages(store, mb->id, view_load_cb, v, error_r) < 0) {
 		imap_view_close(v);
 		return -1;
 	}
+	view_mark_recent(v, 0);
 	v->listener.mailbox_id = mb->id;
 	v->listener.flags_changed = view_flags_changed;
 	v->listener.appended = view_appended;
@@ -157,7 +183,7 @@ static const char *const system_flag_names[] = {"\\Seen", "\\Answered", "\\Flagg
 						"\\Deleted", "\\Draft"};
 
 int imap_view_flags_append(const struct imap_view *v, struct buf *out, uint8_t flags,
-			   uint64_t keywords, bool recent)
+			   uint64_t keywords)
 {
 	bool first = true;
 	int ret = buf_append_byte(out, '(');
@@ -173,7 +199,7 @@ int imap_view_flags_append(const struct imap_view *v, struct buf *out, uint8_t f
 			first = false;
 		}
 	}
-	if (recent)
+	if ((flags & IMAP_VIEW_RECENT) && v->track_recent)
 		ret |= buf_printf(out, "%s\\Recent", first ? "" : " ");
 	ret |= buf_append_byte(out, ')');
 	return ret;
@@ -210,7 +236,7 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 				continue;
 			v->dirty[i] = 0;
 			buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, v->uids[i]);
-			imap_view_flags_append(v, out, v->flags[i], v->keywords[i], false);
+			imap_view_flags_append(v, out, v->flags[i], v->keywords[i]);
 			buf_append_str(out, ")\r\n");
 			n++;
 		}
@@ -237,6 +263,8 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			if (j < k && u[j] == v->uids[i]) {
 				if (v->dirty[i])
 					v->dirty_count--;
+				if (v->flags[i] & IMAP_VIEW_RECENT)
+					v->recent_count--;
 				continue;
 			}
 			v->uids[w] = v->uids[i];
@@ -250,11 +278,18 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 		v->pending_expunged_count = 0;
 	}
 	if (v->pending_new_count > 0) {
+		size_t start = v->count;
 		for (size_t k = 0; k < v->pending_new_count; k++)
 			view_push(v, &v->pending_new[k]);
 		v->pending_new_count = 0;
+		/* RFC 3501 2.3.2: recent to the first session told about them */
+		view_mark_recent(v, start);
 		buf_printf(out, "* %zu EXISTS\r\n", v->count);
 		n++;
+		if (v->track_recent) {
+			buf_printf(out, "* %zu RECENT\r\n", v->recent_count);
+			n++;
+		}
 	}
 	return n;
 }

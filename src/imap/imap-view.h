@@ -18,10 +18,15 @@
 #include "lib/buf.h"
 #include "store/store.h"
 
+/* In flags[]: the message is \Recent for this session (IMAP4rev1 only; never stored). */
+#define IMAP_VIEW_RECENT 0x80
+
 struct imap_view {
 	struct store *store;
 	struct store_mailbox mb; /* uidvalidity, keywords ... (refreshed on keyword changes) */
 	bool readonly;           /* EXAMINE */
+	bool track_recent;       /* IMAP4rev1 session: \Recent, RECENT responses */
+	size_t recent_count;     /* messages with IMAP_VIEW_RECENT */
 
 	size_t count, alloc;
 	uint32_t *uids;
@@ -42,22 +47,26 @@ struct imap_view {
 	struct store_listener listener;
 };
 
-/* Load the mailbox's messages and start listening. 0 or -1 (error_r). */
+/* Load the mailbox's messages and start listening. track_recent (IMAP4rev1): a read-write
+ * view claims the unclaimed messages as its \Recent ones (store_recent_claim), on open and
+ * whenever it announces new messages; a read-only view shows the unclaimed ones as \Recent
+ * without claiming them. 0 or -1 (error_r). */
 int imap_view_open(struct imap_view *view, struct store *store, const struct store_mailbox *mb,
-		   bool readonly, const char **error_r);
+		   bool readonly, bool track_recent, const char **error_r);
 void imap_view_close(struct imap_view *view);
 
 /* Index of uid, or -1. */
 ssize_t imap_view_find(const struct imap_view *view, uint32_t uid);
 
-/* Append "(\Seen $Label ...)" for a message's flags (recent: add \Recent). */
+/* Append "(\Seen $Label ...)" for a message's flags (with \Recent if flags has
+ * IMAP_VIEW_RECENT and the view tracks it). */
 int imap_view_flags_append(const struct imap_view *view, struct buf *out, uint8_t flags,
-			   uint64_t keywords, bool recent);
+			   uint64_t keywords);
 /* The FLAGS list of the mailbox: system flags and every keyword defined. */
 int imap_view_mailbox_flags_append(const struct imap_view *view, struct buf *out);
 
 /* Write the queued untagged responses into out: FLAGS if keywords were added, FETCH for
- * changed flags, EXPUNGE (only if allow_expunge) and EXISTS. Returns the number of responses
+ * changed flags, EXPUNGE (only if allow_expunge), EXISTS and (IMAP4rev1) RECENT. Returns the number of responses
  * written. */
 size_t imap_view_flush(struct imap_view *view, struct buf *out, bool allow_expunge);
 

@@ -62,7 +62,9 @@ int store_failed(struct store *store, const char **error_r)
  *  - body_unreferenced holds only bodies whose last reference was dropped in the current
  *    transaction: the commit turns them into files to unlink;
  *  - expunged is the change log of expunges (QRESYNC VANISHED).
- *  - mailbox.keywords: the keyword names separated by spaces, in bit order. */
+ *  - mailbox.keywords: the keyword names separated by spaces, in bit order.
+ * Version 2: mailbox.first_recent_uid, the first UID no IMAP4rev1 session has claimed as
+ * \Recent yet (RFC 3501 2.3.2; store_recent_claim). */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE mailbox ("
@@ -109,12 +111,14 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	" modseq INTEGER NOT NULL,"
 	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
 	"CREATE TABLE subscription (name TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;",
+	"ALTER TABLE mailbox ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;",
 };
 
 #define STORE_MB_COLUMNS                                                                     \
 	"SELECT m.id, m.name, m.uidvalidity, m.uidnext, m.highestmodseq, m.special_use,"     \
 	" m.keywords, m.messages, m.unseen, m.deleted, m.size,"                              \
-	" EXISTS (SELECT 1 FROM subscription s WHERE s.name = m.name) FROM mailbox m"
+	" EXISTS (SELECT 1 FROM subscription s WHERE s.name = m.name), m.first_recent_uid"  \
+	" FROM mailbox m"
 
 static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -132,6 +136,10 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MB_CHILDREN] = "SELECT id, name FROM mailbox WHERE name > ?1 AND name < ?2"
 			     " ORDER BY name",
 	[STMT_MB_SET_NAME] = "UPDATE mailbox SET name = ?2 WHERE id = ?1",
+	[STMT_MB_RECENT_GET] = "SELECT first_recent_uid FROM mailbox WHERE id = ?1",
+	[STMT_MB_RECENT_SET] = "UPDATE mailbox SET first_recent_uid = ?2"
+			       " WHERE id = ?1 AND first_recent_uid < ?2",
+	[STMT_MSG_COUNT_FROM] = "SELECT COUNT(*) FROM message WHERE mailbox_id = ?1 AND uid >= ?2",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
 			  " ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -33,6 +33,7 @@ void store_mailbox_from_row(sqlite3_stmt *stmt, struct store_mailbox *mb)
 	mb->deleted = (uint32_t)sqlite3_column_int64(stmt, 9);
 	mb->size = (uint64_t)sqlite3_column_int64(stmt, 10);
 	mb->subscribed = sqlite3_column_int(stmt, 11) != 0;
+	mb->first_recent_uid = (uint32_t)sqlite3_column_int64(stmt, 12);
 }
 
 static int store_mailbox_fetch(struct store *store, sqlite3_stmt *stmt, struct store_mailbox *mb)
@@ -595,5 +596,78 @@ int store_subscriptions(struct store *store, store_name_cb *cb, void *ctx, const
 		return -1;
 	}
 	sqlite3_reset(stmt);
+	return 0;
+}
+
+/* ---- \Recent ---- */
+
+static int store_recent_read(struct store *store, uint64_t mailbox_id, uint32_t *first_r)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_MB_RECENT_GET);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW)
+		*first_r = (uint32_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (r == SQLITE_ROW)
+		return 0;
+	if (r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "reading a mailbox");
+	return store_fail(store, STORE_ERR_NOT_FOUND, NULL, "no such mailbox");
+}
+
+int store_recent_claim(struct store *store, uint64_t mailbox_id, uint32_t upto_uid,
+		       uint32_t *first_r, const char **error_r)
+{
+	store_clear_error(store);
+	/* the common case (nothing new since the last claim) reads without locking */
+	if (store_recent_read(store, mailbox_id, first_r) < 0)
+		return store_failed(store, error_r);
+	if (*first_r >= upto_uid)
+		return 0;
+	/* Losing a claim in a crash only makes messages recent once more, so this commit is not
+	 * worth an fsync: synchronous=NORMAL leaves it in the WAL, and the next FULL commit
+	 * (any change of this store) syncs it along. */
+	if (store_exec(store, "PRAGMA synchronous = NORMAL") < 0)
+		return store_failed(store, error_r);
+	int ret = -1;
+	if (store_tx_begin(store) == 0) {
+		sqlite3_stmt *stmt;
+		if (store_recent_read(store, mailbox_id, first_r) < 0 ||
+		    (stmt = store_stmt(store, STMT_MB_RECENT_SET)) == NULL) {
+			store_tx_rollback(store);
+		} else {
+			sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+			sqlite3_bind_int64(stmt, 2, upto_uid);
+			if (store_stmt_run(store, stmt, "claiming recent messages") < 0)
+				store_tx_rollback(store);
+			else if (store_tx_commit(store) == 0)
+				ret = 0;
+		}
+	}
+	if (store_exec(store, "PRAGMA synchronous = FULL") < 0)
+		ret = -1;
+	return ret < 0 ? store_failed(store, error_r) : 0;
+}
+
+int store_recent_count(struct store *store, uint64_t mailbox_id, uint32_t from_uid,
+		       uint32_t *count_r, const char **error_r)
+{
+	store_clear_error(store);
+	sqlite3_stmt *stmt = store_stmt(store, STMT_MSG_COUNT_FROM);
+	if (stmt == NULL)
+		return store_failed(store, error_r);
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	sqlite3_bind_int64(stmt, 2, from_uid);
+	int r = sqlite3_step(stmt);
+	if (r == SQLITE_ROW)
+		*count_r = (uint32_t)sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	if (r != SQLITE_ROW) {
+		store_fail_sql(store, NULL, "counting recent messages");
+		return store_failed(store, error_r);
+	}
 	return 0;
 }

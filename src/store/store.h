@@ -92,6 +92,7 @@ struct store_mailbox {
 	uint32_t unseen;
 	uint32_t deleted;
 	uint64_t size;          /* sum of message sizes (STATUS SIZE) */
+	uint32_t first_recent_uid; /* messages from this UID on are \Recent (store_recent_claim) */
 	/* keywords defined in this mailbox; bit i of a message's keyword mask is keywords[i] */
 	unsigned keyword_count;
 	char keywords[STORE_KEYWORDS_MAX][STORE_KEYWORD_LEN_MAX + 1];
@@ -244,6 +245,19 @@ int store_expunge(struct store *store, uint64_t mailbox_id, const uint32_t *uids
 int store_copy(struct store *store, uint64_t src_mailbox_id, const uint32_t *uids, size_t count,
 	       uint64_t dst_mailbox_id, bool move, uint32_t *src_uids_r, uint32_t *new_uids_r,
 	       size_t *copied_r, uint32_t *dst_uidvalidity_r, const char **error_r);
+
+/* --- \Recent (RFC 3501 2.3.2; IMAP4rev1 only) ---
+ * A message is recent to the first read-write IMAP4rev1 session that sees it. The store keeps
+ * per mailbox the first UID not yet claimed (struct store_mailbox.first_recent_uid). */
+
+/* Claim every unclaimed message below upto_uid for the caller: *first_r is the first UID that
+ * was unclaimed, so the caller's recent messages are those in [*first_r, upto_uid). The claim
+ * is committed without an fsync of its own (a crash can only make messages recent again). */
+int store_recent_claim(struct store *store, uint64_t mailbox_id, uint32_t upto_uid,
+		       uint32_t *first_r, const char **error_r);
+/* How many messages of the mailbox have a UID >= from_uid (STATUS RECENT). */
+int store_recent_count(struct store *store, uint64_t mailbox_id, uint32_t from_uid,
+		       uint32_t *count_r, const char **error_r);
 
 /* --- change notification (sessions of the same user in this process) --- */
 

@@ -22,6 +22,7 @@ import imaplib
 import os
 import random
 import re
+import socket
 import sys
 import time
 
@@ -494,6 +495,40 @@ def t_append_5mb_byte_exact(srv):
         assert u2 == "2", u2
     finally:
         s.close()
+
+
+def t_fetch_survives_expunge_elsewhere(srv):
+    """A FETCH of a big body waiting for the client to read keeps sending the whole message even
+    when another session expunges it meanwhile (the body file is held open, not reopened)."""
+    user = new_user(srv, "fetchexp")
+    a = Session(srv, user)
+    b = Session(srv, user)
+    try:
+        data = big_message(20 * 1024 * 1024)
+        _, _, u = a.append("INBOX", data, sync=True)
+        assert u == "1", u
+        a.cmd("SELECT INBOX")
+        b.cmd("SELECT INBOX")
+        # a small receive window so that most of the 20 MB waits in kura, not in the kernel
+        a.c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        a.c.send(b"f1 FETCH 1 BODY.PEEK[]\r\n")
+        time.sleep(0.5 * kura.SLOW)
+        b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        lines = b.cmd("EXPUNGE")
+        assert numbered(lines, "EXPUNGE") == [1], lines
+        assert status_of(b, "INBOX", "MESSAGES")["MESSAGES"] == 0
+        lines = a.read_response("f1", timeout=120)
+        # (b's flag change may come as an untagged FETCH FLAGS of its own)
+        fetch = [l for l in lines if l.startswith(b"* 1 FETCH (BODY[]")]
+        assert len(fetch) == 1, [l[:100] for l in lines]
+        body = fetch[0].split(b"\0LITERAL\0", 1)[1].split(b"\0END\0", 1)[0]
+        assert body == data, "BODY[] differs (%d of %d bytes)" % (len(body), len(data))
+        assert lines[-1].startswith(b"f1 OK"), lines[-1]
+        lines = a.noop()
+        assert numbered(lines, "EXPUNGE") == [1], lines
+    finally:
+        a.close()
+        b.close()
 
 
 def t_multiappend_50(srv):
