@@ -106,13 +106,28 @@ def fetch_all(port):
     return got
 
 
+def gone(pid):
+    """True once pid has exited (no process, or a zombie: its sockets are closed)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
 def kill_all(srv):
-    for pid in srv.children() + [srv.pid]:
+    pids = srv.children() + [srv.pid]
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
     srv.proc.wait()
+    # SIGKILL returns before the processes are gone; a login process still holding the
+    # listening sockets would make the restart fail with "Address already in use"
+    deadline = time.time() + 30
+    while not all(gone(p) for p in pids) and time.time() < deadline:
+        time.sleep(0.02)
     srv.proc = None
     if srv.logf:
         srv.logf.close()
