@@ -53,6 +53,7 @@ struct mail_proc {
 	struct mail_user *users;
 	char users_root[1100];
 	bool shutting_down;
+	int watch_fd; /* inotify on DATA/users/.notify: commits by other processes */
 };
 
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
@@ -76,6 +77,28 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	u->next = mp->users;
 	mp->users = u;
 	return u;
+}
+
+/* A user's store was committed to (by any process): its sessions here look for changes. */
+static void mail_watch_user(void *ctx, const char *name)
+{
+	struct mail_proc *mp = ctx;
+	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
+		if (name == NULL || strcmp(u->name, name) == 0) {
+			if (store_refresh(u->store) < 0)
+				log_error("cannot refresh the store of %s", u->name);
+			if (name != NULL)
+				return;
+		}
+	}
+}
+
+static void mail_watch_read(void *ctx, unsigned events)
+{
+	struct mail_proc *mp = ctx;
+	(void)events;
+	if (store_watch_read(mp->watch_fd, mail_watch_user, mp) < 0)
+		log_error("reading store notifications: %s", strerror(errno));
 }
 
 static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
@@ -294,6 +317,13 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.imap_set.literal_max = set->max_line;
 	mp.imap_set.append_limit = set->append_limit;
 	mp.loop = loop_create();
+	const char *werr;
+	mp.watch_fd = store_watch_open(mp.users_root, &werr);
+	if (mp.watch_fd < 0)
+		log_warn("%s: changes by other processes reach sessions only at their next command",
+			 werr);
+	else
+		loop_io_add(mp.loop, mp.watch_fd, LOOP_READ, false, mail_watch_read, &mp);
 	mp.ctl = ipc_chan_create(mp.loop, ctl_fd, mail_ctl_msg, mail_ctl_closed, &mp);
 	loop_signal_add(mp.loop, SIGTERM, mail_shutdown, &mp);
 	loop_signal_add(mp.loop, SIGINT, mail_shutdown, &mp);

@@ -37,7 +37,9 @@ int cmd_check(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "BAD", NULL, "CHECK takes no arguments");
 		return 1;
 	}
-	/* every change is already durable when it is acknowledged */
+	/* every change is already durable when it is acknowledged; like NOOP, CHECK reports
+	 * the mailbox's updates */
+	imap_view_sync(cmd->session->view, true);
 	imap_cmd_reply(cmd, "OK", NULL, "CHECK completed");
 	return 1;
 }

@@ -7,7 +7,8 @@
  * command's cleanup closes it if the session drops the command), so a message expunged by
  * another session meanwhile is still sent whole; the text of an unfinished message is kept in
  * the command's pool. \Seen is set in batches before the
- * messages are rendered, with the view quiet (this FETCH reports the new FLAGS itself). */
+ * messages are rendered; the view takes them as this session's own change (this FETCH
+ * reports the new FLAGS itself). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,10 +53,10 @@ struct fetch_state {
 	size_t saved_len, saved_cap;
 };
 
-static int fetch_noop_cb(void *ctx, const struct store_msg *msg)
+/* this FETCH reports the new FLAGS itself */
+static int fetch_seen_cb(void *ctx, const struct store_msg *msg)
 {
-	(void)ctx;
-	(void)msg;
+	imap_view_own_change(ctx, msg);
 	return 0;
 }
 
@@ -82,10 +83,8 @@ static int fetch_mark_seen(struct imap_cmd *cmd, struct fetch_state *st)
 		return 0;
 	struct store_flag_change change = {.mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN};
 	const char *err;
-	v->quiet = true;
-	int ret = store_set_flags(s->store, v->mb.id, uids, n, &change, fetch_noop_cb, NULL, NULL,
+	int ret = store_set_flags(s->store, v->mb.id, uids, n, &change, fetch_seen_cb, NULL, v,
 				  &err);
-	v->quiet = false;
 	if (ret < 0)
 		log_error("session %s: FETCH cannot set \\Seen: %s", s->session_id, err);
 	return ret;

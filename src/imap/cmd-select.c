@@ -45,6 +45,8 @@ int cmd_select(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot open the mailbox");
 		return 1;
 	}
+	view->notify = imap_session_view_changed;
+	view->notify_ctx = s;
 	s->view = view;
 	s->state = IMAP_STATE_SELECTED;
 
@@ -66,15 +68,7 @@ int cmd_select(struct imap_cmd *cmd)
 	buf_append_str(&out, "* FLAGS ");
 	imap_view_mailbox_flags_append(view, &out);
 	buf_append_str(&out, "\r\n* OK [PERMANENTFLAGS ");
-	if (examine) {
-		buf_append_str(&out, "()");
-	} else {
-		imap_view_mailbox_flags_append(view, &out);
-		if (mb.keyword_count < STORE_KEYWORDS_MAX) {
-			out.len--; /* add \* inside the list */
-			buf_append_str(&out, " \\*)");
-		}
-	}
+	imap_view_permanent_flags_append(view, &out);
 	buf_append_str(&out, "] Flags permitted\r\n");
 	if (s->enabled_rev2) {
 		buf_append_str(&out, "* LIST () \"/\" ");

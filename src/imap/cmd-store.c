@@ -1,6 +1,6 @@
 /* cmd-store.c: STORE and UID STORE (RFC 9051 6.4.6, 6.4.9): FLAGS, +FLAGS, -FLAGS and their
- * .SILENT forms. The change is made in batches of UIDs (one durable transaction each) with the
- * view quiet, and the new flags are reported here as untagged FETCH responses (unless
+ * .SILENT forms. The change is made in batches of UIDs (one durable transaction each), told to
+ * the view as this session's own (imap_view_own_change), and the new flags are reported here as untagged FETCH responses (unless
  * .SILENT), written as the output drains: 100k responses never sit in memory at once.
  * Traps: a batch's responses are written before the next batch changes anything, so a pause
  * only ever holds one batch; new keywords are announced (FLAGS) before the FETCHes that use
@@ -21,6 +21,7 @@
 #define STORE_RANGES_MAX 10000
 
 struct store_state {
+	struct imap_view *view;
 	struct store_flag_change change;
 	bool silent;
 	uint32_t *uids;
@@ -32,7 +33,8 @@ struct store_state {
 static int store_changed_cb(void *ctx, const struct store_msg *msg)
 {
 	struct store_state *st = ctx;
-	if (st->res_count < STORE_BATCH)
+	imap_view_own_change(st->view, msg);
+	if (!st->silent && st->res_count < STORE_BATCH)
 		st->res[st->res_count++] = *msg;
 	return 0;
 }
@@ -77,10 +79,8 @@ static int store_run(struct imap_cmd *cmd)
 		size_t n = st->count - st->pos < STORE_BATCH ? st->count - st->pos : STORE_BATCH;
 		const char *err;
 		st->res_count = st->res_pos = 0;
-		v->quiet = true;
 		int ret = store_set_flags(s->store, v->mb.id, st->uids + st->pos, n, &st->change,
-					  st->silent ? NULL : store_changed_cb, NULL, st, &err);
-		v->quiet = false;
+					  store_changed_cb, NULL, st, &err);
 		if (ret < 0) {
 			enum store_error e = store_last_error(s->store);
 			if (e == STORE_ERR_INTERNAL)
@@ -145,6 +145,7 @@ int cmd_store(struct imap_cmd *cmd)
 		return 1;
 	}
 	struct store_state *st = pool_alloc(cmd->pool, sizeof(*st));
+	st->view = v;
 	if (!store_parse_item(&cmd->args[1], &st->change.mode, &st->silent)) {
 		imap_cmd_reply(cmd, "BAD", NULL, "STORE item must be [+|-]FLAGS[.SILENT]");
 		return 1;

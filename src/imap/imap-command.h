@@ -65,6 +65,6 @@ struct conn *imap_cmd_conn(struct imap_cmd *cmd);
 imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate,
 	cmd_id, cmd_enable, cmd_select, cmd_create, cmd_delete, cmd_rename, cmd_subscribe,
 	cmd_list, cmd_namespace, cmd_status, cmd_append, cmd_check, cmd_close, cmd_expunge,
-	cmd_fetch, cmd_store, cmd_copy, cmd_move;
+	cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle;
 
 #endif

@@ -29,6 +29,7 @@ static const struct imap_command_def imap_commands[] = {
 	{"NAMESPACE", cmd_namespace, AUTHED, 0},
 	{"STATUS", cmd_status, AUTHED, 0},
 	{"APPEND", cmd_append, AUTHED, 0},
+	{"IDLE", cmd_idle, AUTHED, 0},
 	{"CHECK", cmd_check, SELECTED, 0},
 	{"CLOSE", cmd_close, SELECTED, 0},
 	{"UNSELECT", cmd_close, SELECTED, 0},

@@ -36,6 +36,8 @@ struct imap_session {
 	struct pool *cmd_pool;
 	struct imap_cmd cmd;        /* the command being executed */
 	bool cmd_pending;           /* cmd returned 0 */
+	bool idling;                /* IDLE: waiting for DONE, pushing updates */
+	bool idle_push_queued;      /* a deferred push is on the loop */
 	enum imap_auth_phase auth_phase;
 	bool auth_is_login;         /* the exchange was started by LOGIN, not AUTHENTICATE */
 };
@@ -45,6 +47,12 @@ static inline bool imap_session_utf8(const struct imap_session *s)
 {
 	return s->enabled_rev2 || s->utf8_accept;
 }
+/* The selected mailbox may have changed (the view's notify callback): during IDLE the
+ * updates are written at the end of the loop batch. */
+void imap_session_view_changed(void *ctx);
+/* Write the selected mailbox's queued updates now (EXPUNGE allowed). */
+void imap_session_push_updates(struct imap_session *s);
+
 /* Leave the selected state (CLOSE, UNSELECT, a new SELECT, logout). */
 void imap_session_unselect(struct imap_session *s);
 

@@ -199,7 +199,7 @@ const char *imap_session_capabilities(struct imap_session *s)
 	buf_init(&b, sizeof(caps) - 1);
 	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
 	if (s->state != IMAP_STATE_NOT_AUTH) {
-		buf_printf(&b, " UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
+		buf_printf(&b, " IDLE UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
 			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu",
 			   s->set->append_limit);
 	}
@@ -256,6 +256,29 @@ static void session_flush_view(struct imap_session *s, const struct imap_cmd *cm
 	if (imap_view_flush(s->view, &out, allow_expunge) > 0)
 		conn_write(s->conn, out.data, out.len);
 	buf_free(&out);
+}
+
+void imap_session_push_updates(struct imap_session *s)
+{
+	session_flush_view(s, NULL);
+}
+
+static void session_idle_push(void *ctx)
+{
+	struct imap_session *s = ctx;
+	s->idle_push_queued = false;
+	if (s->idling && !s->closing && !s->handed_off)
+		session_flush_view(s, NULL);
+}
+
+void imap_session_view_changed(void *ctx)
+{
+	struct imap_session *s = ctx;
+	/* (a destroyed session is closing: nothing may be deferred on it any more) */
+	if (!s->idling || s->idle_push_queued || s->closing || s->handed_off)
+		return;
+	s->idle_push_queued = true;
+	loop_defer(s->loop, session_idle_push, s);
 }
 
 bool imap_cmd_output_room(struct imap_cmd *cmd)
@@ -434,7 +457,8 @@ static void session_dispatch(struct imap_session *s, const struct imap_parsed *p
 	}
 	if (ret == 0) {
 		s->cmd_pending = true;
-		conn_pause_input(s->conn, true);
+		if (!s->idling) /* IDLE reads DONE meanwhile */
+			conn_pause_input(s->conn, true);
 	} else if (!s->handed_off) {
 		session_cmd_finish(s);
 	}
@@ -480,6 +504,23 @@ static void session_input(struct imap_session *s)
 				continue;
 			}
 			session_auth_line(s, line, len);
+			continue;
+		}
+		if (s->idling) {
+			/* RFC 9051 6.3.13: the only thing a client sends during IDLE is DONE */
+			const char *line;
+			size_t len;
+			int ret = imap_parser_read_line(s->parser, in, s->cmd_pool, &line, &len, &err);
+			if (ret == 0)
+				break;
+			s->idling = false;
+			if (ret > 0 && len == 4 && strncasecmp(line, "DONE", 4) == 0)
+				imap_cmd_reply(&s->cmd, "OK", NULL, "IDLE terminated");
+			else
+				imap_cmd_reply(&s->cmd, "BAD", NULL,
+					       ret < 0 ? "Line too long" : "Expected DONE");
+			s->cmd_pending = false;
+			session_cmd_finish(s);
 			continue;
 		}
 		if (s->cmd_pending) {

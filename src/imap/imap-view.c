@@ -55,69 +55,167 @@ ssize_t imap_view_find(const struct imap_view *v, uint32_t uid)
 	return lo < v->count && v->uids[lo] == uid ? (ssize_t)lo : -1;
 }
 
-static void view_refresh_mailbox(struct imap_view *v, uint64_t modseq)
-{
-	struct store_mailbox mb;
-	unsigned before = v->mb.keyword_count;
-	if (store_mailbox_get_by_id(v->store, v->mb.id, &mb) == 1) {
-		v->mb = mb;
-		if (mb.keyword_count != before)
-			v->keywords_changed = true;
-	}
-	(void)modseq;
-}
+/* ---- sync: what changed since synced_modseq ---- */
 
-static void view_flags_changed(void *ctx, const struct store_msg *m)
+static void view_expunge_queue(struct imap_view *v, size_t i)
 {
-	struct imap_view *v = ctx;
-	ssize_t i = imap_view_find(v, m->uid);
-	if (m->keywords >> v->mb.keyword_count != 0)
-		view_refresh_mailbox(v, m->modseq);
-	if (i < 0) {
-		/* not announced yet: update the pending copy */
-		for (size_t k = 0; k < v->pending_new_count; k++)
-			if (v->pending_new[k].uid == m->uid)
-				v->pending_new[k] = *m;
+	if (v->flags[i] & IMAP_VIEW_EXPUNGED)
 		return;
-	}
-	v->flags[i] = m->flags | (v->flags[i] & IMAP_VIEW_RECENT);
-	v->keywords[i] = m->keywords;
-	v->modseqs[i] = m->modseq;
-	if (!v->quiet && !v->dirty[i]) {
-		v->dirty[i] = 1;
-		v->dirty_count++;
-	}
-}
-
-static void view_appended(void *ctx, const struct store_msg *m)
-{
-	struct imap_view *v = ctx;
-	if (m->keywords >> v->mb.keyword_count != 0)
-		view_refresh_mailbox(v, m->modseq);
-	if (v->pending_new_count == v->pending_new_alloc) {
-		v->pending_new_alloc = v->pending_new_alloc ? v->pending_new_alloc * 2 : 16;
-		v->pending_new = xrealloc(v->pending_new, v->pending_new_alloc * sizeof(*v->pending_new));
-	}
-	v->pending_new[v->pending_new_count++] = *m;
-}
-
-static void view_expunged(void *ctx, uint32_t uid)
-{
-	struct imap_view *v = ctx;
-	for (size_t k = 0; k < v->pending_new_count; k++) {
-		if (v->pending_new[k].uid == uid) {
-			memmove(&v->pending_new[k], &v->pending_new[k + 1],
-				(v->pending_new_count - k - 1) * sizeof(*v->pending_new));
-			v->pending_new_count--;
-			return;
-		}
-	}
+	v->flags[i] |= IMAP_VIEW_EXPUNGED;
 	if (v->pending_expunged_count == v->pending_expunged_alloc) {
-		v->pending_expunged_alloc = v->pending_expunged_alloc ? v->pending_expunged_alloc * 2 : 16;
+		v->pending_expunged_alloc = v->pending_expunged_alloc ? v->pending_expunged_alloc * 2
+								      : 16;
 		v->pending_expunged = xrealloc(v->pending_expunged,
 					       v->pending_expunged_alloc * sizeof(uint32_t));
 	}
-	v->pending_expunged[v->pending_expunged_count++] = uid;
+	v->pending_expunged[v->pending_expunged_count++] = v->uids[i];
+}
+
+/* Index of uid among the first n pending new messages (ascending), or -1. */
+static ssize_t view_pending_find(const struct imap_view *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->pending_new[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v->pending_new[lo].uid == uid ? (ssize_t)lo : -1;
+}
+
+struct view_sync_ctx {
+	struct imap_view *v;
+	size_t sorted; /* pending_new[0..sorted) is ascending (from earlier syncs) */
+};
+
+static int view_sync_changed(void *ctx, const struct store_msg *m)
+{
+	struct view_sync_ctx *c = ctx;
+	struct imap_view *v = c->v;
+	ssize_t i = imap_view_find(v, m->uid);
+	if (i >= 0) {
+		if (m->modseq <= v->modseqs[i])
+			return 0; /* already known (this session's own change) */
+		bool differ = (v->flags[i] & IMAP_VIEW_FLAG_BITS) != m->flags ||
+			      v->keywords[i] != m->keywords;
+		v->flags[i] = m->flags | (v->flags[i] & ~IMAP_VIEW_FLAG_BITS);
+		v->keywords[i] = m->keywords;
+		v->modseqs[i] = m->modseq;
+		if (differ && !v->dirty[i]) {
+			v->dirty[i] = 1;
+			v->dirty_count++;
+		}
+		return 0;
+	}
+	if (v->count > 0 && m->uid < v->uids[v->count - 1])
+		return 0; /* below what the view holds and not in it: long expunged */
+	ssize_t k = view_pending_find(v, c->sorted, m->uid);
+	if (k >= 0) {
+		v->pending_new[k] = *m;
+		return 0;
+	}
+	if (v->pending_new_count == v->pending_new_alloc) {
+		v->pending_new_alloc = v->pending_new_alloc ? v->pending_new_alloc * 2 : 16;
+		v->pending_new = xrealloc(v->pending_new,
+					  v->pending_new_alloc * sizeof(*v->pending_new));
+	}
+	v->pending_new[v->pending_new_count++] = *m;
+	return 0;
+}
+
+static int view_sync_expunged(void *ctx, uint32_t uid)
+{
+	struct view_sync_ctx *c = ctx;
+	struct imap_view *v = c->v;
+	ssize_t i = imap_view_find(v, uid);
+	if (i >= 0) {
+		view_expunge_queue(v, (size_t)i);
+		return 0;
+	}
+	/* announced never: drop it from the queue (pending_new is sorted by now) */
+	ssize_t k = view_pending_find(v, v->pending_new_count, uid);
+	if (k >= 0) {
+		memmove(&v->pending_new[k], &v->pending_new[k + 1],
+			(v->pending_new_count - (size_t)k - 1) * sizeof(*v->pending_new));
+		v->pending_new_count--;
+	}
+	return 0;
+}
+
+static int pending_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msg *)a)->uid, y = ((const struct store_msg *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* between the two callbacks: new messages come in MODSEQ order */
+static int view_sync_sort(struct view_sync_ctx *c)
+{
+	struct imap_view *v = c->v;
+	if (v->pending_new_count > c->sorted)
+		qsort(v->pending_new, v->pending_new_count, sizeof(*v->pending_new), pending_cmp);
+	c->sorted = v->pending_new_count;
+	return 0;
+}
+
+static int view_sync_expunged_first(void *ctx, uint32_t uid)
+{
+	struct view_sync_ctx *c = ctx;
+	if (c->sorted != c->v->pending_new_count)
+		view_sync_sort(c);
+	return view_sync_expunged(ctx, uid);
+}
+
+void imap_view_sync(struct imap_view *v, bool force)
+{
+	if ((!v->needs_sync && !force) || v->gone)
+		return;
+	v->needs_sync = false;
+	struct view_sync_ctx c = {.v = v, .sorted = v->pending_new_count};
+	struct store_mailbox *mb = xmalloc(sizeof(*mb));
+	const char *err;
+	int r = store_changes_since(v->store, v->mb.id, v->synced_modseq, mb, view_sync_changed,
+				    view_sync_expunged_first, &c, &err);
+	view_sync_sort(&c);
+	if (r < 0) {
+		log_error("mailbox %llu: cannot read changes: %s", (unsigned long long)v->mb.id,
+			  err);
+	} else if (r == 0) {
+		/* deleted (by another session or process): everything goes */
+		v->gone = true;
+		for (size_t i = 0; i < v->count; i++)
+			view_expunge_queue(v, i);
+		v->pending_new_count = 0;
+	} else {
+		if (mb->keyword_count != v->mb.keyword_count)
+			v->keywords_changed = true;
+		v->mb = *mb;
+		v->synced_modseq = mb->highestmodseq;
+	}
+	free(mb);
+}
+
+static void view_changed(void *ctx, uint64_t mailbox_id)
+{
+	struct imap_view *v = ctx;
+	(void)mailbox_id;
+	v->needs_sync = true;
+	if (v->notify != NULL)
+		v->notify(v->notify_ctx);
+}
+
+void imap_view_own_change(struct imap_view *v, const struct store_msg *m)
+{
+	ssize_t i = imap_view_find(v, m->uid);
+	if (i < 0 || m->modseq < v->modseqs[i])
+		return;
+	v->flags[i] = m->flags | (v->flags[i] & ~IMAP_VIEW_FLAG_BITS);
+	v->keywords[i] = m->keywords;
+	v->modseqs[i] = m->modseq;
+	if (m->keywords >> v->mb.keyword_count != 0)
+		v->needs_sync = true; /* a new keyword: FLAGS goes out at the next flush */
 }
 
 /* Mark the messages from index start on that are recent to this view (see imap-view.h). A
@@ -156,10 +254,9 @@ int imap_view_open(struct imap_view *v, struct store *store, const struct store_
 		return -1;
 	}
 	view_mark_recent(v, 0);
+	v->synced_modseq = mb->highestmodseq;
 	v->listener.mailbox_id = mb->id;
-	v->listener.flags_changed = view_flags_changed;
-	v->listener.appended = view_appended;
-	v->listener.expunged = view_expunged;
+	v->listener.changed = view_changed;
 	v->listener.ctx = v;
 	store_listener_add(store, &v->listener);
 	return 0;
@@ -214,6 +311,18 @@ int imap_view_mailbox_flags_append(const struct imap_view *v, struct buf *out)
 	return ret;
 }
 
+int imap_view_permanent_flags_append(const struct imap_view *v, struct buf *out)
+{
+	if (v->readonly)
+		return buf_append_str(out, "()");
+	int ret = imap_view_mailbox_flags_append(v, out);
+	if (ret == 0 && v->mb.keyword_count < STORE_KEYWORDS_MAX) {
+		out->len--; /* add \* inside the list */
+		ret = buf_append_str(out, " \\*)");
+	}
+	return ret;
+}
+
 static int uid_cmp(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -223,12 +332,20 @@ static int uid_cmp(const void *a, const void *b)
 size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 {
 	size_t n = 0;
+	imap_view_sync(v, false);
 	if (v->keywords_changed) {
 		v->keywords_changed = false;
 		buf_append_str(out, "* FLAGS ");
 		imap_view_mailbox_flags_append(v, out);
 		buf_append_str(out, "\r\n");
 		n++;
+		if (!v->readonly) {
+			/* RFC 9051 7.1: the client learns the new keyword is permanent too */
+			buf_append_str(out, "* OK [PERMANENTFLAGS ");
+			imap_view_permanent_flags_append(v, out);
+			buf_append_str(out, "] Flags permitted\r\n");
+			n++;
+		}
 	}
 	if (v->dirty_count > 0) {
 		for (size_t i = 0; i < v->count; i++) {

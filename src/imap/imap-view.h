@@ -1,12 +1,15 @@
 /* imap-view.h: a selected mailbox as one session sees it (RFC 9051 sections 5.2, 7.4.1, 7.5).
  *
  * The view holds the sequence -> UID map with each message's flags, keywords and MODSEQ, so
- * FETCH FLAGS and sequence-set resolution never touch the database. Changes committed through
- * the user's store (by this session or another session of the same user) arrive through a
- * store listener and are queued: flag changes are applied at once and reported as untagged
- * FETCH at the next flush; new messages and expunges change the sequence numbers only when
- * they are reported (EXISTS / EXPUNGE), and expunges only at the points RFC 9051 7.4.1 allows
- * (never while a FETCH, STORE or SEARCH by sequence number runs). */
+ * FETCH FLAGS and sequence-set resolution never touch the database. It learns about changes
+ * by one mechanism whoever made them (this session, another session, another process): the
+ * store tells it that its mailbox may have changed, and at the next flush it reads what
+ * changed after the MODSEQ it has seen (store_changes_since). Flag changes are applied at
+ * once and reported as untagged FETCH; new messages and expunges change the sequence numbers
+ * only when they are reported (EXISTS / EXPUNGE), and expunges only at the points RFC 9051
+ * 7.4.1 allows (never while a FETCH, STORE or SEARCH by sequence number runs).
+ * This session's own STORE reports its FETCH responses itself: it tells the view with
+ * imap_view_own_change, and the view then does not report them again. */
 #ifndef KURA_IMAP_VIEW_H
 #define KURA_IMAP_VIEW_H
 
@@ -18,12 +21,14 @@
 #include "lib/buf.h"
 #include "store/store.h"
 
-/* In flags[]: the message is \Recent for this session (IMAP4rev1 only; never stored). */
-#define IMAP_VIEW_RECENT 0x80
+/* In flags[], next to the store's flag bits (never stored): */
+#define IMAP_VIEW_RECENT 0x80   /* \Recent for this session (IMAP4rev1 only) */
+#define IMAP_VIEW_EXPUNGED 0x40 /* expunged, the EXPUNGE response not sent yet */
+#define IMAP_VIEW_FLAG_BITS 0x1f
 
 struct imap_view {
 	struct store *store;
-	struct store_mailbox mb; /* uidvalidity, keywords ... (refreshed on keyword changes) */
+	struct store_mailbox mb; /* uidvalidity, keywords ... (refreshed by every sync) */
 	bool readonly;           /* EXAMINE */
 	bool track_recent;       /* IMAP4rev1 session: \Recent, RECENT responses */
 	size_t recent_count;     /* messages with IMAP_VIEW_RECENT */
@@ -36,21 +41,29 @@ struct imap_view {
 	uint8_t *dirty; /* flags changed by someone else, not reported yet */
 	size_t dirty_count;
 
-	/* queued, not yet visible in the sequence numbers */
+	uint64_t synced_modseq; /* every change up to this MODSEQ is in the view or queued */
+	bool needs_sync;        /* the store said the mailbox may have changed */
+	bool gone;              /* the mailbox was deleted: every message is expunged */
+
+	/* queued, not yet visible in the sequence numbers (pending_new ascending by UID) */
 	struct store_msg *pending_new;
 	size_t pending_new_count, pending_new_alloc;
 	uint32_t *pending_expunged;
 	size_t pending_expunged_count, pending_expunged_alloc;
 
-	bool keywords_changed; /* new keyword defined: send FLAGS again */
-	bool quiet;            /* this session's own STORE reports its FETCHes itself */
+	bool keywords_changed; /* new keyword defined: send FLAGS (and PERMANENTFLAGS) again */
 	struct store_listener listener;
+
+	/* called when the mailbox may have changed (e.g. to push updates during IDLE) */
+	void (*notify)(void *ctx);
+	void *notify_ctx;
 };
 
 /* Load the mailbox's messages and start listening. track_recent (IMAP4rev1): a read-write
  * view claims the unclaimed messages as its \Recent ones (store_recent_claim), on open and
  * whenever it announces new messages; a read-only view shows the unclaimed ones as \Recent
- * without claiming them. 0 or -1 (error_r). */
+ * without claiming them. mb must have been read before this call (its HIGHESTMODSEQ is where
+ * the view starts listening). 0 or -1 (error_r). */
 int imap_view_open(struct imap_view *view, struct store *store, const struct store_mailbox *mb,
 		   bool readonly, bool track_recent, const char **error_r);
 void imap_view_close(struct imap_view *view);
@@ -58,16 +71,27 @@ void imap_view_close(struct imap_view *view);
 /* Index of uid, or -1. */
 ssize_t imap_view_find(const struct imap_view *view, uint32_t uid);
 
+/* This session changed a message's flags itself (and reports it itself): take the new state
+ * without marking it for an untagged FETCH. */
+void imap_view_own_change(struct imap_view *view, const struct store_msg *msg);
+
+/* Read what changed in the store since the view's MODSEQ (also done by imap_view_flush when
+ * the store said so). force: even if the store did not say so (NOOP, IDLE). */
+void imap_view_sync(struct imap_view *view, bool force);
+
 /* Append "(\Seen $Label ...)" for a message's flags (with \Recent if flags has
  * IMAP_VIEW_RECENT and the view tracks it). */
 int imap_view_flags_append(const struct imap_view *view, struct buf *out, uint8_t flags,
 			   uint64_t keywords);
 /* The FLAGS list of the mailbox: system flags and every keyword defined. */
 int imap_view_mailbox_flags_append(const struct imap_view *view, struct buf *out);
+/* The PERMANENTFLAGS list: () when read-only, else the FLAGS list with \* while new keywords
+ * can still be defined. */
+int imap_view_permanent_flags_append(const struct imap_view *view, struct buf *out);
 
-/* Write the queued untagged responses into out: FLAGS if keywords were added, FETCH for
- * changed flags, EXPUNGE (only if allow_expunge), EXISTS and (IMAP4rev1) RECENT. Returns the number of responses
- * written. */
+/* Sync if needed, then write the queued untagged responses into out: FLAGS (and
+ * PERMANENTFLAGS) if keywords were added, FETCH for changed flags, EXPUNGE (only if
+ * allow_expunge), EXISTS and (IMAP4rev1) RECENT. Returns the number of responses written. */
 size_t imap_view_flush(struct imap_view *view, struct buf *out, bool allow_expunge);
 
 #endif

@@ -64,7 +64,9 @@ int store_failed(struct store *store, const char **error_r)
  *  - expunged is the change log of expunges (QRESYNC VANISHED).
  *  - mailbox.keywords: the keyword names separated by spaces, in bit order.
  * Version 2: mailbox.first_recent_uid, the first UID no IMAP4rev1 session has claimed as
- * \Recent yet (RFC 3501 2.3.2; store_recent_claim). */
+ * \Recent yet (RFC 3501 2.3.2; store_recent_claim).
+ * Version 3: expunged_modseq serves store_changes_since (sessions and QRESYNC read the
+ * expunges after a MODSEQ). */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE mailbox ("
@@ -112,6 +114,7 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
 	"CREATE TABLE subscription (name TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;",
 	"ALTER TABLE mailbox ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;",
+	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);",
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -139,6 +142,10 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MB_RECENT_GET] = "SELECT first_recent_uid FROM mailbox WHERE id = ?1",
 	[STMT_MB_RECENT_SET] = "UPDATE mailbox SET first_recent_uid = ?2"
 			       " WHERE id = ?1 AND first_recent_uid < ?2",
+	[STMT_MSG_CHANGED_SINCE] = "SELECT uid, flags, keywords, modseq FROM message"
+				   " WHERE mailbox_id = ?1 AND modseq > ?2",
+	[STMT_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2"
+				" ORDER BY uid",
 	[STMT_MSG_COUNT_FROM] = "SELECT COUNT(*) FROM message WHERE mailbox_id = ?1 AND uid >= ?2",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
@@ -412,6 +419,7 @@ int store_tx_commit(struct store *store)
 		store_body_file_unlink(store, store->unlink[i]);
 	store->unlink_count = 0;
 	store_unlock_write(store);
+	store_notify_touch(store);
 	return 0;
 }
 

@@ -368,6 +368,70 @@ int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, v
 	return 0;
 }
 
+/* Run a (mailbox_id, since) statement to its end, calling msg_cb or uid_cb per row. */
+static int store_changes_step(struct store *store, sqlite3_stmt *stmt, uint64_t mailbox_id,
+			      uint64_t since, store_msg_cb *msg_cb, store_uid_cb *uid_cb,
+			      void *ctx)
+{
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
+	int r;
+	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int ret;
+		if (msg_cb != NULL) {
+			struct store_msg msg = {
+				.uid = (uint32_t)sqlite3_column_int64(stmt, 0),
+				.flags = (uint8_t)sqlite3_column_int(stmt, 1),
+				.keywords = (uint64_t)sqlite3_column_int64(stmt, 2),
+				.modseq = (uint64_t)sqlite3_column_int64(stmt, 3),
+			};
+			ret = msg_cb(ctx, &msg);
+		} else {
+			ret = uid_cb(ctx, (uint32_t)sqlite3_column_int64(stmt, 0));
+		}
+		if (ret < 0) {
+			r = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(stmt);
+	if (r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "reading changes");
+	return 0;
+}
+
+int store_changes_since(struct store *store, uint64_t mailbox_id, uint64_t since,
+			struct store_mailbox *mb_r, store_msg_cb *changed_cb,
+			store_uid_cb *expunged_cb, void *ctx, const char **error_r)
+{
+	store_clear_error(store);
+	sqlite3_stmt *msgs = store_stmt(store, STMT_MSG_CHANGED_SINCE);
+	sqlite3_stmt *gone = store_stmt(store, STMT_EXPUNGED_SINCE);
+	if (msgs == NULL || gone == NULL)
+		return store_failed(store, error_r);
+	if (sqlite3_stmt_busy(msgs) || sqlite3_stmt_busy(gone))
+		return store_fail(store, STORE_ERR_INTERNAL, error_r,
+				  "store_changes_since called from its own callback");
+	/* one read snapshot for the mailbox row and both lists (WAL: never waits for writers) */
+	bool own_tx = sqlite3_get_autocommit(store->db) != 0;
+	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
+		return store_failed(store, error_r);
+	int ret = store_mailbox_load(store, mailbox_id, mb_r);
+	if (ret == 1 && mb_r->highestmodseq > since &&
+	    ((changed_cb != NULL && store_changes_step(store, msgs, mailbox_id, since, changed_cb,
+						       NULL, ctx) < 0) ||
+	     (expunged_cb != NULL && store_changes_step(store, gone, mailbox_id, since, NULL,
+							expunged_cb, ctx) < 0)))
+		ret = -1;
+	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
+		ret = -1;
+	if (ret < 0)
+		return store_failed(store, error_r);
+	if (ret == 0)
+		store_clear_error(store);
+	return ret;
+}
+
 static const char *store_column_pool(struct pool *pool, sqlite3_stmt *stmt, int col)
 {
 	const void *p = sqlite3_column_blob(stmt, col);

@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -41,6 +41,8 @@ enum store_stmt {
 	STMT_MB_RECENT_GET,
 	STMT_MB_RECENT_SET,
 	STMT_MSG_COUNT_FROM,
+	STMT_MSG_CHANGED_SINCE,
+	STMT_EXPUNGED_SINCE,
 	STMT_META_GET,
 	STMT_META_SET,
 	STMT_SUB_ADD,
@@ -107,7 +109,13 @@ struct store {
 
 	struct store_listener *listeners;
 	struct store_listener_iter *iters;
+
+	char *notify_path;     /* ROOT/.notify/USER, touched after every commit */
+	int64_t data_version;  /* PRAGMA data_version at the last store_refresh */
 };
+
+/* Touch the notify file (store-notify.c). */
+void store_notify_touch(struct store *store);
 
 /* ---- errors (store-db.c) ---- */
 /* Set the code and message; returns -1 and sets *error_r if error_r is not NULL. */

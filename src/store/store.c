@@ -148,6 +148,16 @@ int store_open(const char *root, const char *user, struct store **store_r, const
 		return -1;
 	}
 	store->scratch = pool_create(64 * 1024);
+	/* ROOT/.notify: a name no user can have (store_user_safe refuses a leading '.') */
+	len = strlen(root) + sizeof("/.notify/") + strlen(user);
+	store->notify_path = xmalloc(len);
+	snprintf(store->notify_path, len, "%s/.notify", root);
+	if (mkdir(store->notify_path, 0700) < 0 && errno != EEXIST) {
+		store_open_fail(error_r, "cannot create %s: %s", store->notify_path, strerror(errno));
+		store_close(&store);
+		return -1;
+	}
+	snprintf(store->notify_path, len, "%s/.notify/%s", root, user);
 
 	int first = -1;
 	if (store_open_files(store) < 0 || (first = store_lock_open(store)) < 0 ||
@@ -180,6 +190,7 @@ int store_open(const char *root, const char *user, struct store **store_r, const
 	store_unlock_write(store);
 	if (first > 0 && store_lock_open_downgrade(store) < 0)
 		goto fail;
+	(void)store_refresh(store); /* the data version to compare with from now on */
 	store_clear_error(store);
 	*store_r = store;
 	return 0;
@@ -206,6 +217,7 @@ void store_close(struct store **storep)
 	free(store->events.ev);
 	free(store->unlink);
 	free(store->dir);
+	free(store->notify_path);
 	free(store);
 	*storep = NULL;
 }

@@ -259,24 +259,44 @@ int store_recent_claim(struct store *store, uint64_t mailbox_id, uint32_t upto_u
 int store_recent_count(struct store *store, uint64_t mailbox_id, uint32_t from_uid,
 		       uint32_t *count_r, const char **error_r);
 
-/* --- change notification (sessions of the same user in this process) --- */
+/* --- changes since a MODSEQ (session views, CONDSTORE/QRESYNC) --- */
 
-/* A listener hears every change committed through this store handle to a mailbox: flag
- * changes (with the new state), expunges and new messages (also those of a move, a copy, a
- * deleted mailbox, and INBOX emptied by a rename). Sessions use it to queue untagged
- * responses for the points where RFC 9051 allows them. Changes made through other handles
- * (other processes) are not heard. A callback may remove any listener, itself included, and
- * may change the store. Any callback may be NULL. */
+/* What changed in a mailbox after MODSEQ since, read in one snapshot: *mb_r gets the mailbox
+ * as it is now; changed_cb gets every message whose MODSEQ is above since (new or with
+ * changed flags; in no particular order), then expunged_cb every UID expunged after since,
+ * ascending. Either callback may be NULL. 1 done, 0 the mailbox no longer exists (deleted),
+ * -1 error. Cheap when nothing changed (one row read). */
+int store_changes_since(struct store *store, uint64_t mailbox_id, uint64_t since,
+			struct store_mailbox *mb_r, store_msg_cb *changed_cb,
+			store_uid_cb *expunged_cb, void *ctx, const char **error_r);
+
+/* --- change notification ---
+ * Listeners are told that a mailbox may have changed; what changed they read with
+ * store_changes_since (one mechanism for changes from this process and from others).
+ * Every commit also touches ROOT/.notify/USER, so that other processes (the mail process of
+ * the user, while the CLI or a delivery agent writes) can watch one directory with inotify
+ * and call store_refresh() for the user named by the event. */
 struct store_listener {
-	uint64_t mailbox_id;
-	void (*flags_changed)(void *ctx, const struct store_msg *msg);
-	void (*expunged)(void *ctx, uint32_t uid);
-	void (*appended)(void *ctx, const struct store_msg *msg);
+	uint64_t mailbox_id; /* 0: every mailbox */
+	/* may have changed (after a commit through this handle, or store_refresh found a commit
+	 * by another handle); may remove any listener and may change the store */
+	void (*changed)(void *ctx, uint64_t mailbox_id);
 	void *ctx;
 	struct store_listener *next; /* owned by the store */
 };
 void store_listener_add(struct store *store, struct store_listener *listener);
 void store_listener_remove(struct store *store, struct store_listener *listener);
+
+/* Has another handle (another process) committed since the last call? If so, tell every
+ * listener (mailbox unknown). Returns 1 if it had, 0 if not, -1 on error. */
+int store_refresh(struct store *store);
+
+/* Watching ROOT/.notify for commits of any user: an inotify descriptor (non-blocking), or -1
+ * with *error_r. store_watch_read calls cb with each user named by pending events (user NULL:
+ * events were lost, refresh every store) and returns 0, or -1 on a read error. */
+int store_watch_open(const char *root, const char **error_r);
+typedef void store_watch_cb(void *ctx, const char *user);
+int store_watch_read(int fd, store_watch_cb *cb, void *ctx);
 
 /* --- maintenance --- */
 

@@ -506,48 +506,30 @@ static void test_copy_move(void)
 /* ---- tests: listeners ---- */
 
 struct heard {
-	int appended, changed, expunged;
-	uint32_t last_uid;
-	uint8_t last_flags;
+	int told;
+	uint64_t last_mailbox;
 	struct store *store;
 	struct store_listener *self, *other;
-	bool remove_self, remove_other;
+	bool remove_self, remove_other, flag_it;
 };
 
-static void heard_appended(void *ctx, const struct store_msg *msg)
+static void heard_changed(void *ctx, uint64_t mailbox_id)
 {
 	struct heard *h = ctx;
-	h->appended++;
-	h->last_uid = msg->uid;
+	h->told++;
+	h->last_mailbox = mailbox_id;
 	if (h->remove_self)
 		store_listener_remove(h->store, h->self);
 	if (h->remove_other)
 		store_listener_remove(h->store, h->other);
-}
-
-static void heard_flag_it(void *ctx, const struct store_msg *msg)
-{
-	struct heard *h = ctx;
-	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED };
-	const char *error;
-	h->appended++;
-	CHECK(store_set_flags(h->store, h->self->mailbox_id, &msg->uid, 1, &ch, NULL, NULL, NULL,
-			      &error) == 0);
-}
-
-static void heard_changed(void *ctx, const struct store_msg *msg)
-{
-	struct heard *h = ctx;
-	h->changed++;
-	h->last_uid = msg->uid;
-	h->last_flags = msg->flags;
-}
-
-static void heard_expunged(void *ctx, uint32_t uid)
-{
-	struct heard *h = ctx;
-	h->expunged++;
-	h->last_uid = uid;
+	if (h->flag_it) {
+		/* a listener may change the store from its callback (and hears that too) */
+		h->flag_it = false;
+		struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED };
+		const char *error;
+		CHECK(store_set_flags(h->store, h->self->mailbox_id, (uint32_t[]){ 1 }, 1, &ch, NULL,
+				      NULL, NULL, &error) == 0);
+	}
 }
 
 static void test_listeners(void)
@@ -556,84 +538,184 @@ static void test_listeners(void)
 	struct store *store = open_store();
 	const char *error;
 	uint64_t inbox = mailbox_id(store, "INBOX"), sent = mailbox_id(store, "Sent");
-	struct heard ha = { .store = store }, hb = { .store = store }, hs = { .store = store };
-	struct store_listener la = { .mailbox_id = inbox, .flags_changed = heard_changed,
-				     .expunged = heard_expunged, .appended = heard_appended,
-				     .ctx = &ha };
-	struct store_listener lb = la, ls = la;
+	struct heard ha = { .store = store }, hb = { .store = store }, hs = { .store = store },
+		     hall = { .store = store };
+	struct store_listener la = { .mailbox_id = inbox, .changed = heard_changed, .ctx = &ha };
+	struct store_listener lb = la, ls = la, lall = la;
 	lb.ctx = &hb;
 	ls.mailbox_id = sent;
 	ls.ctx = &hs;
+	lall.mailbox_id = 0;
+	lall.ctx = &hall;
 	ha.self = &la;
 	hb.self = &lb;
 	store_listener_add(store, &la);
 	store_listener_add(store, &lb);
 	store_listener_add(store, &ls);
+	store_listener_add(store, &lall);
 
+	/* one change, one notice per listener, however many messages */
 	struct store_append two[2] = {
 		{ .data = (const unsigned char *)make_msg(0, "l1", "one"), .size = strlen(msg_text[0]) },
 		{ .data = (const unsigned char *)make_msg(1, "l2", "two"), .size = strlen(msg_text[1]) },
 	};
 	uint32_t uids[2], uidv;
 	CHECK(store_append(store, inbox, two, 2, uids, &uidv, &error) == 0);
-	CHECK(ha.appended == 2 && hb.appended == 2 && hs.appended == 0 && ha.last_uid == 2);
+	CHECK(ha.told == 1 && hb.told == 1 && hs.told == 0 && hall.told == 1);
+	CHECK(ha.last_mailbox == inbox && hall.last_mailbox == inbox);
 
-	/* only real changes are heard */
+	/* only real changes are told */
 	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
 	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 2 }, 1, &ch, NULL, NULL, NULL, &error) ==
 	      0);
-	CHECK(ha.changed == 1 && ha.last_uid == 2 && ha.last_flags == STORE_FLAG_SEEN);
+	CHECK(ha.told == 2);
 	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 2 }, 1, &ch, NULL, NULL, NULL, &error) ==
 	      0);
-	CHECK(ha.changed == 1 && hb.changed == 1);
+	CHECK(ha.told == 2 && hb.told == 2);
 
-	/* a failed change is not heard */
+	/* a failed change is not told */
 	CHECK(store_append(store, inbox, two, 0, uids, &uidv, &error) < 0);
-	CHECK(ha.appended == 2);
+	CHECK(ha.told == 2);
 
-	/* move: the source's listeners hear expunges, the destination's appends */
+	/* a move is told to both mailboxes' listeners, once each */
 	size_t copied;
 	uint32_t src_r[1], new_r[1];
 	CHECK(store_copy(store, inbox, (uint32_t[]){ 1 }, 1, sent, true, src_r, new_r, &copied,
 			 &uidv, &error) == 0);
-	CHECK(ha.expunged == 1 && ha.last_uid == 1 && hs.appended == 1 && hs.expunged == 0);
+	CHECK(ha.told == 3 && hs.told == 1 && hall.told == 4);
 
 	/* a listener that removes itself, and one that removes the next one, mid-delivery */
 	ha.remove_self = true;
 	hb.remove_other = true;
 	hb.other = &la;
-	int a_before = ha.appended, b_before = hb.appended;
+	int a_before = ha.told, b_before = hb.told;
 	CHECK(append1(store, inbox, make_msg(0, "l3", "three"), 0, NULL, 0, NULL) == 0);
-	/* lb was added last, so it is called first, and removes la before la's turn */
-	CHECK(hb.appended == b_before + 1 && ha.appended == a_before);
+	/* lb was added after la, so it is called first, and removes la before la's turn */
+	CHECK(hb.told == b_before + 1 && ha.told == a_before);
 	hb.remove_other = false;
 	hb.remove_self = true;
 	CHECK(append1(store, inbox, make_msg(0, "l4", "four"), 0, NULL, 0, NULL) == 0);
-	CHECK(hb.appended == b_before + 2);
+	CHECK(hb.told == b_before + 2);
 	CHECK(append1(store, inbox, make_msg(0, "l5", "five"), 0, NULL, 0, NULL) == 0);
-	CHECK(hb.appended == b_before + 2 && ha.appended == a_before);
+	CHECK(hb.told == b_before + 2 && ha.told == a_before);
 
-	/* a listener may change the store from its callback: it hears that change too */
-	struct heard ht = { .store = store };
+	/* a listener may change the store from its callback: it is told of that change too */
+	struct heard ht = { .store = store, .flag_it = true };
 	struct store_listener lt = { .mailbox_id = mailbox_id(store, "Trash"),
-				     .flags_changed = heard_changed, .appended = heard_flag_it,
-				     .ctx = &ht };
+				     .changed = heard_changed, .ctx = &ht };
 	ht.self = &lt;
 	store_listener_add(store, &lt);
 	CHECK(append1(store, lt.mailbox_id, make_msg(0, "l7", "seven"), 0, NULL, 0, NULL) == 0);
-	CHECK(ht.appended == 1 && ht.changed == 1 && ht.last_flags == STORE_FLAG_FLAGGED);
-	CHECK(mb_get(store, "Trash")->messages == 1);
+	CHECK(ht.told == 2);
+	struct msgs m = { .n = 0 };
+	CHECK(store_messages(store, lt.mailbox_id, msgs_cb, &m, &error) == 0);
+	CHECK(m.n == 1 && m.v[0].flags == STORE_FLAG_FLAGGED);
 	store_listener_remove(store, &lt);
 
 	/* expunge and a deleted mailbox */
 	CHECK(store_expunge(store, sent, (uint32_t[]){ 1 }, 1, NULL, NULL, &error) == 0);
-	CHECK(hs.expunged == 1);
+	CHECK(hs.told == 2);
 	CHECK(append1(store, sent, make_msg(0, "l6", "six"), 0, NULL, 0, NULL) == 0);
 	CHECK(store_mailbox_delete(store, "Sent", &error) == 0);
-	CHECK(hs.expunged == 2);
+	CHECK(hs.told == 4);
 	store_listener_remove(store, &ls);
 	store_listener_remove(store, &ls); /* not there: harmless */
+	store_listener_remove(store, &lall);
 	store_close(&store);
+	root_free();
+}
+
+/* store_changes_since: what a view or a QRESYNC client reads after a MODSEQ */
+static void test_changes_since(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	for (int i = 0; i < 5; i++)
+		CHECK(append1(store, inbox, make_msg(0, "c", "x"), 0, NULL, 0, NULL) == 0);
+	struct store_mailbox mb;
+	CHECK(store_mailbox_get(store, "INBOX", &mb) == 1);
+	uint64_t base = mb.highestmodseq;
+
+	/* nothing since now */
+	struct msgs m = { .n = 0 };
+	struct uids u = { .n = 0 };
+	CHECK(store_changes_since(store, inbox, base, &mb, msgs_cb, uids_cb, &m, &error) == 1);
+	CHECK(m.n == 0 && mb.highestmodseq == base);
+	/* everything since 0 */
+	CHECK(store_changes_since(store, inbox, 0, &mb, msgs_cb, NULL, &m, &error) == 1);
+	CHECK(m.n == 5);
+
+	/* a flag change, an expunge and a new message */
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_DELETED };
+	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 2, 4 }, 2, &ch, NULL, NULL, NULL,
+			      &error) == 0);
+	CHECK(store_expunge(store, inbox, (uint32_t[]){ 4 }, 1, NULL, NULL, &error) == 0);
+	CHECK(append1(store, inbox, make_msg(0, "c", "y"), 0, NULL, 0, NULL) == 0);
+	m.n = 0;
+	CHECK(store_changes_since(store, inbox, base, &mb, msgs_cb, NULL, &m, &error) == 1);
+	CHECK(store_changes_since(store, inbox, base, &mb, NULL, uids_cb, &u, &error) == 1);
+	CHECK(m.n == 2 && u.n == 1 && u.v[0] == 4);
+	bool saw2 = false, saw6 = false;
+	for (int i = 0; i < m.n; i++) {
+		saw2 |= m.v[i].uid == 2 && m.v[i].flags == STORE_FLAG_DELETED;
+		saw6 |= m.v[i].uid == 6 && m.v[i].modseq == mb.highestmodseq;
+	}
+	CHECK(saw2 && saw6 && mb.highestmodseq == base + 3);
+
+	/* a deleted mailbox */
+	CHECK(store_mailbox_create(store, "Gone", 0, &error) == 0);
+	uint64_t gone = mailbox_id(store, "Gone");
+	CHECK(store_mailbox_delete(store, "Gone", &error) == 0);
+	CHECK(store_changes_since(store, gone, 0, &mb, msgs_cb, uids_cb, &m, &error) == 0);
+	store_close(&store);
+	root_free();
+}
+
+/* Two handles on one store (as two processes have): store_refresh tells one handle's
+ * listeners about the other's commits, and only about those; the watch names the user. */
+static void watch_cb(void *ctx, const char *user)
+{
+	int *n = ctx;
+	if (user != NULL && strcmp(user, "alice") == 0)
+		(*n)++;
+}
+
+static void test_refresh_and_watch(void)
+{
+	root_new();
+	const char *error;
+	int wfd = store_watch_open(test_root, &error);
+	CHECK(wfd >= 0);
+	struct store *a = open_store(), *b = open_store();
+	CHECK(a != NULL && b != NULL);
+	uint64_t inbox = mailbox_id(a, "INBOX");
+	struct heard ha = { .store = a };
+	struct store_listener la = { .mailbox_id = inbox, .changed = heard_changed, .ctx = &ha };
+	store_listener_add(a, &la);
+	int events = 0;
+	CHECK(store_watch_read(wfd, watch_cb, &events) == 0);
+	events = 0;
+
+	CHECK(store_refresh(a) == 0 && ha.told == 0);
+	/* a's own commit: told directly, not again by refresh */
+	CHECK(append1(a, inbox, make_msg(0, "r", "x"), 0, NULL, 0, NULL) == 0);
+	CHECK(ha.told == 1);
+	CHECK(store_refresh(a) == 0 && ha.told == 1);
+	/* b's commit: a hears nothing until it refreshes (its process saw the inotify event) */
+	CHECK(append1(b, inbox, make_msg(0, "r", "y"), 0, NULL, 0, NULL) == 0);
+	CHECK(ha.told == 1);
+	CHECK(store_refresh(a) == 1 && ha.told == 2 && ha.last_mailbox == 0);
+	CHECK(store_refresh(a) == 0 && ha.told == 2);
+	CHECK(store_watch_read(wfd, watch_cb, &events) == 0);
+	CHECK(events >= 1); /* the kernel merges identical events not yet read */
+	events = 0;
+	CHECK(store_watch_read(wfd, watch_cb, &events) == 0 && events == 0);
+	store_listener_remove(a, &la);
+	store_close(&a);
+	store_close(&b);
+	close(wfd);
 	root_free();
 }
 
@@ -647,5 +729,7 @@ int main(void)
 	TEST_RUN(test_expunge);
 	TEST_RUN(test_copy_move);
 	TEST_RUN(test_listeners);
+	TEST_RUN(test_changes_since);
+	TEST_RUN(test_refresh_and_watch);
 	return test_finish();
 }
