@@ -1,0 +1,450 @@
+#!/usr/bin/python3
+"""test-notify.py: every session of a user sees the same mailbox (issue 5).
+
+Real kura, real TLS sessions. Covers: IDLE pushes (flags, new mail, expunges) from another
+session and from another process (a commit made straight into the user's SQLite database, as
+a delivery agent or the CLI would, announced through DATA/users/.notify), DONE and bad input
+during IDLE, the windows in which EXPUNGE must not be sent (RFC 9051 7.4.1), keywords
+announced with FLAGS and PERMANENTFLAGS, a mailbox deleted under a session, and a stress run:
+many sessions doing random STORE/EXPUNGE/APPEND/MOVE at once, after which every session's
+picture of the mailbox (kept only from what the server told it) equals the store's state.
+
+    tests/notify/test-notify.py [--kura PATH] [--stress-seconds N] [--sessions N]
+"""
+import argparse
+import os
+import random
+import re
+import sqlite3
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import kura  # noqa: E402
+
+PASS = "notify-Pass-1"
+_users = []
+
+
+def new_user(srv, stem):
+    name = "%s-%d" % (stem, len(_users) + 1)
+    srv.user_add(name, PASS)
+    _users.append(name)
+    return name
+
+
+FETCH_RE = re.compile(rb"^\* (\d+) FETCH \((.*)\)$")
+UID_RE = re.compile(rb"UID (\d+)")
+FLAGS_RE = re.compile(rb"FLAGS \(([^)]*)\)")
+
+
+class Mirror:
+    """One session and its picture of the selected mailbox, kept only from the server's
+    untagged responses (EXISTS, EXPUNGE, FETCH), as a client must."""
+
+    def __init__(self, srv, user, name="m"):
+        self.c = srv.login("tls", user, PASS)
+        self.name = name
+        self.n = 0
+        self.uids = []      # by sequence number - 1; None until the client learns the UID
+        self.flags = {}     # uid -> set of flags (without \Recent)
+        self.errors = []
+
+    def tag(self):
+        self.n += 1
+        return "%s%d" % (self.name, self.n)
+
+    def apply(self, line):
+        m = re.match(rb"^\* (\d+) EXISTS$", line)
+        if m:
+            n = int(m.group(1))
+            if n < len(self.uids):
+                self.errors.append("EXISTS went down from %d to %d" % (len(self.uids), n))
+                del self.uids[n:]
+            self.uids.extend([None] * (n - len(self.uids)))
+            return
+        m = re.match(rb"^\* (\d+) EXPUNGE$", line)
+        if m:
+            n = int(m.group(1))
+            if not 1 <= n <= len(self.uids):
+                self.errors.append("EXPUNGE %d with %d messages" % (n, len(self.uids)))
+                return
+            uid = self.uids.pop(n - 1)
+            self.flags.pop(uid, None)
+            return
+        m = FETCH_RE.match(line)
+        if m:
+            n = int(m.group(1))
+            if not 1 <= n <= len(self.uids):
+                self.errors.append("FETCH %d with %d messages: %r" % (n, len(self.uids), line))
+                return
+            u = UID_RE.search(m.group(2))
+            if u:
+                uid = int(u.group(1))
+                if self.uids[n - 1] is None:
+                    self.uids[n - 1] = uid
+                elif self.uids[n - 1] != uid:
+                    self.errors.append("message %d is UID %d, FETCH says %d"
+                                       % (n, self.uids[n - 1], uid))
+            f = FLAGS_RE.search(m.group(2))
+            uid = self.uids[n - 1]
+            if f and uid is not None:
+                self.flags[uid] = set(f.group(1).split()) - {b"\\Recent"}
+
+    def cmd(self, text, expect="OK", timeout=30):
+        t = self.tag()
+        self.c.send(("%s %s\r\n" % (t, text)).encode())
+        lines = self.c.read_until_tagged(t, timeout)
+        for line in lines[:-1]:
+            self.apply(line)
+        status = lines[-1][len(t) + 1:].split(b" ", 1)[0].decode()
+        if expect is not None and status != expect:
+            raise kura.TestError("%s: %s: expected %s, got %r" % (self.name, text, expect,
+                                                                  lines[-3:]))
+        return lines
+
+    def fill(self):
+        """Learn the UIDs and flags of messages known only by EXISTS."""
+        while None in self.uids:
+            first = self.uids.index(None) + 1
+            self.cmd("FETCH %d:* (UID FLAGS)" % first)
+
+    def append(self, box, text):
+        t = self.tag()
+        data = text.encode()
+        self.c.send(("%s APPEND %s {%d+}\r\n" % (t, box, len(data))).encode() + data + b"\r\n")
+        lines = self.c.read_until_tagged(t, 30)
+        for line in lines[:-1]:
+            self.apply(line)
+        if not lines[-1].startswith((t + " OK").encode()):
+            raise kura.TestError("APPEND: %r" % lines[-1])
+
+    def close(self):
+        self.c.close()
+
+
+def truth(srv, user, box="INBOX"):
+    """The store's state, as a fresh session reads it: [(uid, flags)]."""
+    m = Mirror(srv, user, "truth")
+    try:
+        m.cmd("EXAMINE %s" % box)
+        m.fill()
+        return [(u, m.flags.get(u, set())) for u in m.uids]
+    finally:
+        m.close()
+
+
+def msg(i, extra=""):
+    return ("From: a@example.com\r\nTo: b@example.com\r\nSubject: n%s %s\r\n"
+            "Message-ID: <n%s@example.com>\r\n\r\nbody %s\r\n" % (i, extra, i, i))
+
+
+def read_pushed(c, want, timeout=5):
+    """Lines pushed during IDLE until one matching each regex in want was seen."""
+    got = []
+    pending = [re.compile(w) for w in want]
+    deadline = time.time() + timeout * kura.SLOW
+    while pending:
+        line = c.readline(max(0.1, deadline - time.time()))
+        if line is None:
+            raise kura.TestError("EOF during IDLE; got %r" % got)
+        got.append(line)
+        pending = [p for p in pending if not p.match(line)]
+    return got
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def t_idle_push_from_another_session(srv):
+    user = new_user(srv, "idle")
+    a, b = Mirror(srv, user, "a"), Mirror(srv, user, "b")
+    try:
+        b.append("INBOX", msg(1))
+        b.append("INBOX", msg(2))
+        a.cmd("SELECT INBOX")
+        b.cmd("SELECT INBOX")
+        a.c.send(b"i1 IDLE\r\n")
+        assert a.c.readline(5) == b"+ idling"
+        t0 = time.time()
+        b.cmd("STORE 2 +FLAGS (\\Flagged)")
+        got = read_pushed(a.c, [rb"^\* 2 FETCH \(.*FLAGS \(\\Flagged"])
+        latency = time.time() - t0
+        b.append("INBOX", msg(3))
+        got += read_pushed(a.c, [rb"^\* 3 EXISTS$"])
+        b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)")
+        b.cmd("EXPUNGE")
+        got += read_pushed(a.c, [rb"^\* 1 EXPUNGE$"])
+        # nothing else while idle
+        a.c.send(b"DONE\r\n")
+        lines = a.c.read_until_tagged("i1", 5)
+        assert lines[-1].startswith(b"i1 OK"), lines
+        assert not [x for x in got if x.startswith(b"i1")], got
+        print("#   IDLE push latency (STORE acknowledged to FETCH pushed): %.1f ms"
+              % (latency * 1000))
+        lines = a.cmd("UID FETCH 1:* (FLAGS)")
+        assert sum(1 for x in lines if x.startswith(b"* ") and b" FETCH " in x) == 2, lines
+    finally:
+        a.close()
+        b.close()
+
+
+def t_idle_done_and_bad_input(srv):
+    user = new_user(srv, "idledone")
+    a = Mirror(srv, user, "a")
+    try:
+        # IDLE in the authenticated state too
+        a.c.send(b"i1 IDLE\r\n")
+        assert a.c.readline(5) == b"+ idling"
+        a.c.send(b"done\r\n")  # case-insensitive
+        assert a.c.read_until_tagged("i1", 5)[-1].startswith(b"i1 OK")
+        a.cmd("SELECT INBOX")
+        a.c.send(b"i2 IDLE\r\n")
+        assert a.c.readline(5) == b"+ idling"
+        a.c.send(b"i3 NOOP\r\n")  # not DONE: the IDLE ends with BAD
+        lines = a.c.read_until_tagged("i2", 5)
+        assert lines[-1].startswith(b"i2 BAD"), lines
+        # the session goes on
+        a.cmd("NOOP")
+        a.cmd("IDLE takes-no-args", expect="BAD")
+    finally:
+        a.close()
+
+
+def store_db(srv, user):
+    return os.path.join(srv.data_dir, "users", user, "store.db")
+
+
+def t_change_from_another_process(srv):
+    """A commit made by another process (here straight into the user's database, as kura
+    deliver or the CLI would) reaches an idling session through DATA/users/.notify."""
+    user = new_user(srv, "xproc")
+    a = Mirror(srv, user, "a")
+    try:
+        a.append("INBOX", msg(1))
+        a.cmd("SELECT INBOX")
+        a.c.send(b"i1 IDLE\r\n")
+        assert a.c.readline(5) == b"+ idling"
+        db = sqlite3.connect(store_db(srv, user), timeout=10)
+        try:
+            with db:
+                mid, hms = db.execute("SELECT id, highestmodseq FROM mailbox"
+                                      " WHERE name = 'INBOX'").fetchone()
+                db.execute("UPDATE message SET flags = flags | 4, modseq = ?"
+                           " WHERE mailbox_id = ? AND uid = 1", (hms + 1, mid))
+                db.execute("UPDATE mailbox SET highestmodseq = ? WHERE id = ?", (hms + 1, mid))
+        finally:
+            db.close()
+        with open(os.path.join(srv.data_dir, "users", ".notify", user), "w"):
+            pass
+        read_pushed(a.c, [rb"^\* 1 FETCH \(.*FLAGS \(\\Flagged"])
+        a.c.send(b"DONE\r\n")
+        assert a.c.read_until_tagged("i1", 5)[-1].startswith(b"i1 OK")
+    finally:
+        a.close()
+
+
+def t_expunge_windows(srv):
+    """RFC 9051 7.4.1: no EXPUNGE while answering FETCH, STORE (or SEARCH) by sequence number;
+    UID FETCH, NOOP and others may send it."""
+    user = new_user(srv, "window")
+    a, b = Mirror(srv, user, "a"), Mirror(srv, user, "b")
+    try:
+        for i in range(3):
+            b.append("INBOX", msg(i))
+        a.cmd("SELECT INBOX")
+        a.fill()
+        b.cmd("SELECT INBOX")
+        b.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)")
+        b.cmd("EXPUNGE")
+        lines = a.cmd("FETCH 1:3 (UID)")
+        assert not [x for x in lines if x.endswith(b"EXPUNGE")], lines
+        # message 2 is still numbered 2 for a (its data may be left out)
+        assert len(a.uids) == 3, a.uids
+        lines = a.cmd("STORE 3 +FLAGS (\\Seen)")
+        assert not [x for x in lines if x.endswith(b"EXPUNGE")], lines
+        assert any(re.match(rb"\* 3 FETCH .*UID 3|\* 3 FETCH \(FLAGS", x) for x in lines), lines
+        lines = a.cmd("UID FETCH 1 (FLAGS)")
+        assert b"* 2 EXPUNGE" in lines, lines
+        assert a.uids == [1, 3], a.uids
+        assert not a.errors, a.errors
+    finally:
+        a.close()
+        b.close()
+
+
+def t_new_keyword_announced(srv):
+    user = new_user(srv, "kw")
+    a, b = Mirror(srv, user, "a"), Mirror(srv, user, "b")
+    try:
+        b.append("INBOX", msg(1))
+        a.cmd("SELECT INBOX")
+        b.cmd("SELECT INBOX")
+        b.cmd("STORE 1 +FLAGS ($Important)")
+        lines = a.cmd("NOOP")
+        flags = [x for x in lines if x.startswith(b"* FLAGS")]
+        perm = [x for x in lines if b"[PERMANENTFLAGS" in x]
+        assert flags and b"$Important" in flags[0], lines
+        assert perm and b"$Important" in perm[0] and b"\\*" in perm[0], lines
+        assert any(b"FETCH" in x and b"$Important" in x for x in lines), lines
+        # the order: FLAGS before the FETCH that uses the keyword
+        assert lines.index(flags[0]) < [i for i, x in enumerate(lines) if b"FETCH" in x][0]
+    finally:
+        a.close()
+        b.close()
+
+
+def t_mailbox_deleted_under_session(srv):
+    user = new_user(srv, "del")
+    a, b = Mirror(srv, user, "a"), Mirror(srv, user, "b")
+    try:
+        b.cmd("CREATE Doomed")
+        b.append("Doomed", msg(1))
+        b.append("Doomed", msg(2))
+        a.cmd("SELECT Doomed")
+        a.fill()
+        b.cmd("DELETE Doomed")
+        lines = a.cmd("NOOP")
+        assert a.uids == [], (a.uids, lines)
+        assert not a.errors, a.errors
+        b.cmd("CREATE Doomed")
+        b.append("Doomed", msg(3))
+        # a still has the old, deleted mailbox selected: the new one is another mailbox
+        lines = a.cmd("NOOP")
+        assert a.uids == [], (a.uids, lines)
+    finally:
+        a.close()
+        b.close()
+
+
+def t_stress_sessions(srv):
+    """Many sessions doing random changes at once; afterwards each session's picture, built
+    only from untagged responses, equals the store's state: no lost or phantom message or
+    flag."""
+    user = new_user(srv, "stress")
+    seed = int(os.environ.get("KURA_TEST_SEED", "0")) or random.randrange(1 << 30)
+    print("#   stress: seed %d, %d sessions, %d s" % (seed, ARGS.sessions, ARGS.stress_seconds))
+    setup = Mirror(srv, user, "setup")
+    setup.cmd("CREATE Other")
+    for i in range(40):
+        setup.append("INBOX", msg(i))
+    setup.close()
+    sessions = [Mirror(srv, user, "s%d-" % k) for k in range(ARGS.sessions)]
+    for s in sessions:
+        s.cmd("SELECT INBOX")
+        s.fill()
+    stop = time.time() + ARGS.stress_seconds
+    failures = []
+    counts = {}
+
+    def worker(s, rnd):
+        try:
+            while time.time() < stop:
+                op = rnd.choice(["store", "store", "store", "append", "append", "append",
+                                 "append", "expunge", "move", "noop", "fetch", "uidexpunge"])
+                counts[op] = counts.get(op, 0) + 1
+                known = [u for u in s.uids if u is not None]
+                if op == "store" and known:
+                    u = rnd.choice(known)
+                    f = rnd.choice(["\\Seen", "\\Flagged", "\\Answered", "$Label1", "$Label2"])
+                    sign = rnd.choice("+-")
+                    silent = rnd.choice(["", ".SILENT"])
+                    if rnd.random() < 0.5:
+                        s.cmd("UID STORE %d %sFLAGS%s (%s)" % (u, sign, silent, f))
+                    else:
+                        n = s.uids.index(u) + 1
+                        s.cmd("STORE %d %sFLAGS%s (%s)" % (n, sign, silent, f))
+                elif op == "append":
+                    s.append("INBOX", msg(rnd.randrange(1 << 20), s.name))
+                elif op == "expunge" and known:
+                    u = rnd.choice(known)
+                    s.cmd("UID STORE %d +FLAGS.SILENT (\\Deleted)" % u)
+                    s.cmd("EXPUNGE")
+                elif op == "uidexpunge" and known:
+                    u = rnd.choice(known)
+                    s.cmd("UID STORE %d +FLAGS.SILENT (\\Deleted)" % u)
+                    s.cmd("UID EXPUNGE %d" % u)
+                elif op == "move" and known:
+                    s.cmd("UID MOVE %d Other" % rnd.choice(known))
+                elif op == "fetch" and s.uids:
+                    n = rnd.randrange(1, len(s.uids) + 1)
+                    s.cmd("FETCH %d:%d (UID FLAGS)" % (n, min(len(s.uids), n + 5)))
+                else:
+                    s.cmd("NOOP")
+                if s.errors:
+                    failures.append("%s: %s" % (s.name, s.errors[:3]))
+                    return
+        except Exception as e:  # noqa: BLE001 - reported as a failure
+            failures.append("%s: %r" % (s.name, e))
+
+    threads = [threading.Thread(target=worker, args=(s, random.Random(seed + k)))
+               for k, s in enumerate(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(ARGS.stress_seconds + 120)
+    assert not failures, failures[:5]
+    want = truth(srv, user)
+    # \Deleted may be left by an EXPUNGE that raced with a -FLAGS: compare everything
+    for s in sessions:
+        s.cmd("NOOP")
+        s.fill()
+        mine = [(u, s.flags.get(u, set())) for u in s.uids]
+        if mine != want:
+            diff = [(a, b) for a, b in zip(mine, want) if a != b][:3]
+            raise kura.TestError("%s: %d messages vs %d in the store; first differences %r"
+                                 % (s.name, len(mine), len(want), diff))
+        assert not s.errors, s.errors[:3]
+    for s in sessions:
+        s.close()
+    print("#   stress: %d messages at the end; operations %r" % (len(want), counts))
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kura", default=None)
+    ap.add_argument("--stress-seconds", type=int, default=0)
+    ap.add_argument("--sessions", type=int, default=50)
+    ARGS, _ = ap.parse_known_args()
+    binary, _ = kura.binary_from_argv(["--kura", ARGS.kura] if ARGS.kura else [])
+    res = kura.Results()
+    if not os.access(binary, os.X_OK):
+        res.fail("kura binary %s is missing" % binary)
+        return res.summary()
+    if kura.is_san_binary(binary):
+        kura.SLOW = max(kura.SLOW, 3.0)
+    if ARGS.stress_seconds == 0:
+        ARGS.stress_seconds = 30 if kura.is_san_binary(binary) else 60
+    srv = kura.Server(binary, name="notify")
+    try:
+        srv.start()
+    except (kura.TestError, OSError) as e:
+        res.fail("server starts", str(e))
+        srv.cleanup(ok=False)
+        return res.summary()
+    tests = [(n[2:], f) for n, f in sorted(globals().items())
+             if n.startswith("t_") and callable(f)]
+    for name, fn in tests:
+        off = srv.log_size()
+        ok = res.run(name, fn, srv)
+        crashes = srv.crashes_since(off)
+        if crashes:
+            ok = False
+            res.fail(name + ": no server process crashed", "\n".join(crashes))
+        if not ok:
+            print("#   log tail:\n#   " + srv.log_tail(10).replace("\n", "\n#   "))
+        if srv.proc.poll() is not None:
+            res.fail("server alive after " + name, srv.log_tail())
+            break
+    status = srv.stop()
+    san = srv.sanitizer_reports()
+    res.check("server exits 0 on SIGTERM", status == 0, srv.log_tail())
+    res.check("server log has no sanitizer report", not san, "\n".join(san[:20]))
+    srv.cleanup(ok=res.failed == 0)
+    return res.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
