@@ -4,7 +4,8 @@
  * decoding, modified UTF-7 both ways, address/date/parameter parsing, charset conversion and
  * incremental decoding. Invariants are checked with abort(): offsets inside the message, sizes
  * consistent, rendered IMAP balanced with well-formed strings, UTF-8 output well-formed,
- * modified UTF-7 canonical round trips, incremental decoding equal to whole decoding. */
+ * modified UTF-7 canonical round trips, incremental decoding equal to whole decoding; the
+ * part table round trip and hostile part tables (first byte 7). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "mail/header.h"
 #include "mail/mime-param.h"
 #include "mail/mime.h"
+#include "mail/mime-parts.h"
 #include "mail/mutf7.h"
 #include "mail/rfc2047.h"
 
@@ -173,6 +175,36 @@ static void fuzz_check_sections(const struct mime_part *root, const struct mime_
 	}
 }
 
+static bool fuzz_parts_same(const struct mime_part *a, const struct mime_part *b)
+{
+	if (a->flags != b->flags || a->enc != b->enc || a->header_offset != b->header_offset ||
+	    a->header_size != b->header_size || a->body_size != b->body_size ||
+	    a->child_count != b->child_count)
+		return false;
+	const struct mime_part *x = a->children, *y = b->children;
+	for (; x != NULL && y != NULL; x = x->next, y = y->next)
+		if (!fuzz_parts_same(x, y))
+			return false;
+	return x == NULL && y == NULL;
+}
+
+/* A hostile part table (read from a damaged database): refused or a tree within bounds. */
+static void fuzz_parts_table(const uint8_t *data, size_t size)
+{
+	if (size < 8)
+		return;
+	uint64_t msg_size = 0;
+	memcpy(&msg_size, data, 8);
+	msg_size %= 1u << 30;
+	struct pool *pool = pool_create(8192);
+	const struct mime_part *root = mime_parts_decode(data + 8, size - 8, msg_size, pool);
+	if (root != NULL) {
+		FUZZ_ASSERT(root->body_offset + root->body_size <= msg_size);
+		fuzz_check_sections(root, NULL, (char[256]){0}, 0);
+	}
+	pool_destroy(&pool);
+}
+
 static void fuzz_mime(const uint8_t *data, size_t size)
 {
 	struct pool *pool = pool_create(8192);
@@ -192,6 +224,14 @@ static void fuzz_mime(const uint8_t *data, size_t size)
 	char sec[256];
 	sec[0] = '\0';
 	fuzz_check_sections(root, NULL, sec, 0);
+
+	/* the part table gives back the same tree (offsets, flags, links) */
+	struct buf table;
+	buf_init(&table, 1 << 26);
+	FUZZ_ASSERT(mime_parts_encode(root, &table) == 0);
+	const struct mime_part *back = mime_parts_decode(table.data, table.len, size, pool);
+	FUZZ_ASSERT(back != NULL && fuzz_parts_same(root, back));
+	buf_free(&table);
 
 	struct buf out;
 	buf_init(&out, 1 << 26);
@@ -344,6 +384,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 5:
 		fuzz_decode(data + 1, size - 1);
+		break;
+	case 7:
+		fuzz_parts_table(data + 1, size - 1);
 		break;
 	default:
 		fuzz_mime(data + 1, size - 1);

@@ -137,6 +137,8 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 		}
 	}
 	imap_fetch_msg_init(&msg, fd, info.size, scratch);
+	msg.parts = info.parts;
+	msg.parts_size = info.parts_size;
 
 	st->piece_count = 0;
 	size_t start = 0;

@@ -18,6 +18,7 @@
 #include "lib/xmalloc.h"
 #include "mail/header.h"
 #include "mail/mime.h"
+#include "mail/mime-parts.h"
 
 #define FETCH_IN_CHUNK (16 * 1024)
 #define FETCH_MAP_DROP_MIN (256 * 1024)
@@ -140,6 +141,13 @@ static int fetch_msg_tree(struct imap_fetch_msg *msg, const char **error_r)
 {
 	if (msg->root != NULL)
 		return 0;
+	/* the part table kept at delivery: no byte of the message is read */
+	if (msg->parts != NULL) {
+		msg->root = mime_parts_decode(msg->parts, msg->parts_size, msg->size, msg->pool);
+		if (msg->root != NULL)
+			return 0;
+		/* a damaged table: the message itself is the truth */
+	}
 	if (fetch_msg_map(msg, error_r) < 0)
 		return -1;
 	msg->root = mime_parse(msg->pool, msg->map, (size_t)msg->size, NULL);

@@ -105,6 +105,8 @@ struct imap_fetch_msg {
 	size_t head_len;
 	const unsigned char *map; /* the whole message, mapped only when structure is needed */
 	const struct mime_part *root;
+	const unsigned char *parts; /* the stored part table (store_msg_info), if any */
+	size_t parts_size;
 	bool header_known;
 	uint64_t header_size;     /* of the top-level header, blank line included */
 };

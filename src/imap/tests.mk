@@ -9,6 +9,6 @@ test-imap-seqset_SRCS := src/imap/test-imap-seqset.c src/imap/imap-seqset.c src/
 	src/lib/buf.c src/lib/pool.c src/lib/xmalloc.c src/lib/secure.c src/lib/fdutil.c src/lib/log.c
 TESTS += test-imap-fetch
 test-imap-fetch_SRCS := src/imap/test-imap-fetch.c src/imap/imap-fetch.c src/imap/imap-fetch-body.c \
-	src/imap/imap-arg.c src/imap/imap-parser.c src/mail/mime.c src/mail/mime-param.c \
+	src/imap/imap-arg.c src/imap/imap-parser.c src/mail/mime.c src/mail/mime-parts.c src/mail/mime-param.c \
 	src/mail/header.c src/mail/rfc2047.c src/mail/charset.c src/mail/decode.c \
 	src/lib/buf.c src/lib/pool.c src/lib/xmalloc.c src/lib/secure.c

@@ -16,6 +16,7 @@
 #include "mail/envelope.h"
 #include "mail/header.h"
 #include "mail/mime.h"
+#include "mail/mime-parts.h"
 #include "mail/rfc2047.h"
 
 #define CORPUS_MAX (16 * 1024 * 1024)
@@ -261,6 +262,37 @@ static void corpus_check_tree(const struct corpus_msg *m, const struct mime_part
 	}
 }
 
+/* The part table keeps what sections need: the decoded tree matches the parsed one. */
+static bool parts_same(const struct mime_part *a, const struct mime_part *b)
+{
+	if (a->flags != b->flags || a->enc != b->enc || a->header_offset != b->header_offset ||
+	    a->header_size != b->header_size || a->body_offset != b->body_offset ||
+	    a->body_size != b->body_size || a->child_count != b->child_count ||
+	    a->depth != b->depth)
+		return false;
+	const struct mime_part *x = a->children, *y = b->children;
+	for (; x != NULL && y != NULL; x = x->next, y = y->next)
+		if (!parts_same(x, y) || y->parent != b)
+			return false;
+	return x == NULL && y == NULL;
+}
+
+static void corpus_check_parts(struct corpus_msg *m)
+{
+	struct buf table;
+	buf_init(&table, (size_t)-1 / 2);
+	CHECK(mime_parts_encode(m->root, &table) == 0);
+	const struct mime_part *back = mime_parts_decode(table.data, table.len, m->len, m->pool);
+	CHECK(back != NULL && parts_same(m->root, back));
+	/* every prefix is refused */
+	for (size_t n = 0; n < table.len; n++)
+		CHECK(mime_parts_decode(table.data, n, m->len, m->pool) == NULL);
+	/* and a message shorter than the ranges */
+	if (m->len > 0)
+		CHECK(mime_parts_decode(table.data, table.len, m->len - 1, m->pool) == NULL);
+	buf_free(&table);
+}
+
 static void corpus_one(const char *dir, const char *name)
 {
 	char path[2300];
@@ -281,6 +313,7 @@ static void corpus_one(const char *dir, const char *name)
 		m.pool = pool_create(16384);
 		m.root = mime_parse(m.pool, data, len, NULL);
 		corpus_check_tree(&m, m.root);
+		corpus_check_parts(&m);
 		unsigned int checks = 0;
 		for (char *line = exp; *line != '\0';) {
 			char *nl = strchr(line, '\n');

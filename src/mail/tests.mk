@@ -16,7 +16,7 @@ test-mutf7_SRCS := src/mail/test-mutf7.c src/mail/mutf7.c src/mail/charset.c $(M
 TESTS += test-decode
 test-decode_SRCS := src/mail/test-decode.c src/mail/decode.c $(MAIL_LIB_SRCS)
 
-MAIL_MIME_SRCS := src/mail/mime.c src/mail/mime-param.c src/mail/header.c src/mail/rfc2047.c \
+MAIL_MIME_SRCS := src/mail/mime.c src/mail/mime-parts.c src/mail/mime-param.c src/mail/header.c src/mail/rfc2047.c \
 	src/mail/charset.c src/mail/decode.c
 
 TESTS += test-mime

@@ -25,6 +25,7 @@
 #include "mail/bodystructure.h"
 #include "mail/envelope.h"
 #include "mail/mime.h"
+#include "mail/mime-parts.h"
 
 #define STORE_RENDER_MAX (16u * 1024 * 1024)
 
@@ -427,12 +428,13 @@ static int store_bind_buf(sqlite3_stmt *stmt, int idx, const struct buf *b)
 int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *data,
 			   size_t size)
 {
-	struct buf env, bs, body, bs1, body1;
+	struct buf env, bs, body, bs1, body1, parts;
 	buf_init(&env, STORE_RENDER_MAX);
 	buf_init(&bs, STORE_RENDER_MAX);
 	buf_init(&body, STORE_RENDER_MAX);
 	buf_init(&bs1, STORE_RENDER_MAX);
 	buf_init(&body1, STORE_RENDER_MAX);
+	buf_init(&parts, STORE_RENDER_MAX);
 
 	pool_clear(store->scratch);
 	struct mime_part *root = mime_parse(store->scratch, data, size, NULL);
@@ -443,6 +445,8 @@ int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *
 		buf_append_str(&env, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 	}
 	bool rev1 = bodystructure_needs_rev1_variant(root);
+	/* past the cap (not with MIME_DEFAULT_MAX_PARTS parts): FETCH parses instead */
+	bool have_parts = mime_parts_encode(root, &parts) == 0;
 	if (bodystructure_render(&bs, store->scratch, data, root, BODYSTRUCTURE_EXTENDED) < 0 ||
 	    bodystructure_render(&body, store->scratch, data, root, 0) < 0 ||
 	    (rev1 && (bodystructure_render(&bs1, store->scratch, data, root,
@@ -469,11 +473,14 @@ int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *
 		r = rev1 ? store_bind_buf(stmt, 6, &bs1) : sqlite3_bind_null(stmt, 6);
 	if (r == SQLITE_OK)
 		r = rev1 ? store_bind_buf(stmt, 7, &body1) : sqlite3_bind_null(stmt, 7);
+	if (r == SQLITE_OK)
+		r = have_parts ? store_bind_buf(stmt, 8, &parts) : sqlite3_bind_null(stmt, 8);
 	buf_free(&env);
 	buf_free(&bs);
 	buf_free(&body);
 	buf_free(&bs1);
 	buf_free(&body1);
+	buf_free(&parts);
 	pool_clear(store->scratch);
 	if (r != SQLITE_OK)
 		return store_fail_sql(store, NULL, "binding the message structure");

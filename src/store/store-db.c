@@ -66,7 +66,9 @@ int store_failed(struct store *store, const char **error_r)
  * Version 2: mailbox.first_recent_uid, the first UID no IMAP4rev1 session has claimed as
  * \Recent yet (RFC 3501 2.3.2; store_recent_claim).
  * Version 3: expunged_modseq serves store_changes_since (sessions and QRESYNC read the
- * expunges after a MODSEQ). */
+ * expunges after a MODSEQ).
+ * Version 4: body.parts, the part table (mail/mime-parts.h) so that a section FETCH reads only
+ * its bytes; NULL for bodies stored before (FETCH parses those). */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE mailbox ("
@@ -115,6 +117,7 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE subscription (name TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;",
 	"ALTER TABLE mailbox ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;",
 	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);",
+	"ALTER TABLE body ADD COLUMN parts BLOB;",
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -155,7 +158,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_SUB_LIST] = "SELECT name FROM subscription ORDER BY name",
 	[STMT_BODY_BY_HASH] = "SELECT id, size FROM body WHERE hash = ?1",
 	[STMT_BODY_INSERT] = "INSERT INTO body (hash, size, refs, envelope, bodystructure, body,"
-			     " bodystructure_rev1, body_rev1) VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7)"
+			     " bodystructure_rev1, body_rev1, parts)"
+			     " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)"
 			     " ON CONFLICT (hash) DO UPDATE SET refs = refs + 1 RETURNING id",
 	[STMT_BODY_REF] = "UPDATE body SET refs = refs + ?2 WHERE id = ?1",
 	[STMT_BODY_UNREF] = "UPDATE body SET refs = refs - 1 WHERE id = ?1",
@@ -167,8 +171,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MSG_LIST] = "SELECT uid, flags, keywords, modseq FROM message WHERE mailbox_id = ?1"
 			  " ORDER BY uid",
 	[STMT_MSG_INFO] = "SELECT m.size, m.internal_date, m.internal_tz, m.saved_date, b.hash,"
-			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1"
-			  " FROM message m JOIN body b ON b.id = m.body_id"
+			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1,"
+			  " b.parts FROM message m JOIN body b ON b.id = m.body_id"
 			  " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
 	[STMT_MSG_GET] = "SELECT body_id, size, flags, keywords, modseq, internal_date, internal_tz"
 			 " FROM message WHERE mailbox_id = ?1 AND uid = ?2",

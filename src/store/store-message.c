@@ -468,6 +468,10 @@ int store_message_info(struct store *store, uint64_t mailbox_id, uint32_t uid,
 		info_r->body_rev1 = sqlite3_column_type(stmt, 9) == SQLITE_NULL
 					    ? info_r->body
 					    : store_column_pool(pool, stmt, 9);
+		info_r->parts_size = (size_t)sqlite3_column_bytes(stmt, 10);
+		info_r->parts = info_r->parts_size > 0
+					? (const unsigned char *)store_column_pool(pool, stmt, 10)
+					: NULL;
 	}
 	sqlite3_reset(stmt);
 	if (r == SQLITE_ROW)

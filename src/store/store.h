@@ -122,6 +122,9 @@ struct store_msg_info {
 	 * part (bodystructure.h); otherwise these point to the strings above */
 	const char *bodystructure_rev1;
 	const char *body_rev1;
+	/* the part table (mail/mime-parts.h), or NULL for a body stored before kura kept it */
+	const unsigned char *parts;
+	size_t parts_size;
 };
 
 /* --- opening --- */

@@ -1,10 +1,12 @@
 /* test-store.c: unit tests of the embedded store (store.h): opening, mailbox names, create,
- * delete, rename, subscriptions, UIDVALIDITY, crash leftovers, check, repair and recovery.
+ * delete, rename, subscriptions, UIDVALIDITY, crash leftovers, check, repair and recovery,
+ * \Recent claims and the schema migration from version 1.
  * Messages, flags, copy and listeners are in test-store-message.c. Each test works in its own
  * temporary folder. */
 #include <sqlite3.h>
 
 #include "lib/log.h"
+#include "store/store-private.h"
 #include "store/test-store-util.h"
 
 /* ---- tests: opening ---- */
@@ -532,6 +534,210 @@ static void test_recover(void)
 	root_free();
 }
 
+/* ---- tests: \Recent (store_recent_claim, store_recent_count) ---- */
+
+static void test_recent_claim(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == 1);
+	uint32_t first = 0, count = 99;
+	/* upto 0 only reads; an empty mailbox has nothing to count */
+	CHECK(store_recent_claim(store, inbox, 0, &first, &error) == 0 && first == 1);
+	CHECK(store_recent_count(store, inbox, 1, &count, &error) == 0 && count == 0);
+	uint32_t uid;
+	for (int i = 0; i < 3; i++) {
+		char subject[16];
+		snprintf(subject, sizeof(subject), "r%d", i);
+		CHECK(append1(store, inbox, make_msg(0, subject, "recent"), 0, NULL, 0, &uid) == 0);
+	}
+	CHECK(uid == 3);
+	CHECK(store_recent_count(store, inbox, 1, &count, &error) == 0 && count == 3);
+	CHECK(store_recent_count(store, inbox, 3, &count, &error) == 0 && count == 1);
+	CHECK(store_recent_claim(store, inbox, 0, &first, &error) == 0 && first == 1);
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == 1);
+	/* the claim returns the old first unclaimed UID: [1, 4) are the caller's */
+	CHECK(store_recent_claim(store, inbox, 4, &first, &error) == 0 && first == 1);
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == 4);
+	CHECK(store_recent_count(store, inbox, 4, &count, &error) == 0 && count == 0);
+	/* claiming again gives nothing new, and a smaller upto never moves it back */
+	CHECK(store_recent_claim(store, inbox, 4, &first, &error) == 0 && first == 4);
+	CHECK(store_recent_claim(store, inbox, 2, &first, &error) == 0 && first == 4);
+	CHECK(store_recent_claim(store, inbox, 0, &first, &error) == 0 && first == 4);
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == 4);
+	/* new messages: counted until claimed; a claim covers only below upto */
+	CHECK(append1(store, inbox, make_msg(0, "r4", "recent"), 0, NULL, 0, &uid) == 0 && uid == 4);
+	CHECK(append1(store, inbox, make_msg(0, "r5", "recent"), 0, NULL, 0, &uid) == 0 && uid == 5);
+	CHECK(append1(store, inbox, make_msg(0, "r6", "recent"), 0, NULL, 0, &uid) == 0 && uid == 6);
+	CHECK(store_recent_count(store, inbox, 4, &count, &error) == 0 && count == 3);
+	CHECK(store_recent_claim(store, inbox, 5, &first, &error) == 0 && first == 4);
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == 5);
+	CHECK(store_recent_count(store, inbox, 5, &count, &error) == 0 && count == 2);
+	/* expunged messages are not counted */
+	uint32_t gone = 5;
+	CHECK(store_expunge(store, inbox, &gone, 1, NULL, NULL, &error) == 0);
+	CHECK(store_recent_count(store, inbox, 5, &count, &error) == 0 && count == 1);
+	/* other mailboxes are apart */
+	uint64_t sent = mailbox_id(store, "Sent");
+	CHECK(store_recent_claim(store, sent, 0, &first, &error) == 0 && first == 1);
+	CHECK(store_recent_count(store, sent, 1, &count, &error) == 0 && count == 0);
+	/* an unknown mailbox */
+	CHECK(store_recent_claim(store, 999999, 0, &first, &error) < 0 && error != NULL);
+	CHECK(store_last_error(store) == STORE_ERR_NOT_FOUND);
+	CHECK(store_recent_claim(store, 999999, 10, &first, &error) < 0);
+	CHECK(store_last_error(store) == STORE_ERR_NOT_FOUND);
+	/* the store still works (the claim's transaction was rolled back) */
+	CHECK(store_recent_claim(store, inbox, 7, &first, &error) == 0 && first == 5);
+	store_close(&store);
+	/* the claim is kept across a reopen */
+	store = open_store();
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == 7);
+	CHECK(store_recent_count(store, inbox, 7, &count, &error) == 0 && count == 0);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	root_free();
+}
+
+/* The schema of version 1 (src/store/store-db.c, before first_recent_uid): a store written by
+ * that kura must open, gain the column with 1 (every message recent once more) and keep the
+ * rest. */
+static const char store_schema_v1[] =
+	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE mailbox ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" name TEXT NOT NULL UNIQUE,"
+	" uidvalidity INTEGER NOT NULL,"
+	" uidnext INTEGER NOT NULL,"
+	" highestmodseq INTEGER NOT NULL,"
+	" special_use INTEGER NOT NULL,"
+	" keywords TEXT NOT NULL,"
+	" messages INTEGER NOT NULL,"
+	" unseen INTEGER NOT NULL,"
+	" deleted INTEGER NOT NULL,"
+	" size INTEGER NOT NULL,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE body ("
+	" id INTEGER PRIMARY KEY,"
+	" hash TEXT NOT NULL UNIQUE,"
+	" size INTEGER NOT NULL,"
+	" refs INTEGER NOT NULL,"
+	" envelope BLOB NOT NULL,"
+	" bodystructure BLOB NOT NULL,"
+	" body BLOB NOT NULL,"
+	" bodystructure_rev1 BLOB,"
+	" body_rev1 BLOB);"
+	"CREATE INDEX body_unreferenced ON body(refs) WHERE refs <= 0;"
+	"CREATE TABLE message ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
+	" uid INTEGER NOT NULL,"
+	" body_id INTEGER NOT NULL REFERENCES body(id),"
+	" size INTEGER NOT NULL,"
+	" flags INTEGER NOT NULL,"
+	" keywords INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" internal_date INTEGER NOT NULL,"
+	" internal_tz INTEGER NOT NULL,"
+	" saved_date INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE INDEX message_modseq ON message(mailbox_id, modseq);"
+	"CREATE INDEX message_body ON message(body_id);"
+	"CREATE TABLE expunged ("
+	" mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
+	" uid INTEGER NOT NULL,"
+	" modseq INTEGER NOT NULL,"
+	" PRIMARY KEY (mailbox_id, uid)) WITHOUT ROWID;"
+	"CREATE TABLE subscription (name TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;";
+
+static int64_t sql_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int64_t v = -1;
+	if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return -2;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+static void test_migrate_v1(void)
+{
+	root_new();
+	char path[512];
+	snprintf(path, sizeof(path), "%s/alice", test_root);
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+			       "INSERT INTO schema_version (version) VALUES (1);",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, store_schema_v1, NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "INSERT INTO meta (key, value) VALUES ('uidvalidity', 1000);"
+			       "INSERT INTO mailbox (name, uidvalidity, uidnext, highestmodseq,"
+			       " special_use, keywords, messages, unseen, deleted, size, created)"
+			       " VALUES ('INBOX', 999, 1, 1, 0, '', 0, 0, 0, 0, 0),"
+			       " ('Old', 1000, 7, 9, 0, '$Done', 0, 0, 0, 0, 0);"
+			       "INSERT INTO subscription (name) VALUES ('INBOX');",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	/* no first_recent_uid yet */
+	CHECK(sql_int(db, "SELECT first_recent_uid FROM mailbox") == -2);
+	sqlite3_close(db);
+
+	struct store *store = open_store();
+	CHECK(store != NULL);
+	if (store == NULL) {
+		root_free();
+		return;
+	}
+	const char *error;
+	const struct store_mailbox *mb = mb_get(store, "INBOX");
+	CHECK(mb->id != 0 && mb->uidvalidity == 999 && mb->uidnext == 1 && mb->subscribed);
+	CHECK(mb->first_recent_uid == 1);
+	mb = mb_get(store, "Old");
+	CHECK(mb->uidvalidity == 1000 && mb->uidnext == 7 && mb->keyword_count == 1);
+	CHECK(mb->first_recent_uid == 1);
+	/* no default mailboxes added to an existing store */
+	CHECK(mailbox_id(store, "Sent") == 0);
+	/* the migrated store works: a new message is unclaimed, then claimed */
+	uint64_t old = mailbox_id(store, "Old");
+	uint32_t uid = 0, first = 0, count = 0;
+	CHECK(append1(store, old, make_msg(0, "m1", "after the migration"), 0, NULL, 0, &uid) == 0);
+	CHECK(uid == 7);
+	CHECK(store_recent_count(store, old, mb_get(store, "Old")->first_recent_uid, &count,
+				 &error) == 0 && count == 1);
+	CHECK(store_recent_claim(store, old, uid + 1, &first, &error) == 0 && first == 1);
+	CHECK(mb_get(store, "Old")->first_recent_uid == 8);
+	store_close(&store);
+
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	/* and every later migration ran as well */
+	CHECK(sql_int(db, "SELECT version FROM schema_version") == STORE_SCHEMA_VERSION);
+	CHECK(sql_int(db, "SELECT COUNT(*) FROM schema_version") == 1);
+	CHECK(sql_int(db, "SELECT \"notnull\" FROM pragma_table_info('mailbox')"
+			  " WHERE name = 'first_recent_uid'") == 1);
+	CHECK(sql_int(db, "SELECT dflt_value FROM pragma_table_info('mailbox')"
+			  " WHERE name = 'first_recent_uid'") == 1);
+	CHECK(sql_int(db, "SELECT first_recent_uid FROM mailbox WHERE name = 'INBOX'") == 1);
+	sqlite3_close(db);
+	/* version 2 now: opening again runs no migration; a new mailbox starts at 1 too */
+	store = open_store();
+	CHECK(store != NULL);
+	if (store != NULL) {
+		CHECK(mb_get(store, "Old")->first_recent_uid == 8);
+		CHECK(store_mailbox_create(store, "New", 0, &error) == 0);
+		CHECK(mb_get(store, "New")->first_recent_uid == 1);
+		unsigned problems = 99;
+		CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+		store_close(&store);
+	}
+	root_free();
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR); /* test_recover warns on purpose */
@@ -546,5 +752,7 @@ int main(void)
 	TEST_RUN(test_crash_sweep);
 	TEST_RUN(test_check_repair);
 	TEST_RUN(test_recover);
+	TEST_RUN(test_recent_claim);
+	TEST_RUN(test_migrate_v1);
 	return test_finish();
 }

@@ -4,16 +4,25 @@
 Python imaplib (IMAP4_SSL and IMAP4 + starttls(), LOGIN, AUTHENTICATE PLAIN and SCRAM-SHA-256
 driven through imaplib), a SCRAM-SHA-256 client of our own with the server signature checked,
 curl (imaps:// and imap:// with --ssl-reqd, SASL PLAIN and SASL LOGIN; curl 7.88 cannot force
-the LOGIN command: --login-options AUTH=+LOGIN fails with exit 3 inside curl),
+the LOGIN command: --login-options AUTH=+LOGIN fails with exit 3 inside curl), curl as a mail
+client with RFC 5092 URLs and --cacert of the generated certificate (a whole message by UID and
+by MAILINDEX where UIDs and sequence numbers differ, MIME parts 1, 1.1, 1.2, 2, 2.MIME, HEADER,
+TEXT, HEADER.FIELDS and a PARTIAL range, byte-exact over both transports; a wrong UIDVALIDITY
+or a missing UID = exit 78, bad credentials = exit 67; LIST equal to LIST "" *; upload with -T
+read back byte-exact with imaplib),
 openssl s_client (-starttls imap, implicit TLS, TLS versions, the certificate).
 
 Usage: test-clients.py [--kura BINARY]
 """
+import base64
 import imaplib
 import os
+import re
 import select
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -237,6 +246,247 @@ def t_curl_plaintext_refused(srv):
     r = curl(["imap://127.0.0.1:%d/" % srv.imap_port, "-u", "%s:%s" % (USER, PASS),
               "-X", "CAPABILITY"])
     assert r.returncode != 0, "curl logged in over plaintext: %s" % r.stdout
+
+
+# -- curl as a mail client (RFC 5092 URLs): whole messages by UID, MIME parts, header sections,
+# partial fetches, LIST and APPEND (-T). curl 7.88 turns ";UID=n" into UID FETCH n BODY[...]
+# and ";MAILINDEX=n" into FETCH n BODY[...], writes the literal to stdout as is, and uploads
+# with APPEND box (\Seen) {n} (a synchronising literal).
+
+CURL_USER, CURL_PASS = "curl.user", "Curl-Pass-7"
+CURL_BOX = "curl-box"
+_curl_mail = {}
+
+
+def curl_mail_message():
+    """A multipart/mixed message: 1 multipart/alternative (1.1 text/plain UTF-8 8bit, 1.2
+    text/html), 2 a 3 MB random attachment in base64. Returns (message, {section: bytes})."""
+    attachment = os.urandom(3 * 1000 * 1000 + 5)
+    b64 = base64.b64encode(attachment)
+    b64 = b"\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
+    plain = "Grüße aus kura: 蔵に保存されたメール。\r\nsecond line".encode("utf-8")
+    html = b"<html><body><p>Gr&uuml;&szlig;e aus <b>kura</b></p></body></html>"
+    header = (b"From: Curl Sender <curl@example.org>\r\n"
+              b"To: Receiver <rcpt@example.net>\r\n"
+              b"Subject: curl fetches a part\r\n"
+              b"Date: Mon, 24 Nov 2025 10:00:00 +0000\r\n"
+              b"Message-ID: <curl.part@example.org>\r\n"
+              b"MIME-Version: 1.0\r\n"
+              b"Content-Type: multipart/mixed; boundary=\"outer-bnd\"\r\n"
+              b"\r\n")
+    part2_mime = (b"Content-Type: application/octet-stream; name=\"data.bin\"\r\n"
+                  b"Content-Transfer-Encoding: base64\r\n"
+                  b"Content-Disposition: attachment; filename=\"data.bin\"\r\n"
+                  b"\r\n")
+    part1 = (b"--inner-bnd\r\n"
+             b"Content-Type: text/plain; charset=utf-8\r\n"
+             b"Content-Transfer-Encoding: 8bit\r\n"
+             b"\r\n" + plain + b"\r\n"
+             b"--inner-bnd\r\n"
+             b"Content-Type: text/html; charset=utf-8\r\n"
+             b"\r\n" + html + b"\r\n"
+             b"--inner-bnd--\r\n")
+    text = (b"--outer-bnd\r\n"
+            b"Content-Type: multipart/alternative; boundary=\"inner-bnd\"\r\n"
+            b"\r\n" + part1 + b"\r\n"
+            b"--outer-bnd\r\n" + part2_mime + b64 + b"\r\n"
+            b"--outer-bnd--\r\n")
+    msg = header + text
+    return msg, {"": msg, "HEADER": header, "TEXT": text, "1": part1, "1.1": plain,
+                 "1.2": html, "2": b64, "2.MIME": part2_mime, "decoded-2": attachment}
+
+
+def curl_mail(srv):
+    """Once: CURL_USER with CURL_BOX holding filler-1 (UID 1, expunged), filler-2 (UID 2,
+    sequence 1), the multipart message (UID 3, sequence 2) and filler-4 (UID 4): UIDs and
+    sequence numbers differ, so a client that mixes them up fetches the wrong message."""
+    if _curl_mail:
+        return _curl_mail
+    srv.user_add(CURL_USER, CURL_PASS)
+    msg, sections = curl_mail_message()
+    fillers = {n: (b"From: filler@example.org\r\nSubject: filler %d\r\n\r\nfiller %d\r\n"
+                   % (n, n)) for n in (1, 2, 4)}
+    c = srv.login("tls", CURL_USER, CURL_PASS)
+    c.command("CREATE %s" % CURL_BOX, expect="OK")
+    uids = {}
+    for n, data in ((1, fillers[1]), (2, fillers[2]), (3, msg), (4, fillers[4])):
+        c.send(b"a APPEND %s {%d+}\r\n" % (CURL_BOX.encode(), len(data)) + data + b"\r\n")
+        lines = c.read_until_tagged("a", timeout=30)
+        m = re.search(rb"^a OK \[APPENDUID (\d+) (\d+)\]", lines[-1])
+        assert m, lines
+        uids[n] = int(m.group(2))
+        uidvalidity = int(m.group(1))
+    assert [uids[n] for n in (1, 2, 3, 4)] == [1, 2, 3, 4], uids
+    c.command("SELECT %s" % CURL_BOX, expect="OK")
+    c.command("UID STORE 1 +FLAGS.SILENT (\\Deleted)", expect="OK")
+    c.command("EXPUNGE", expect="OK")
+    c.command("LOGOUT")
+    c.close()
+    _curl_mail.update(msg=msg, sections=sections, fillers=fillers, uidvalidity=uidvalidity)
+    return _curl_mail
+
+
+def curl_bytes(args, timeout=60):
+    """curl with the output as bytes."""
+    return subprocess.run(["curl", "-sS", "--max-time", str(int(30 * kura.SLOW))] + args,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout * kura.SLOW)
+
+
+def curl_auth(srv, starttls=False, user=CURL_USER, password=CURL_PASS):
+    """Options and URL base: --cacert with the generated certificate (it names 127.0.0.1)."""
+    opts = ["--cacert", os.path.join(srv.data_dir, "tls", "cert.pem"), "-u",
+            "%s:%s" % (user, password)]
+    if starttls:
+        return opts + ["--ssl-reqd"], "imap://127.0.0.1:%d/" % srv.imap_port
+    return opts, "imaps://127.0.0.1:%d/" % srv.imaps_port
+
+
+def differ(got, want):
+    if got == want:
+        return ""
+    i = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]),
+             min(len(got), len(want)))
+    return "%d bytes, expected %d; first difference at %d: %r vs %r" % (
+        len(got), len(want), i, got[i:i + 40], want[i:i + 40])
+
+
+def t_curl_fetch_message_by_uid(srv):
+    mail = curl_mail(srv)
+    opts, base = curl_auth(srv)
+    box = base + CURL_BOX
+    cases = [
+        (box + "/;UID=3", mail["msg"]),
+        (box + ";UID=3", mail["msg"]),                          # the short form curl accepts
+        (box + ";UIDVALIDITY=%d/;UID=3" % mail["uidvalidity"], mail["msg"]),
+        (box + "/;UID=2", mail["fillers"][2]),                  # sequence 1
+        (box + "/;UID=4", mail["fillers"][4]),                  # sequence 3
+        (box + "/;MAILINDEX=2", mail["msg"]),                   # FETCH by sequence number
+    ]
+    for url, want in cases:
+        r = curl_bytes(opts + [url])
+        assert r.returncode == 0, "%s: curl exit %d: %s" % (url, r.returncode, r.stderr)
+        d = differ(r.stdout, want)
+        assert not d, "%s: %s" % (url, d)
+
+
+def curl_sections(srv, starttls):
+    """One curl run fetching several sections over one connection (-o per URL)."""
+    mail = curl_mail(srv)
+    opts, base = curl_auth(srv, starttls)
+    names = ["HEADER", "TEXT", "1", "1.1", "1.2", "2", "2.MIME"]
+    outdir = tempfile.mkdtemp(prefix="kura-curl-")
+    try:
+        args = list(opts)
+        for i, sec in enumerate(names):
+            args += ["-o", os.path.join(outdir, "s%d" % i),
+                     base + CURL_BOX + "/;UID=3/;SECTION=" + sec]
+        args += ["-o", os.path.join(outdir, "fields"),
+                 base + CURL_BOX + "/;UID=3/;SECTION=HEADER.FIELDS%20(SUBJECT%20MESSAGE-ID)"]
+        args += ["-o", os.path.join(outdir, "partial"),
+                 base + CURL_BOX + "/;UID=3/;SECTION=2/;PARTIAL=1000.5000"]
+        r = curl_bytes(args)
+        assert r.returncode == 0, "curl exit %d: %s" % (r.returncode, r.stderr)
+        for i, sec in enumerate(names):
+            with open(os.path.join(outdir, "s%d" % i), "rb") as f:
+                d = differ(f.read(), mail["sections"][sec])
+            assert not d, "SECTION=%s: %s" % (sec, d)
+        with open(os.path.join(outdir, "s%d" % names.index("2")), "rb") as f:
+            decoded = base64.b64decode(f.read())
+        assert decoded == mail["sections"]["decoded-2"], "part 2 does not decode to the file"
+        with open(os.path.join(outdir, "fields"), "rb") as f:
+            got = f.read()
+        want = b"Subject: curl fetches a part\r\nMessage-ID: <curl.part@example.org>\r\n\r\n"
+        assert got == want, "HEADER.FIELDS: %r" % got
+        with open(os.path.join(outdir, "partial"), "rb") as f:
+            d = differ(f.read(), mail["sections"]["2"][1000:6000])
+        assert not d, "PARTIAL=1000.5000 of part 2: %s" % d
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
+def t_curl_fetch_sections_imaps(srv):
+    curl_sections(srv, starttls=False)
+
+
+def t_curl_fetch_sections_starttls(srv):
+    curl_sections(srv, starttls=True)
+
+
+def t_curl_fetch_errors(srv):
+    mail = curl_mail(srv)
+    opts, base = curl_auth(srv)
+    box = base + CURL_BOX
+    # CURLE_REMOTE_FILE_NOT_FOUND (78): a UIDVALIDITY that is not the mailbox's, no such UID
+    # (the expunged UID 1 included)
+    for url in (box + ";UIDVALIDITY=%d/;UID=3" % (mail["uidvalidity"] ^ 1), box + "/;UID=1",
+                box + "/;UID=99"):
+        r = curl_bytes(opts + [url])
+        assert r.returncode == 78 and r.stdout == b"", \
+            "%s: curl exit %d (expected 78), %d bytes: %s" % (url, r.returncode, len(r.stdout),
+                                                             r.stderr)
+    # a mailbox that does not exist: SELECT fails (curl 7.88 reports it as exit 67 too)
+    r = curl_bytes(opts + [base + "no-such-box/;UID=1"])
+    assert r.returncode != 0 and r.stdout == b"", (r.returncode, r.stdout[:200], r.stderr)
+    # bad credentials: CURLE_LOGIN_DENIED (67), nothing fetched, over both transports
+    for starttls in (False, True):
+        o, b = curl_auth(srv, starttls, password="not-" + CURL_PASS)
+        r = curl_bytes(o + [b + CURL_BOX + "/;UID=3"])
+        assert r.returncode == 67 and r.stdout == b"", \
+            "starttls=%s: curl exit %d (expected 67): %s" % (starttls, r.returncode, r.stderr)
+
+
+def t_curl_list(srv):
+    curl_mail(srv)
+    opts, base = curl_auth(srv)
+    r = curl_bytes(opts + [base])
+    assert r.returncode == 0, "curl exit %d: %s" % (r.returncode, r.stderr)
+    got = r.stdout.split(b"\r\n")
+    assert got[-1] == b"", r.stdout[-200:]
+    c = srv.login("tls", CURL_USER, CURL_PASS)
+    want = c.command('LIST "" *', expect="OK")[:-1]
+    c.close()
+    assert got[:-1] == want, "curl listed %r; LIST \"\" * answers %r" % (got, want)
+    names = [l.rsplit(b" ", 1)[1].strip(b'"') for l in want]
+    assert b"INBOX" in names and CURL_BOX.encode() in names, names
+
+
+def curl_upload(srv, starttls, data):
+    curl_mail(srv)
+    m = imaplib.IMAP4_SSL("127.0.0.1", srv.imaps_port, ssl_context=srv.ssl_context())
+    m.login(CURL_USER, CURL_PASS)
+    typ, st = m.status(CURL_BOX, "(UIDNEXT MESSAGES)")
+    assert typ == "OK", st
+    uidnext = int(re.search(rb"UIDNEXT (\d+)", st[0]).group(1))
+    fd, path = tempfile.mkstemp(prefix="kura-curl-upload-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        opts, base = curl_auth(srv, starttls)
+        r = curl_bytes(opts + ["-T", path, base + CURL_BOX])
+        assert r.returncode == 0, "curl -T exit %d: %s" % (r.returncode, r.stderr)
+    finally:
+        os.unlink(path)
+    typ, _ = m.select(CURL_BOX, readonly=True)
+    assert typ == "OK"
+    typ, got = m.uid("FETCH", str(uidnext), "(FLAGS BODY.PEEK[])")
+    assert typ == "OK" and got and isinstance(got[0], tuple), (typ, got)
+    d = differ(got[0][1], data)
+    assert not d, "uploaded message as fetched by UID %d: %s" % (uidnext, d)
+    assert b"\\Seen" in got[0][0], got[0][0]  # curl APPENDs with (\Seen)
+    m.logout()
+
+
+def t_curl_upload_imaps(srv):
+    curl_upload(srv, False, b"From: Uploader <up@example.org>\r\nSubject: via curl -T\r\n"
+                            b"\r\nSmall upload over IMAPS.\r\n")
+
+
+def t_curl_upload_starttls(srv):
+    body = "Größere Nachricht, 8-bit UTF-8: 蔵\r\n".encode("utf-8") * 30000  # ~1 MB
+    curl_upload(srv, True, b"From: Uploader <up@example.org>\r\nSubject: big upload\r\n"
+                           b"Content-Type: text/plain; charset=utf-8\r\n"
+                           b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
 
 
 class SClient:

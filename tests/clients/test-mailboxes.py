@@ -666,7 +666,8 @@ def t_select_required_responses(srv):
         st = status_of(s1, "INBOX", "UIDVALIDITY UIDNEXT")
         lines = s1.cmd("SELECT INBOX")
         d = select_data(lines)
-        assert d.get("EXISTS") == 2 and d.get("RECENT") == 0 and d.get("UNSEEN") == 2, lines
+        # both are \Recent: no IMAP4rev1 session has seen them yet (RFC 3501 2.3.2)
+        assert d.get("EXISTS") == 2 and d.get("RECENT") == 2 and d.get("UNSEEN") == 2, lines
         assert d.get("UIDVALIDITY") == st["UIDVALIDITY"] and d.get("UIDNEXT") == 3, (d, st)
         for f in (b"\\Answered", b"\\Flagged", b"\\Deleted", b"\\Seen", b"\\Draft"):
             assert f in d["FLAGS"] and f in d["PERMANENTFLAGS"], d
@@ -680,6 +681,9 @@ def t_select_required_responses(srv):
         assert d2.get("LIST", b"").endswith(b'"/" "INBOX"') or \
             d2.get("LIST", b"").endswith(b'"/" INBOX'), d2
         assert b"OK [READ-ONLY]" in lines[-1], lines
+        # s1 claimed them: a new SELECT (by s1 or another session) finds none recent
+        d = select_data(s1.cmd("SELECT INBOX"))
+        assert d.get("EXISTS") == 2 and d.get("RECENT") == 0, d
     finally:
         s1.close()
         s2.close()

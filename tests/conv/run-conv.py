@@ -14,6 +14,11 @@ users alice and bob added through the CLI). Format of a .conv file, one item per
   !starttls                      TLS handshake now (after the script matched the tagged OK);
                                  fails if any plaintext byte arrived after that OK
   !close                         close the connection from the client side
+  !conn NAME                     make the connection named NAME current (the unnamed one is
+                                 "-"): the lines and directives below act on it, !plain/!tls
+                                 open it, and the other connections stay open (a second session
+                                 of the same user, for instance); at the end every open
+                                 connection must be silent
   !expect-close [SECONDS]        the server must close the connection, with no further line
   !silence SECONDS               the server must send nothing during SECONDS
   !sleep SECONDS                 wait
@@ -160,28 +165,61 @@ def parse_conv(path):
     return steps, config
 
 
+class ConnLog:
+    """A connection's transcript kept in the runner's, in the order things happened, with the
+    connection's name (when it has one) after C/S."""
+
+    def __init__(self, log, name):
+        self.log, self.name = log, name
+
+    def label(self, who):
+        return "%s[%s]" % (who, self.name) if self.name else who
+
+    def append(self, item):
+        self.log.append((self.label(item[0]), item[1]))
+
+    def pop(self):
+        return self.log.pop()
+
+
 class Runner:
     def __init__(self, server, verbose=False):
         self.server = server
-        self.conn = None
+        self.conns = {}          # name -> kura.Conn ("" is the unnamed one)
+        self.name = ""
         self.timeout = 5.0
         self.last = b""
         self.mark = time.time()
         self.verbose = verbose
         self.transcript = []
 
+    @property
+    def conn(self):
+        return self.conns.get(self.name)
+
+    @conn.setter
+    def conn(self, c):
+        if c is None:
+            self.conns.pop(self.name, None)
+        else:
+            c.transcript = ConnLog(self.transcript, self.name)
+            self.conns[self.name] = c
+
     def close(self):
         if self.conn:
             self.conn.close()
-            self.transcript.extend(self.conn.transcript)
-            self.transcript.append(("-", b"(connection closed)"))
+            self.transcript.append((self.conn.transcript.label("-"), b"(connection closed)"))
             self.conn = None
+
+    def close_all(self):
+        for name in list(self.conns):
+            self.name = name
+            self.close()
+        self.name = ""
 
     def transcript_text(self, last=40):
         c = kura.Conn(None)
         c.transcript = list(self.transcript)
-        if self.conn is not None:
-            c.transcript += self.conn.transcript
         return c.transcript_text(last)
 
     def need_conn(self, where):
@@ -206,13 +244,16 @@ class Runner:
             for lineno, kind, arg in steps:
                 where = "%s:%d" % (name, lineno)
                 self.step(where, kind, arg)
-            if self.conn is not None and not self.conn.eof:
+            for cname, conn in sorted(self.conns.items()):
+                if conn.eof:
+                    continue
                 try:
-                    self.conn.silence(0.3)
+                    conn.silence(0.3)
                 except kura.TestError as e:
-                    raise ConvFail("%s: after the last line: %s" % (name, e))
+                    raise ConvFail("%s: after the last line%s: %s"
+                                   % (name, " (connection %s)" % cname if cname else "", e))
         finally:
-            self.close()
+            self.close_all()
 
     def step(self, where, kind, arg):
         s = self.server
@@ -261,6 +302,10 @@ class Runner:
                 raise ConvFail("%s: STARTTLS handshake: %s" % (where, e))
         elif kind == "!close":
             self.close()
+        elif kind == "!conn":
+            if len(arg) != 1:
+                raise ConvFail("%s: !conn needs one name" % where)
+            self.name = "" if arg[0] == "-" else arg[0]
         elif kind == "!expect-close":
             secs = float(arg[0]) if arg else self.timeout
             try:
@@ -395,7 +440,7 @@ def main():
                     server.start()
                 continue
             finally:
-                runner.close()
+                runner.close_all()
             res.ok(name)
             if server.proc.poll() is not None:
                 group_ok = False
