@@ -1,7 +1,8 @@
 /* cmd-enable.c: ENABLE (RFC 5161, RFC 9051 6.3.1): IMAP4rev2, CONDSTORE and QRESYNC (RFC 7162
  * 3.1, 3.2.3; QRESYNC implies CONDSTORE). Unknown capabilities are ignored; the untagged
  * ENABLED lists, in the order the client named them, only what this command newly enabled
- * (CONDSTORE enabled earlier by another CONDSTORE enabling command is not new). */
+ * (CONDSTORE enabled earlier by another CONDSTORE enabling command is not new). IMAP4rev2 is
+ * not enabled while a mailbox is selected. */
 #include <strings.h>
 
 #include "imap-arg.h"
@@ -29,7 +30,10 @@ int cmd_enable(struct imap_cmd *cmd)
 	buf_append_str(&out, "ENABLED");
 	for (size_t i = 0; i < cmd->count; i++) {
 		const struct imap_arg *a = &cmd->args[i];
-		if (imap_arg_atom_equals(a, "IMAP4rev2") && !had_rev2 && !rev2) {
+		/* RFC 9051 6.3.1: only before a mailbox is selected; a session that has one
+		 * open stays IMAP4rev1 (its view tracks \Recent, its responses are rev1's) */
+		if (imap_arg_atom_equals(a, "IMAP4rev2") && !had_rev2 && !rev2 &&
+		    s->state != IMAP_STATE_SELECTED) {
 			rev2 = true;
 			buf_append_str(&out, " IMAP4rev2");
 		} else if (imap_arg_atom_equals(a, "CONDSTORE") && !had_condstore && !condstore) {
