@@ -1,6 +1,6 @@
 /* mail.c: the mail process. Owns the users that hash to it; receives sessions handed over by
  * login processes (the client socket, or a relay socket for TLS) and runs them in the
- * authenticated state. Traps: the pipelined bytes that came with the hand-off are processed
+ * authenticated state (IMAP) or the TRANSACTION state (POP3). Traps: the pipelined bytes that came with the hand-off are processed
  * before anything new is read; a malformed hand-off drops that login channel, not us. */
 #include "roles.h"
 
@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "net/conn.h"
+#include "pop3/pop3-session.h"
 #include "net/ipc.h"
 #include "net/loop.h"
 #include "store/store.h"
@@ -31,7 +32,8 @@ struct mail_user {
 
 struct mail_session {
 	struct mail_proc *mp;
-	struct imap_session *session;
+	struct imap_session *session; /* IMAP */
+	struct pop3_session *pop3;    /* POP3 */
 	struct mail_session *prev, *next;
 	struct mail_user *user;
 };
@@ -47,6 +49,7 @@ struct mail_proc {
 	unsigned index;
 	struct loop *loop;
 	struct imap_settings imap_set;
+	struct pop3_settings pop3_set;
 	struct ipc_chan *ctl;
 	struct mail_peer *peers;
 	struct mail_session *sessions;
@@ -123,11 +126,9 @@ static void mail_session_free(void *ctx)
 	free(ms);
 }
 
-static void mail_session_closed(struct imap_session *s, const char *reason)
+static void mail_session_end(struct mail_session *ms, const char *id, const char *reason)
 {
-	struct mail_session *ms = imap_session_owner(s);
-	log_info("session %s: %s disconnected: %s", imap_session_id(s), imap_session_user(s),
-		 reason);
+	log_info("session %s: %s disconnected: %s", id, ms->user->name, reason);
 	if (ms->prev != NULL)
 		ms->prev->next = ms->next;
 	else
@@ -135,13 +136,36 @@ static void mail_session_closed(struct imap_session *s, const char *reason)
 	if (ms->next != NULL)
 		ms->next->prev = ms->prev;
 	imap_session_destroy(&ms->session);
+	pop3_session_destroy(&ms->pop3);
 	/* the session frees its view at the end of the batch: close the store after that */
 	loop_defer(ms->mp->loop, mail_session_free, ms);
+}
+
+static void mail_session_closed(struct imap_session *s, const char *reason)
+{
+	mail_session_end(imap_session_owner(s), imap_session_id(s), reason);
+}
+
+static void mail_pop3_closed(struct pop3_session *s, const char *reason)
+{
+	mail_session_end(pop3_session_owner(s), pop3_session_id(s), reason);
 }
 
 static const struct imap_session_hooks mail_hooks = {
 	.closed = mail_session_closed,
 };
+
+static const struct pop3_session_hooks mail_pop3_hooks = {
+	.closed = mail_pop3_closed,
+};
+
+static void mail_session_link(struct mail_proc *mp, struct mail_session *ms)
+{
+	ms->next = mp->sessions;
+	if (ms->next != NULL)
+		ms->next->prev = ms;
+	mp->sessions = ms;
+}
 
 static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 {
@@ -152,15 +176,18 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	uint32_t tls = ipc_get_u32(r);
 	size_t pipelined_len;
 	const unsigned char *pipelined = ipc_get_bytes(r, &pipelined_len);
-	if (!ipc_reader_done(r) || fd < 0) {
+	uint32_t proto = ipc_get_u32(r);
+	if (!ipc_reader_done(r) || fd < 0 || (proto != IPC_PROTO_IMAP && proto != IPC_PROTO_POP3)) {
 		log_error("malformed hand-off from a login process");
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
 	if (mp->shutting_down) {
-		static const char bye[] = "* BYE Server shutting down\r\n";
-		(void)!write(fd, bye, sizeof(bye) - 1);
+		const char *bye = proto == IPC_PROTO_POP3
+					  ? "-ERR [SYS/TEMP] Server shutting down\r\n"
+					  : "* BYE Server shutting down\r\n";
+		(void)!write(fd, bye, strlen(bye));
 		close(fd);
 		return;
 	}
@@ -177,8 +204,12 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	}
 	struct mail_user *mu = mail_user_get(mp, user);
 	if (mu == NULL) {
-		conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again later\r\n"
-				  "* BYE Internal error\r\n", tag);
+		if (proto == IPC_PROTO_POP3)
+			conn_printf(conn, "-ERR [SYS/TEMP] Cannot open your mail store, try again "
+					  "later\r\n");
+		else
+			conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again "
+					  "later\r\n* BYE Internal error\r\n", tag);
 		conn_flush(conn);
 		conn_destroy(&conn);
 		return;
@@ -186,6 +217,27 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	struct mail_session *ms = xcalloc(1, sizeof(*ms));
 	ms->mp = mp;
 	ms->user = mu;
+	if (proto == IPC_PROTO_POP3) {
+		struct pop3_session_params pp = {
+			.loop = mp->loop,
+			.conn = conn,
+			.set = &mp->pop3_set,
+			.hooks = &mail_pop3_hooks,
+			.owner = ms,
+			.state = POP3_STATE_TRANSACTION,
+			.session_id = session_id,
+			.remote_ip = ip,
+			.user = user,
+			.tls = tls != 0,
+			.store = mu->store,
+		};
+		ms->pop3 = pop3_session_create(&pp);
+		mail_session_link(mp, ms);
+		log_info("session %s: %s logged in from %s (POP3, %s)", session_id, user, ip,
+			 tls ? "TLS" : "plaintext");
+		pop3_session_logged_in(ms->pop3);
+		return;
+	}
 	struct imap_session_params p = {
 		.loop = mp->loop,
 		.conn = conn,
@@ -200,10 +252,7 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 		.store = mu->store,
 	};
 	ms->session = imap_session_create(&p);
-	ms->next = mp->sessions;
-	if (ms->next != NULL)
-		ms->next->prev = ms;
-	mp->sessions = ms;
+	mail_session_link(mp, ms);
 	log_info("session %s: %s logged in from %s (%s)", session_id, user, ip,
 		 tls ? "TLS" : "plaintext");
 	imap_session_logged_in(ms->session, tag);
@@ -291,7 +340,10 @@ static void mail_shutdown(void *ctx)
 	/* a BYE can complete at once and free the session: take next first */
 	for (struct mail_session *ms = mp->sessions, *next; ms != NULL; ms = next) {
 		next = ms->next;
-		imap_session_bye(ms->session, "Server shutting down");
+		if (ms->session != NULL)
+			imap_session_bye(ms->session, "Server shutting down");
+		else
+			pop3_session_bye(ms->pop3, "Server shutting down");
 	}
 	loop_timer_add(mp->loop, 0, mail_exit_check, mp);
 	loop_timer_add(mp->loop, 3000, mail_deadline, mp);
@@ -316,6 +368,9 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.imap_set.preauth_literal_max = set->preauth_literal_max;
 	mp.imap_set.literal_max = set->max_line;
 	mp.imap_set.append_limit = set->append_limit;
+	mp.pop3_set.timeout_preauth_ms = set->timeout_preauth * 1000;
+	/* RFC 1939 3: the autologout timer is at least 10 minutes; timeout_idle is >= 30 */
+	mp.pop3_set.timeout_idle_ms = set->timeout_idle * 1000;
 	mp.loop = loop_create();
 	const char *werr;
 	mp.watch_fd = store_watch_open(mp.users_root, &werr);

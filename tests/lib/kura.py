@@ -155,7 +155,8 @@ class Server:
         self.data_dir = os.path.join(self.dir, "data")
         self.conf_path = os.path.join(self.dir, "kura.conf")
         self.log_path = os.path.join(self.dir, "server.log")
-        self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
+        (self.imap_port, self.imaps_port, self.lmtp_port, self.pop3_port,
+         self.pop3s_port) = free_ports(5)
         self.lmtp_socket = os.path.join(self.data_dir, "lmtp.sock")
         self.config = dict(self.TEST_DEFAULTS)
         self.config.update({
@@ -164,6 +165,9 @@ class Server:
             "imaps_listen": "127.0.0.1:%d" % self.imaps_port,
             # never the embedded default 127.0.0.1:2424: tests run side by side
             "lmtp_listen": "127.0.0.1:%d" % self.lmtp_port,
+            # never the embedded defaults 127.0.0.1:1110 and 1995 either
+            "pop3_listen": "127.0.0.1:%d" % self.pop3_port,
+            "pop3s_listen": "127.0.0.1:%d" % self.pop3s_port,
         })
         for k, v in (config or {}).items():
             if v is None:
