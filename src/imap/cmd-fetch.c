@@ -410,10 +410,6 @@ int cmd_fetch(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 		return 1;
 	}
-	if (set.is_saved) {
-		imap_cmd_reply(cmd, "BAD", NULL, "No saved search result");
-		return 1;
-	}
 	struct fetch_state *st = pool_alloc(cmd->pool, sizeof(*st));
 	st->body_fd = -1;
 	if (imap_fetch_parse(&cmd->args[1], s->enabled_rev2, cmd->pool, &st->req, &err) < 0) {
@@ -421,8 +417,7 @@ int cmd_fetch(struct imap_cmd *cmd)
 		return 1;
 	}
 	bool bad;
-	imap_seqset_resolve(&set, v->uids, v->count, cmd->uid, cmd->pool, &st->idx, &st->count,
-			    &bad);
+	imap_session_seqset_resolve(s, &set, cmd->uid, cmd->pool, &st->idx, &st->count, &bad);
 	if (bad) {
 		imap_cmd_reply(cmd, "BAD", NULL, "Message sequence number out of range");
 		return 1;
