@@ -1,6 +1,7 @@
 # kura build. `make` builds build/kura; `make SAN=1` builds build-san/ with ASan+UBSan;
 # `make unit` runs the C unit tests; `make check` runs the whole suite (tests/run-all).
-# Unit tests are declared in src/<layer>/tests.mk, fuzz targets in fuzz/*.mk.
+# Unit tests are declared in src/<layer>/tests.mk (and bench/load/tests.mk), fuzz targets in
+# fuzz/*.mk. `make bench-quick` and `make bench` run the benchmarks (bench/README.md).
 
 CC ?= cc
 ifeq ($(origin CC),default)
@@ -28,24 +29,40 @@ LIBS := -lssl -lcrypto -lsqlite3 -lz -lcrypt -largon2 -lunistring -lpthread
 KURA_SRCS := $(foreach f,$(wildcard src/*/*.c),$(if $(findstring /test-,$(f)),,$(f)))
 KURA_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(KURA_SRCS))
 
+# The load generator (bench/load/, one event loop per process) reuses lib/ and net/loop.
+LOAD_SRCS := $(filter-out bench/load/test-% bench/load/fuzz-%,$(wildcard bench/load/*.c))
+LOAD_LIB_SRCS := src/lib/buf.c src/lib/pool.c src/lib/xmalloc.c src/lib/secure.c src/lib/log.c \
+	src/net/loop.c
+LOAD_OBJS := $(patsubst bench/load/%.c,$(BUILD)/obj/bench-load/%.o,$(LOAD_SRCS)) \
+	$(patsubst src/%.c,$(BUILD)/obj/%.o,$(LOAD_LIB_SRCS))
+# object of a source in src/ or bench/load/
+objs_of = $(patsubst bench/load/%.c,$(BUILD)/obj/bench-load/%.o,$(patsubst src/%.c,$(BUILD)/obj/%.o,$(1)))
+
 TESTS :=
 FUZZERS :=
-include $(wildcard src/*/tests.mk)
+include $(wildcard src/*/tests.mk bench/load/tests.mk)
 include $(wildcard fuzz/*.mk)
 
-.PHONY: all unit check clean fuzz banned
-all: $(BUILD)/kura $(patsubst %,$(BUILD)/tests/%,$(TESTS))
+.PHONY: all unit check clean fuzz banned bench-quick bench
+all: $(BUILD)/kura $(BUILD)/kura-load $(patsubst %,$(BUILD)/tests/%,$(TESTS))
 
 $(BUILD)/kura: $(KURA_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/kura-load: $(LOAD_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ -lssl -lcrypto
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(BUILD)/obj/bench-load/%.o: bench/load/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
 # One binary per unit test, linked only with the sources it names in <name>_SRCS.
 define test_template
-$(BUILD)/tests/$(1): $$(patsubst src/%.c,$(BUILD)/obj/%.o,$$($(1)_SRCS))
+$(BUILD)/tests/$(1): $$(call objs_of,$$($(1)_SRCS))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
 endef
@@ -68,6 +85,14 @@ build-fuzz/$(1): $$($(1)_SRCS)
 endef
 $(foreach f,$(FUZZERS),$(eval $(call fuzz_template,$(f))))
 fuzz: $(patsubst %,build-fuzz/%,$(FUZZERS))
+
+# Benchmarks (bench/README.md). bench-quick: kura alone, ~20 clients, asserts zero errors
+# (CI runs it, under 2 minutes). bench: the full side-by-side with Dovecot (many minutes).
+bench-quick: all
+	bench/run-quick $(BUILD)
+
+bench: all
+	bench/run-bench $(BUILD)
 
 # STYLE.md bans these; the suite runs this check.
 banned:

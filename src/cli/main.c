@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -13,7 +15,12 @@
 #include "daemon/settings.h"
 #include "lib/fdutil.h"
 #include "lib/log.h"
+#include "lib/pool.h"
 #include "lib/secure.h"
+#include "lmtp/lmtp-data.h"
+#include "lmtp/lmtp-delivery.h"
+#include "lmtp/lmtp-parser.h"
+#include "lmtp/lmtp-spool.h"
 #include "store/store.h"
 #include "store/store-search.h"
 
@@ -33,6 +40,9 @@ static void usage(FILE *f)
 		"  user import FILE           import a Dovecot passwd-file (keeps the hashes)\n"
 		"  check USER [--repair]      verify a user's mail store (and repair what can be)\n"
 		"  check USER --reindex       rebuild the user's search index\n"
+		"  deliver -u USER [-m MAILBOX] [-f SENDER] [-a ADDRESS]\n"
+		"                             deliver one message read from stdin (exit codes from\n"
+		"                             sysexits.h: 0 delivered, 67 no such user, 75 try later)\n"
 		"  config check FILE          validate a configuration file\n"
 		"  version                    print the version\n"
 		"\n"
@@ -252,6 +262,222 @@ static int cmd_check(const struct settings *set, int argc, char **argv)
 	return problems == 0 || repair ? 0 : 1;
 }
 
+/* --- deliver --- */
+
+/* Read stdin into the spool: LF line ends become CRLF (lmtp-data.h raw mode), a leading mbox
+ * "From " separator line is dropped, and more than max bytes is refused. 0, 1 too big, -1. */
+static int deliver_read(struct lmtp_spool *spool, uint64_t max, const char **error_r)
+{
+	static unsigned char in[65536], out[2 * 65536];
+	struct lmtp_data dec;
+	lmtp_data_init(&dec, true);
+	uint64_t total = 0;
+	size_t have = 0;
+	bool first = true, skipping = false, eof = false;
+	while (!eof) {
+		ssize_t n = read(STDIN_FILENO, in + have, sizeof(in) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = strerror(errno);
+			return -1;
+		}
+		eof = n == 0;
+		have += (size_t)n;
+		if (first && have < 5 && !eof)
+			continue; /* enough to tell whether the message starts with "From " */
+		size_t start = 0;
+		if (first) {
+			first = false;
+			skipping = have >= 5 && memcmp(in, "From ", 5) == 0;
+		}
+		if (skipping) {
+			const unsigned char *lf = memchr(in, '\n', have);
+			if (lf == NULL) {
+				have = 0;
+				continue;
+			}
+			skipping = false;
+			start = (size_t)(lf - in) + 1;
+		}
+		size_t pos = start;
+		while (pos < have) {
+			size_t used, out_len;
+			lmtp_data_decode(&dec, in + pos, have - pos, &used, out, sizeof(out), &out_len);
+			pos += used;
+			total += out_len;
+			if (max > 0 && total > max)
+				return 1;
+			if (out_len > 0 && lmtp_spool_write(spool, out, out_len, error_r) < 0)
+				return -1;
+		}
+		have = 0;
+	}
+	size_t tail = lmtp_data_finish(&dec, out);
+	if (tail > 0 && lmtp_spool_write(spool, out, tail, error_r) < 0)
+		return -1;
+	return max > 0 && total + tail > max ? 1 : 0;
+}
+
+/* kura deliver: a local delivery agent for an MTA's mailbox_command or pipe transport. Exit
+ * codes follow sysexits.h as MTAs read them: 0 delivered (on stable storage), EX_NOUSER no such
+ * user, EX_DATAERR too big, EX_USAGE bad arguments, EX_TEMPFAIL for everything that may pass
+ * (store, database, disk, configuration): the MTA keeps the message and tries again. */
+static int cmd_deliver(const struct settings *set, int argc, char **argv)
+{
+	const char *user = NULL, *mailbox = NULL, *sender = NULL, *address = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char **opt = NULL;
+		if (strcmp(argv[i], "-u") == 0)
+			opt = &user;
+		else if (strcmp(argv[i], "-m") == 0)
+			opt = &mailbox;
+		else if (strcmp(argv[i], "-f") == 0)
+			opt = &sender;
+		else if (strcmp(argv[i], "-a") == 0)
+			opt = &address;
+		if (opt == NULL || i + 1 >= argc) {
+			usage(stderr);
+			return EX_USAGE;
+		}
+		*opt = argv[++i];
+	}
+	if (user == NULL) {
+		fprintf(stderr, "kura deliver: -u USER is required\n");
+		return EX_USAGE;
+	}
+	for (const char *p = sender != NULL ? sender : ""; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			fprintf(stderr, "kura deliver: invalid sender address\n");
+			return EX_USAGE;
+		}
+	}
+	for (const char *p = address != NULL ? address : ""; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			fprintf(stderr, "kura deliver: invalid recipient address\n");
+			return EX_USAGE;
+		}
+	}
+	/* "<x>" as MTAs pass ${sender} sometimes: keep the address only */
+	char sender_buf[1024];
+	if (sender != NULL) {
+		size_t n = strlen(sender);
+		if (n >= 2 && sender[0] == '<' && sender[n - 1] == '>') {
+			snprintf(sender_buf, sizeof(sender_buf), "%.*s", (int)(n - 2), sender + 1);
+			sender = sender_buf;
+		}
+		if (strlen(sender) > 512) {
+			fprintf(stderr, "kura deliver: sender address too long\n");
+			return EX_USAGE;
+		}
+	}
+	if (address != NULL && strlen(address) > 512) {
+		fprintf(stderr, "kura deliver: recipient address too long\n");
+		return EX_USAGE;
+	}
+	const char *err = NULL;
+	char canon[USERDB_NAME_MAX + 1], perr[512], path[1100];
+	if (userdb_name_canonical(user, canon, &err) < 0) {
+		fprintf(stderr, "kura deliver: no such user: %s\n", user);
+		return EX_NOUSER;
+	}
+	/* the store and the spool belong to the mail user: never create root-owned files */
+	bool was_root = privdrop_is_root();
+	if (privdrop_apply(set->user, NULL, perr, sizeof(perr)) < 0) {
+		fprintf(stderr, "kura deliver: %s\n", perr);
+		return EX_TEMPFAIL;
+	}
+	/* Started by someone else (Postfix's mailbox_command runs as the recipient's uid): a
+	 * store created now would belong to that uid and be unreadable to the server. Refuse
+	 * with a clear message; the MTA keeps the message. */
+	struct stat dst;
+	if (!was_root && stat(set->data_dir, &dst) == 0 && dst.st_uid != getuid()) {
+		fprintf(stderr, "kura deliver: %s belongs to uid %ld, not to uid %ld running this: "
+			"run kura deliver as that user (or as root), or deliver over LMTP\n",
+			set->data_dir, (long)dst.st_uid, (long)getuid());
+		return EX_TEMPFAIL;
+	}
+	settings_path(set, "users.db", path, sizeof(path));
+	struct userdb *db;
+	struct userdb_user u;
+	memset(&u, 0, sizeof(u));
+	if (userdb_open(path, false, &db, &err) < 0) {
+		fprintf(stderr, "kura deliver: %s: %s\n", path, err != NULL ? err : "cannot open");
+		return EX_TEMPFAIL;
+	}
+	int found = userdb_lookup(db, canon, &u, &err);
+	userdb_user_clear(&u);
+	userdb_close(&db);
+	if (found < 0) {
+		fprintf(stderr, "kura deliver: user lookup failed: %s\n", err != NULL ? err : "?");
+		return EX_TEMPFAIL;
+	}
+	if (found == 0) {
+		fprintf(stderr, "kura deliver: no such user: %s\n", canon);
+		return EX_NOUSER;
+	}
+	settings_path(set, "spool", path, sizeof(path));
+	struct lmtp_spool *spool;
+	if (dir_create(path, 0700) < 0 || lmtp_spool_create(path, &spool, &err) < 0) {
+		fprintf(stderr, "kura deliver: %s\n", err != NULL ? err : strerror(errno));
+		return EX_TEMPFAIL;
+	}
+	int r = deliver_read(spool, set->append_limit, &err);
+	if (r != 0) {
+		lmtp_spool_destroy(&spool);
+		if (r > 0) {
+			fprintf(stderr, "kura deliver: message larger than append_limit (%llu bytes)\n",
+				(unsigned long long)set->append_limit);
+			return EX_DATAERR;
+		}
+		fprintf(stderr, "kura deliver: reading the message: %s\n", err);
+		return EX_TEMPFAIL;
+	}
+	settings_path(set, "users", path, sizeof(path));
+	struct store *store;
+	if (dir_create(path, 0700) < 0 || store_open(path, canon, &store, &err) < 0) {
+		fprintf(stderr, "kura deliver: cannot open the store of %s: %s\n", canon,
+			err != NULL ? err : strerror(errno));
+		lmtp_spool_destroy(&spool);
+		return EX_TEMPFAIL;
+	}
+	/* no -m: the detail of the -a address, as over LMTP (user+lists@ -> "lists") */
+	struct pool *pool = pool_create(1024);
+	if (mailbox == NULL && address != NULL && set->lmtp_detail_mailbox) {
+		struct lmtp_path rcpt;
+		struct lmtp_error rerr;
+		struct lmtp_rcpt_names names;
+		if (lmtp_parse_rcpt(pool, pool_printf(pool, "TO:<%s>", address), &rcpt, &rerr) == 0) {
+			lmtp_rcpt_names(pool, &rcpt, set->recipient_delimiter, &names);
+			mailbox = names.detail;
+		}
+	}
+	struct lmtp_delivery d = {
+		.return_path = sender,
+		/* as Dovecot's LDA: the original recipient when the MTA passes it, else the user */
+		.delivered_to = address != NULL ? address : canon,
+		.mailbox = mailbox,
+		.max_size = set->append_limit,
+	};
+	struct lmtp_delivery_result res;
+	int ret = lmtp_deliver(store, spool, &d, &res);
+	store_close(&store);
+	lmtp_spool_destroy(&spool);
+	pool_destroy(&pool);
+	if (ret == 0)
+		return EX_OK;
+	fprintf(stderr, "kura deliver: delivery to %s failed: %s\n", canon,
+		res.error != NULL ? res.error : "?");
+	switch (res.status) {
+	case LMTP_DELIVERY_TOOBIG:
+		return EX_DATAERR;
+	case LMTP_DELIVERY_OVERQUOTA:
+		return EX_CANTCREAT;
+	default:
+		return EX_TEMPFAIL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = NULL;
@@ -290,13 +516,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (load_settings(&set, config) < 0)
-		return 1;
+		return strcmp(cmd, "deliver") == 0 ? EX_TEMPFAIL : 1;
 	if (strcmp(cmd, "serve") == 0 && i == argc)
 		return master_main(&set);
 	if (strcmp(cmd, "user") == 0)
 		return cmd_user(&set, argc - i, argv + i);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(&set, argc - i, argv + i);
+	if (strcmp(cmd, "deliver") == 0) {
+		log_set_role("deliver");
+		return cmd_deliver(&set, argc - i, argv + i);
+	}
 	usage(stderr);
 	return 2;
 }

@@ -32,6 +32,7 @@ struct auth_peer {
 	struct auth_peer *prev, *next;
 	unsigned refs; /* requests pointing here */
 	bool dead;
+	bool lmtp;     /* an lmtp process: may look users up, never authenticate */
 };
 
 struct auth_req {
@@ -321,6 +322,49 @@ static void auth_begin(struct auth_peer *peer, struct ipc_reader *r)
 	auth_submit(ap, req, ir, ir_len, has_ir != 0);
 }
 
+/* An lmtp process asks whether a recipient is a user: answered at once from the loop thread
+ * (an indexed read of users.db; the userdb handle serialises with the workers). Nothing is
+ * throttled or logged per name: the lmtp process is trusted as the mail process is. */
+static void auth_user_lookup(struct auth_peer *peer, struct ipc_reader *r)
+{
+	struct auth_proc *ap = peer->ap;
+	uint32_t id = ipc_get_u32(r);
+	uint32_t count = ipc_get_u32(r);
+	const char *names[4];
+	for (uint32_t i = 0; i < count && i < 4; i++)
+		names[i] = ipc_get_str(r);
+	if (count == 0 || count > 4 || !ipc_reader_done(r)) {
+		log_error("malformed USER_LOOKUP from an lmtp process: dropping it");
+		peer_kill(peer);
+		return;
+	}
+	uint32_t result = IPC_USER_UNKNOWN, index = 0;
+	struct userdb_user user;
+	memset(&user, 0, sizeof(user));
+	char canon[USERDB_NAME_MAX + 1] = "";
+	for (uint32_t i = 0; i < count && result == IPC_USER_UNKNOWN; i++) {
+		const char *err = NULL;
+		int found = userdb_lookup(ap->db, names[i], &user, &err);
+		if (found > 0) {
+			result = IPC_USER_FOUND;
+			index = i;
+			snprintf(canon, sizeof(canon), "%s", user.name);
+		} else if (found < 0) {
+			log_error("user lookup failed: %s", err != NULL ? err : "?");
+			result = IPC_USER_TEMPFAIL;
+		}
+		userdb_user_clear(&user);
+	}
+	struct buf m;
+	ipc_msg_init(&m, IPC_USER_RESULT);
+	ipc_put_u32(&m, id);
+	ipc_put_u32(&m, result);
+	ipc_put_u32(&m, index);
+	ipc_put_str(&m, canon);
+	ipc_chan_send(peer->chan, &m, -1);
+	buf_free(&m);
+}
+
 static void auth_peer_msg(void *ctx, struct ipc_chan *chan, uint32_t type, struct ipc_reader *r,
 			  int fd)
 {
@@ -328,6 +372,16 @@ static void auth_peer_msg(void *ctx, struct ipc_chan *chan, uint32_t type, struc
 	struct auth_proc *ap = peer->ap;
 	if (fd >= 0)
 		close(fd);
+	if (peer->lmtp != (type == IPC_USER_LOOKUP)) {
+		log_error("message %u not allowed from %s process: dropping it", type,
+			  peer->lmtp ? "an lmtp" : "a login");
+		peer_kill(peer);
+		return;
+	}
+	if (type == IPC_USER_LOOKUP) {
+		auth_user_lookup(peer, r);
+		return;
+	}
 	if (type == IPC_AUTH_BEGIN) {
 		auth_begin(peer, r);
 		return;
@@ -366,7 +420,7 @@ static void auth_ctl_msg(void *ctx, struct ipc_chan *chan, uint32_t type, struct
 			 int fd)
 {
 	struct auth_proc *ap = ctx;
-	if (type != IPC_PEER_LOGIN || fd < 0 || !ipc_reader_done(r)) {
+	if ((type != IPC_PEER_LOGIN && type != IPC_PEER_LMTP) || fd < 0 || !ipc_reader_done(r)) {
 		log_error("malformed control message %u from the master", type);
 		if (fd >= 0)
 			close(fd);
@@ -375,6 +429,7 @@ static void auth_ctl_msg(void *ctx, struct ipc_chan *chan, uint32_t type, struct
 	struct auth_peer *peer = xcalloc(1, sizeof(*peer));
 	peer->ap = ap;
 	peer->refs = 1; /* the channel's own reference, dropped by peer_kill */
+	peer->lmtp = type == IPC_PEER_LMTP;
 	peer->chan = ipc_chan_create(ap->loop, fd, auth_peer_msg, auth_peer_closed, peer);
 	peer->next = ap->peers;
 	if (peer->next != NULL)

@@ -10,6 +10,8 @@ enum ipc_type {
 	IPC_PEER_MAIL,
 	/* master -> auth/mail: fd = socket to a login process */
 	IPC_PEER_LOGIN,
+	/* master -> auth: fd = socket to an lmtp process (which gets IPC_PEER_AUTH) */
+	IPC_PEER_LMTP,
 
 	/* login -> auth: u32 id, str session, str mech, str remote ip, u32 has_ir, bytes ir */
 	IPC_AUTH_BEGIN = 100,
@@ -27,6 +29,15 @@ enum ipc_type {
 	/* login -> mail: str session, str user, str tag, str remote ip, u32 tls,
 	 * bytes pipelined input; fd = the client socket, or the relay socket for TLS */
 	IPC_HANDOFF = 200,
+
+	/* lmtp -> auth: u32 id, u32 count (1..4), count x str name: which of these names (tried
+	 * in order) is a user? */
+	IPC_USER_LOOKUP = 300,
+	/* auth -> lmtp: u32 id, u32 result (enum ipc_user_result), u32 index of the name that
+	 * matched, str canonical user name ("" unless found) */
+	IPC_USER_RESULT,
 };
+
+enum ipc_user_result { IPC_USER_UNKNOWN = 0, IPC_USER_FOUND = 1, IPC_USER_TEMPFAIL = 2 };
 
 #endif

@@ -28,8 +28,8 @@
 #include "net/loop.h"
 #include "net/tls.h"
 
-enum role { ROLE_AUTH, ROLE_MAIL, ROLE_LOGIN };
-static const char *const role_names[] = {"auth", "mail", "login"};
+enum role { ROLE_AUTH, ROLE_MAIL, ROLE_LOGIN, ROLE_LMTP };
+static const char *const role_names[] = {"auth", "mail", "login", "lmtp"};
 
 struct child {
 	enum role role;
@@ -49,6 +49,7 @@ struct master {
 	const struct settings *set;
 	struct loop *loop;
 	int imap_fd, imaps_fd;
+	int lmtp_fd, lmtp_unix_fd;
 	struct child *children;
 	size_t child_count;
 	bool shutting_down;
@@ -140,11 +141,13 @@ static void master_send(struct child *c, const struct buf *msg, int fd)
 		log_warn("cannot reach %s[%u]: %s", role_names[c->role], c->index, strerror(errno));
 }
 
-/* Connect a login child with an auth or mail child through a new socketpair. */
+/* Connect a login (or lmtp) child with an auth or mail child through a new socketpair. */
 static void master_pair(struct child *login, struct child *other)
 {
 	if (!child_running(login) || !child_running(other))
 		return;
+	if (login->role == ROLE_LMTP && other->role != ROLE_AUTH)
+		return; /* lmtp talks to auth only; mail processes hear of deliveries via the store */
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_error("socketpair: %s", strerror(errno));
@@ -159,7 +162,7 @@ static void master_pair(struct child *login, struct child *other)
 	}
 	master_send(login, &msg, sp[0]);
 	buf_free(&msg);
-	ipc_msg_init(&msg, IPC_PEER_LOGIN);
+	ipc_msg_init(&msg, login->role == ROLE_LMTP ? IPC_PEER_LMTP : IPC_PEER_LOGIN);
 	master_send(other, &msg, sp[1]);
 	buf_free(&msg);
 	close(sp[0]);
@@ -172,9 +175,11 @@ static void master_broker(struct master *m, struct child *c)
 		struct child *o = &m->children[i];
 		if (o == c)
 			continue;
-		if (c->role == ROLE_LOGIN && o->role != ROLE_LOGIN)
+		bool c_client = c->role == ROLE_LOGIN || c->role == ROLE_LMTP;
+		bool o_client = o->role == ROLE_LOGIN || o->role == ROLE_LMTP;
+		if (c_client && !o_client)
 			master_pair(c, o);
-		else if (c->role != ROLE_LOGIN && o->role == ROLE_LOGIN)
+		else if (!c_client && o_client)
 			master_pair(o, c);
 	}
 }
@@ -229,6 +234,12 @@ static void child_exec_role(struct master *m, struct child *c, int ctl_fd)
 		int keep[] = {ctl_fd};
 		close_other_fds(keep, 1);
 		ret = mail_main(m->set, ctl_fd, c->index);
+		break;
+	}
+	case ROLE_LMTP: {
+		int keep[] = {ctl_fd, m->lmtp_fd, m->lmtp_unix_fd};
+		close_other_fds(keep, 3);
+		ret = lmtp_main(m->set, ctl_fd, m->lmtp_fd, m->lmtp_unix_fd, c->index);
 		break;
 	}
 	default: {
@@ -423,12 +434,55 @@ static int master_prepare(const struct settings *set, uid_t uid, gid_t gid, bool
 		log_info("generated a self-signed certificate for %s in %s", set->hostname,
 			 set->tls_cert);
 	(void)error;
+	/* the spool for messages being delivered (LMTP, kura deliver): unlinked temporary files */
+	settings_path(set, "spool", path, sizeof(path));
+	if (dir_create(path, 0700) < 0) {
+		log_error("cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (root && chown(path, uid, gid) < 0)
+		log_warn("chown %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* The LMTP listeners: TCP, and the UNIX socket owned by user (or lmtp_socket_group). */
+static int master_lmtp_listen(struct master *m, uid_t uid, gid_t gid, bool root)
+{
+	const struct settings *set = m->set;
+	char error[512];
+	if (set->lmtp_listen[0] != '\0') {
+		m->lmtp_fd = listen_open(set->lmtp_listen, error, sizeof(error));
+		if (m->lmtp_fd < 0) {
+			log_error("cannot listen for LMTP on %s", error);
+			return -1;
+		}
+	}
+	if (set->lmtp_socket[0] != '\0') {
+		m->lmtp_unix_fd = listen_open_unix(set->lmtp_socket, set->lmtp_socket_mode, error,
+						   sizeof(error));
+		if (m->lmtp_unix_fd < 0) {
+			log_error("cannot listen for LMTP on %s", error);
+			return -1;
+		}
+		if (root) {
+			gid_t sgid = gid;
+			if (set->lmtp_socket_group[0] != '\0' &&
+			    privdrop_lookup_group(set->lmtp_socket_group, &sgid, error,
+						  sizeof(error)) < 0) {
+				log_error("%s", error);
+				return -1;
+			}
+			if (chown(set->lmtp_socket, uid, sgid) < 0)
+				log_warn("chown %s: %s", set->lmtp_socket, strerror(errno));
+		}
+	}
 	return 0;
 }
 
 int master_main(const struct settings *set)
 {
-	struct master m = {.set = set, .imap_fd = -1, .imaps_fd = -1};
+	struct master m = {.set = set, .imap_fd = -1, .imaps_fd = -1, .lmtp_fd = -1,
+			   .lmtp_unix_fd = -1};
 	char error[512];
 	log_set_role("master");
 	log_set_level((enum log_level)set->log_level);
@@ -458,6 +512,11 @@ int master_main(const struct settings *set)
 			return 1;
 		}
 	}
+	if (settings_lmtp_enabled(set) && master_lmtp_listen(&m, uid, gid, root) < 0)
+		return 1;
+	if (!set->lmtp_socket_set && set->lmtp_socket[0] == '\0')
+		log_warn("no LMTP UNIX socket: %s/lmtp.sock would be longer than a socket path may "
+			 "be (107 bytes); set lmtp_socket to a shorter path", set->data_dir);
 	if (root)
 		log_info("started as root: login processes run as %s chrooted in %s, auth and mail as %s",
 			 set->login_user, set->chroot_dir, set->user);
@@ -472,7 +531,8 @@ int master_main(const struct settings *set)
 	loop_signal_add(m.loop, SIGINT, master_shutdown, &m);
 	loop_signal_add(m.loop, SIGHUP, master_sighup, &m);
 
-	m.child_count = 1 + set->mail_processes + set->login_processes;
+	unsigned lmtp_count = settings_lmtp_enabled(set) ? set->lmtp_processes : 0;
+	m.child_count = 1 + set->mail_processes + set->login_processes + lmtp_count;
 	m.children = xcalloc(m.child_count, sizeof(*m.children));
 	size_t k = 0;
 	m.children[k++] = (struct child){.role = ROLE_AUTH};
@@ -480,6 +540,8 @@ int master_main(const struct settings *set)
 		m.children[k++] = (struct child){.role = ROLE_MAIL, .index = i};
 	for (unsigned i = 0; i < set->login_processes; i++)
 		m.children[k++] = (struct child){.role = ROLE_LOGIN, .index = i};
+	for (unsigned i = 0; i < lmtp_count; i++)
+		m.children[k++] = (struct child){.role = ROLE_LMTP, .index = i};
 	for (size_t i = 0; i < m.child_count; i++) {
 		m.children[i].ctl_fd = -1;
 		m.children[i].log_fd = -1;
@@ -491,6 +553,10 @@ int master_main(const struct settings *set)
 	log_info("kura ready: IMAP (STARTTLS) on %s, IMAPS on %s, data in %s",
 		 set->imap_listen[0] ? set->imap_listen : "(off)",
 		 set->imaps_listen[0] ? set->imaps_listen : "(off)", set->data_dir);
+	if (lmtp_count > 0)
+		log_info("LMTP on %s%s%s", set->lmtp_listen[0] ? set->lmtp_listen : "",
+			 set->lmtp_listen[0] && set->lmtp_socket[0] ? " and " : "",
+			 set->lmtp_socket);
 	log_info("add a user: kura%s%s user add NAME; connect: curl --insecure imaps://%s/ -u NAME -X CAPABILITY",
 		 set->config_path[0] ? " -c " : "", set->config_path,
 		 set->imaps_listen[0] ? set->imaps_listen : set->imap_listen);
@@ -508,5 +574,11 @@ int master_main(const struct settings *set)
 		close(m.imap_fd);
 	if (m.imaps_fd >= 0)
 		close(m.imaps_fd);
+	if (m.lmtp_fd >= 0)
+		close(m.lmtp_fd);
+	if (m.lmtp_unix_fd >= 0) {
+		close(m.lmtp_unix_fd);
+		unlink(set->lmtp_socket);
+	}
 	return 0;
 }

@@ -30,6 +30,18 @@ int privdrop_lookup(const char *user, uid_t *uid_r, gid_t *gid_r, char *error, s
 	return 0;
 }
 
+int privdrop_lookup_group(const char *group, gid_t *gid_r, char *error, size_t error_size)
+{
+	struct group gr, *res = NULL;
+	char buf[8192];
+	if (getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 || res == NULL) {
+		snprintf(error, error_size, "system group '%s' does not exist", group);
+		return -1;
+	}
+	*gid_r = gr.gr_gid;
+	return 0;
+}
+
 int privdrop_apply(const char *user, const char *chroot_dir, char *error, size_t error_size)
 {
 	if (!privdrop_is_root())

@@ -11,6 +11,8 @@
 bool privdrop_is_root(void);
 /* Look up a user name. 0 or -1 with a message. */
 int privdrop_lookup(const char *user, uid_t *uid_r, gid_t *gid_r, char *error, size_t error_size);
+/* Look up a group name. 0 or -1 with a message. */
+int privdrop_lookup_group(const char *group, gid_t *gid_r, char *error, size_t error_size);
 /* As root: chroot (if chroot_dir is not NULL), drop supplementary groups, setgid, setuid to
  * user, and check that root cannot be regained. As non-root: nothing. 0 or -1. */
 int privdrop_apply(const char *user, const char *chroot_dir, char *error, size_t error_size);

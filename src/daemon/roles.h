@@ -12,6 +12,8 @@ int login_main(const struct settings *set, int ctl_fd, int imap_fd, int imaps_fd
 	       unsigned index);
 int auth_main(const struct settings *set, int ctl_fd);
 int mail_main(const struct settings *set, int ctl_fd, unsigned index);
+/* tcp_fd / unix_fd: the LMTP listeners (either may be -1). */
+int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, unsigned index);
 
 /* Which mail process owns a user: a stable hash of the name. */
 unsigned mail_index_for_user(const char *user, unsigned mail_processes);

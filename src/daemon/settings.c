@@ -13,7 +13,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
-enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_LOGLEVEL, KEY_LISTEN };
+enum key_type { KEY_STR, KEY_UINT, KEY_BOOL, KEY_PLAINTEXT, KEY_LOGLEVEL, KEY_LISTEN, KEY_MODE };
 
 struct key_def {
 	const char *name;
@@ -49,6 +49,13 @@ static const struct key_def settings_keys[] = {
 	NUM(auth_fail_delay_max_ms, 0, 600000),
 	NUM(max_connections, 1, 1000000),
 	{"log_level", KEY_LOGLEVEL, offsetof(struct settings, log_level), 0, 0, 0},
+	STR(lmtp_listen, KEY_LISTEN),
+	STR(lmtp_socket, KEY_STR),
+	{"lmtp_socket_mode", KEY_MODE, offsetof(struct settings, lmtp_socket_mode), 0, 0, 0777},
+	STR(lmtp_socket_group, KEY_STR),
+	NUM(lmtp_processes, 1, 64),
+	{"lmtp_detail_mailbox", KEY_BOOL, offsetof(struct settings, lmtp_detail_mailbox), 0, 0, 0},
+	STR(recipient_delimiter, KEY_STR),
 };
 
 void settings_defaults(struct settings *set)
@@ -73,6 +80,11 @@ void settings_defaults(struct settings *set)
 	set->auth_fail_delay_max_ms = 15000;
 	set->max_connections = 25000;
 	set->log_level = LOG_INFO;
+	snprintf(set->lmtp_listen, sizeof(set->lmtp_listen), "127.0.0.1:2424");
+	set->lmtp_socket_mode = 0660;
+	set->lmtp_processes = set->login_processes;
+	set->lmtp_detail_mailbox = true;
+	snprintf(set->recipient_delimiter, sizeof(set->recipient_delimiter), "+");
 }
 
 static int parse_uint(const char *value, uint64_t *v_r)
@@ -123,7 +135,21 @@ static int settings_pair(void *ctx, const char *key, const char *value, const ch
 				return -1;
 			}
 			memcpy(field, value, strlen(value) + 1);
+			if (strcmp(key, "lmtp_socket") == 0)
+				set->lmtp_socket_set = true;
 			return 0;
+		case KEY_MODE: {
+			/* octal permission bits, as chmod takes them */
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(value, &end, 8);
+			if (*value < '0' || *value > '7' || *end != '\0' || errno != 0 || v > k->max) {
+				*error_r = "expected octal permission bits such as 0660";
+				return -1;
+			}
+			*(unsigned *)field = (unsigned)v;
+			return 0;
+		}
 		case KEY_UINT: {
 			uint64_t v;
 			if (parse_uint(value, &v) < 0 || v < k->min || v > k->max) {
@@ -139,7 +165,16 @@ static int settings_pair(void *ctx, const char *key, const char *value, const ch
 			return 0;
 		}
 		case KEY_BOOL:
-			return -1;
+			if (strcmp(value, "yes") == 0)
+				*(bool *)field = true;
+			else if (strcmp(value, "no") == 0)
+				*(bool *)field = false;
+			else {
+				snprintf(err, sizeof(err), "%s must be yes or no", key);
+				*error_r = err;
+				return -1;
+			}
+			return 0;
 		case KEY_PLAINTEXT:
 			if (strcmp(value, "never") == 0)
 				set->plaintext_auth = PLAINTEXT_AUTH_NEVER;
@@ -186,6 +221,11 @@ void settings_path(const struct settings *set, const char *name, char *out, size
 		out[0] = '\0'; /* data_dir is limited far below any caller's buffer */
 }
 
+bool settings_lmtp_enabled(const struct settings *set)
+{
+	return set->lmtp_listen[0] != '\0' || set->lmtp_socket[0] != '\0';
+}
+
 int settings_finish(struct settings *set, char *error, size_t error_size)
 {
 	if (set->data_dir[0] == '\0') {
@@ -206,6 +246,26 @@ int settings_finish(struct settings *set, char *error, size_t error_size)
 	if (set->imap_listen[0] == '\0' && set->imaps_listen[0] == '\0') {
 		snprintf(error, error_size, "no listener: set imap_listen or imaps_listen");
 		return -1;
+	}
+	/* sockaddr_un.sun_path holds 108 bytes with the NUL. The default DATA/lmtp.sock under a
+	 * long data_dir is left off (the master says so) rather than refusing to start a
+	 * configuration that never asked for it. */
+	if (!set->lmtp_socket_set && set->lmtp_socket[0] == '\0') {
+		settings_path(set, "lmtp.sock", set->lmtp_socket, sizeof(set->lmtp_socket));
+		if (strlen(set->lmtp_socket) >= 108)
+			set->lmtp_socket[0] = '\0';
+	}
+	if (strlen(set->lmtp_socket) >= 108) {
+		snprintf(error, error_size, "lmtp_socket path is too long for a UNIX socket "
+			 "(at most 107 bytes): %s", set->lmtp_socket);
+		return -1;
+	}
+	for (const char *d = set->recipient_delimiter; *d != '\0'; d++) {
+		if (*d == '@' || (unsigned char)*d <= ' ' || (unsigned char)*d >= 0x7f) {
+			snprintf(error, error_size,
+				 "recipient_delimiter must be printable ASCII characters other than '@'");
+			return -1;
+		}
 	}
 	if (set->auth_fail_delay_max_ms < set->auth_fail_delay_ms) {
 		snprintf(error, error_size, "auth_fail_delay_max_ms is below auth_fail_delay_ms");

@@ -31,7 +31,15 @@ struct settings {
 	uint64_t append_limit;
 	uint64_t auth_fail_delay_ms;
 	uint64_t auth_fail_delay_max_ms;
-	uint64_t max_connections;  /* per login process */
+	uint64_t max_connections;  /* per login (and per lmtp) process */
+	char lmtp_listen[256];     /* "host:port" or "" (no LMTP over TCP) */
+	char lmtp_socket[1024];    /* UNIX socket path or "" (default DATA/lmtp.sock) */
+	bool lmtp_socket_set;      /* lmtp_socket was given (an empty value disables it) */
+	unsigned lmtp_socket_mode; /* permission bits of the socket */
+	char lmtp_socket_group[64]; /* group of the socket (as root), "" = the group of user */
+	unsigned lmtp_processes;
+	bool lmtp_detail_mailbox;  /* user+detail@ goes to the mailbox "detail" if it exists */
+	char recipient_delimiter[16]; /* each byte separates user and detail; "" = none */
 	int log_level;             /* enum log_level */
 };
 
@@ -41,6 +49,8 @@ void settings_defaults(struct settings *set);
 int settings_load(struct settings *set, const char *path, char *error, size_t error_size);
 /* Derive values that depend on others (paths under data_dir) and check consistency. */
 int settings_finish(struct settings *set, char *error, size_t error_size);
+/* True when kura listens for LMTP at all. */
+bool settings_lmtp_enabled(const struct settings *set);
 /* Path of a file under data_dir. */
 void settings_path(const struct settings *set, const char *name, char *out, size_t out_size);
 

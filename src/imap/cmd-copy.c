@@ -95,12 +95,18 @@ static int copy_run(struct imap_cmd *cmd, bool move)
 	buf_init(&out, (size_t)-2);
 	if (code != NULL)
 		buf_printf(&out, "* OK [%s] Moved\r\n", code);
-	/* RFC 6851 3.3: the EXPUNGEs of the moved messages (and any other pending ones) */
+	/* RFC 6851 3.3: the EXPUNGEs (VANISHED with QRESYNC, 4.4) of the moved messages and
+	 * any other pending ones */
 	imap_view_flush(v, &out, true);
 	if (out.len > 0)
 		conn_write(conn, out.data, out.len);
 	buf_free(&out);
-	imap_cmd_reply(cmd, "OK", NULL, "%s completed", what);
+	/* RFC 6851 4.4: the new HIGHESTMODSEQ once something moved (to CONDSTORE clients) */
+	code = NULL;
+	if (copied > 0 && s->condstore)
+		code = pool_printf(cmd->pool, "HIGHESTMODSEQ %llu",
+				   (unsigned long long)imap_view_highestmodseq(v));
+	imap_cmd_reply(cmd, "OK", code, "%s completed", what);
 	return 1;
 }
 

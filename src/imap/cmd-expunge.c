@@ -1,9 +1,17 @@
 /* cmd-expunge.c: EXPUNGE (RFC 9051 6.4.3) and UID EXPUNGE (6.4.9, UIDPLUS): remove \Deleted
- * messages (of the given UIDs), durable before the untagged EXPUNGEs and the tagged OK. */
+ * messages (of the given UIDs), durable before the untagged EXPUNGEs (VANISHED after ENABLE
+ * QRESYNC) and the tagged OK, which carries [HIGHESTMODSEQ] for a CONDSTORE session when
+ * something was expunged (RFC 7162 3.2.7, 3.2.9). */
 #include "imap-arg.h"
 #include "imap-seqset.h"
 #include "imap-session-private.h"
 #include "imap-view.h"
+
+static int expunge_count_cb(void *ctx, uint32_t uid)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
 
 int cmd_expunge(struct imap_cmd *cmd)
 {
@@ -40,11 +48,20 @@ int cmd_expunge(struct imap_cmd *cmd)
 			uids[k++] = v->uids[i];
 	}
 	const char *err;
-	if (k > 0 && store_expunge(s->store, v->mb.id, uids, k, NULL, NULL, &err) < 0) {
+	size_t expunged = 0;
+	if (k > 0 && store_expunge(s->store, v->mb.id, uids, k, expunge_count_cb, &expunged,
+				   &err) < 0) {
 		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Expunge failed");
 		return 1;
 	}
 	/* the view heard the expunges from the store; the reply flushes them first */
-	imap_cmd_reply(cmd, "OK", NULL, "EXPUNGE completed");
+	const char *code = NULL;
+	if (expunged > 0 && s->condstore) {
+		/* the updates go out now, so the HIGHESTMODSEQ covers them all */
+		imap_session_push_updates(s);
+		code = pool_printf(cmd->pool, "HIGHESTMODSEQ %llu",
+				   (unsigned long long)imap_view_highestmodseq(v));
+	}
+	imap_cmd_reply(cmd, "OK", code, "%s completed", cmd->uid ? "UID EXPUNGE" : "EXPUNGE");
 	return 1;
 }

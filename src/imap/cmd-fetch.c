@@ -1,4 +1,5 @@
-/* cmd-fetch.c: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9, 7.5.2; RFC 3501 RFC822.*; RFC 3516).
+/* cmd-fetch.c: FETCH and UID FETCH (RFC 9051 6.4.5, 6.4.9, 7.5.2; RFC 3501 RFC822.*; RFC 3516;
+ * RFC 7162: MODSEQ, the CHANGEDSINCE and VANISHED modifiers).
  * The response streams: a message's response is rendered (all but its literals' bytes) into a
  * text with pieces pointing at body streams, written while the output has room; at the
  * high-water mark the position (message, piece, offset in the text or literal) is kept in
@@ -19,6 +20,7 @@
 #include "imap-session-private.h"
 #include "imap-view.h"
 #include "lib/log.h"
+#include "lib/xmalloc.h"
 #include "mail/date.h"
 #include "net/conn.h"
 #include "store/store.h"
@@ -38,6 +40,7 @@ struct fetch_state {
 	size_t count;
 	size_t next;            /* position in idx of the current / next message */
 	uint8_t *newly_seen;    /* per position: this FETCH set \Seen */
+	bool add_modseq;        /* CHANGEDSINCE: MODSEQ goes along though not asked for */
 	size_t seen_done;       /* positions below this had \Seen handled */
 	bool cte_failed;
 
@@ -160,6 +163,9 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 		case IMAP_FETCH_UID:
 			buf_printf(text, "UID %u", uid);
 			break;
+		case IMAP_FETCH_MODSEQ:
+			buf_printf(text, "MODSEQ (%llu)", (unsigned long long)v->modseqs[i]);
+			break;
 		case IMAP_FETCH_INTERNALDATE: {
 			char date[MAIL_DATE_IMAP_SIZE];
 			mail_date_format_imap(info.internal_date, info.internal_tz, date);
@@ -224,11 +230,18 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 			close(fd);
 		return ret;
 	}
-	if (st->newly_seen != NULL && st->newly_seen[st->next] && !req->has_flags) {
+	bool seen_now = st->newly_seen != NULL && st->newly_seen[st->next];
+	if (seen_now && !req->has_flags) {
 		/* RFC 9051 6.4.5: the flags changed, so they go along */
 		buf_append_str(text, " FLAGS ");
 		imap_view_flags_append(v, text, v->flags[i], v->keywords[i]);
 	}
+	/* RFC 7162 3.2.4: a FETCH that set \Seen reports it with UID and MODSEQ to a CONDSTORE
+	 * client; 3.1.4.1: CHANGEDSINCE implies MODSEQ */
+	if (seen_now && s->condstore && !req->has_uid && !cmd->uid)
+		buf_printf(text, " UID %u", uid);
+	if (!req->has_modseq && (st->add_modseq || (seen_now && s->condstore)))
+		buf_printf(text, " MODSEQ (%llu)", (unsigned long long)v->modseqs[i]);
 	buf_append_str(text, ")\r\n");
 	fetch_piece_end(st, text, &start, -1);
 	*fd_r = fd;
@@ -390,17 +403,137 @@ static void fetch_cleanup(struct imap_cmd *cmd)
 	}
 }
 
+/* fetch-modifiers (RFC 4466 2.4) = SP "(" fetch-modifier *(SP fetch-modifier) ")". kura knows
+ * CHANGEDSINCE mod-sequence-value (RFC 7162 3.1.4.1) and VANISHED (3.2.6: UID FETCH only,
+ * after ENABLE QRESYNC, with CHANGEDSINCE); each at most once. NULL, or the BAD text. */
+static const char *fetch_parse_modifiers(struct imap_cmd *cmd, const struct imap_arg *list,
+					 uint64_t *changedsince_r, bool *vanished_r)
+{
+	*changedsince_r = 0;
+	*vanished_r = false;
+	if (list->count == 0)
+		return "Empty FETCH modifier list";
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		if (imap_arg_atom_equals(a, "CHANGEDSINCE")) {
+			uint64_t modseq;
+			if (*changedsince_r != 0)
+				return "CHANGEDSINCE given twice";
+			/* mod-sequence-value: 1 .. 2^63-1 */
+			if (i + 1 == list->count ||
+			    !imap_arg_get_number64(&list->list[i + 1], &modseq) || modseq == 0)
+				return "CHANGEDSINCE needs a mod-sequence value";
+			*changedsince_r = modseq;
+			i++;
+		} else if (imap_arg_atom_equals(a, "VANISHED")) {
+			if (*vanished_r)
+				return "VANISHED given twice";
+			*vanished_r = true;
+		} else {
+			return "Unknown FETCH modifier";
+		}
+	}
+	if (*vanished_r && !cmd->uid)
+		return "VANISHED is a UID FETCH modifier (RFC 7162 3.2.6)";
+	if (*vanished_r && !cmd->session->qresync)
+		return "VANISHED needs ENABLE QRESYNC first";
+	if (*vanished_r && *changedsince_r == 0)
+		return "VANISHED needs CHANGEDSINCE";
+	return NULL;
+}
+
+struct fetch_vanished_ctx {
+	const struct imap_view *v;
+	const struct imap_seq_range *ranges;
+	size_t range_count;
+	uint32_t *uids;
+	size_t count, alloc;
+};
+
+static int fetch_vanished_cb(void *ctx, uint32_t uid)
+{
+	struct fetch_vanished_ctx *c = ctx;
+	/* a UID still in the view is announced by the VANISHED that reports its expunge to this
+	 * session (after this command); (EARLIER) only names what the client no longer sees */
+	if (!imap_seqset_ranges_contain(c->ranges, c->range_count, uid) ||
+	    imap_view_find(c->v, uid) >= 0)
+		return 0;
+	if (c->count == c->alloc) {
+		c->alloc = c->alloc ? c->alloc * 2 : 256;
+		c->uids = xrealloc(c->uids, c->alloc * sizeof(*c->uids));
+	}
+	c->uids[c->count++] = uid;
+	return 0;
+}
+
+/* UID FETCH ... (CHANGEDSINCE n VANISHED): "* VANISHED (EARLIER) uid-set" of the UIDs of the set
+ * expunged after n, before any FETCH response (RFC 7162 3.2.6). kura keeps every expunge's
+ * MODSEQ (the store never drops them), so this is exact. */
+static int fetch_send_vanished(struct imap_cmd *cmd, const struct imap_seqset *set,
+			       uint64_t since)
+{
+	struct imap_session *s = cmd->session;
+	struct imap_view *v = s->view;
+	struct fetch_vanished_ctx c = {.v = v};
+	/* "*" is the highest UID in the mailbox (RFC 9051 6.4.9), but an expunged UID may lie
+	 * above every UID left, and the client's "1:*" means all it knows. A VANISHED (EARLIER)
+	 * may name any UID (3.2.10), so a range with "*" covers both readings: from the lower of
+	 * its number and the highest UID, up to the top. */
+	uint32_t max_uid = v->count > 0 ? v->uids[v->count - 1] : 0;
+	struct imap_seqset wide = {
+		.ranges = pool_alloc_array(cmd->pool, set->count ? set->count : 1,
+					   sizeof(struct imap_seq_range)),
+		.count = set->count,
+	};
+	for (size_t i = 0; i < set->count; i++) {
+		struct imap_seq_range r = set->ranges[i];
+		if (r.lo == IMAP_SEQ_STAR || r.hi == IMAP_SEQ_STAR) {
+			uint32_t n = r.lo == IMAP_SEQ_STAR ? r.hi : r.lo;
+			r.lo = n < max_uid ? n : max_uid;
+			r.hi = IMAP_SEQ_STAR;
+		}
+		wide.ranges[i] = r;
+	}
+	struct imap_seq_range *ranges;
+	imap_seqset_normalize(&wide, UINT32_MAX, cmd->pool, &ranges, &c.range_count);
+	c.ranges = ranges;
+	struct store_mailbox *mb = pool_alloc(cmd->pool, sizeof(*mb));
+	const char *err;
+	int ret = store_changes_since(s->store, v->mb.id, since, mb, NULL, fetch_vanished_cb, &c,
+				      &err);
+	if (ret < 0)
+		log_error("session %s: FETCH VANISHED: %s", s->session_id, err);
+	if (ret > 0 && c.count > 0) {
+		struct buf out;
+		buf_init(&out, (size_t)-2);
+		buf_append_str(&out, "* VANISHED (EARLIER) ");
+		imap_seqset_append(&out, c.uids, c.count);
+		buf_append_str(&out, "\r\n");
+		conn_write(imap_cmd_conn(cmd), out.data, out.len);
+		buf_free(&out);
+	}
+	free(c.uids);
+	return ret < 0 ? -1 : 0;
+}
+
 int cmd_fetch(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->session;
 	struct imap_view *v = s->view;
 	const char *err;
+	uint64_t changedsince = 0;
+	bool vanished = false;
 	if (cmd->count == 3 && cmd->args[2].type == IMAP_ARG_LIST) {
-		/* fetch-modifiers (CHANGEDSINCE, VANISHED) come with CONDSTORE/QRESYNC */
-		imap_cmd_reply(cmd, "BAD", NULL, "FETCH modifiers are not supported");
+		err = fetch_parse_modifiers(cmd, &cmd->args[2], &changedsince, &vanished);
+		if (err != NULL) {
+			imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
+			return 1;
+		}
+	} else if (cmd->count != 2) {
+		imap_cmd_reply(cmd, "BAD", NULL, "FETCH needs a sequence set and data items");
 		return 1;
 	}
-	if (cmd->count != 2 || cmd->args[0].type != IMAP_ARG_ATOM) {
+	if (cmd->args[0].type != IMAP_ARG_ATOM) {
 		imap_cmd_reply(cmd, "BAD", NULL, "FETCH needs a sequence set and data items");
 		return 1;
 	}
@@ -420,6 +553,22 @@ int cmd_fetch(struct imap_cmd *cmd)
 	imap_session_seqset_resolve(s, &set, cmd->uid, cmd->pool, &st->idx, &st->count, &bad);
 	if (bad) {
 		imap_cmd_reply(cmd, "BAD", NULL, "Message sequence number out of range");
+		return 1;
+	}
+	/* RFC 7162 3.1: MODSEQ and CHANGEDSINCE are CONDSTORE enabling */
+	if (st->req.has_modseq || changedsince != 0)
+		imap_session_enable_condstore(s);
+	if (changedsince != 0) {
+		/* 3.1.4.1: only the messages changed after it, and their MODSEQ */
+		size_t w = 0;
+		for (size_t k = 0; k < st->count; k++)
+			if (v->modseqs[st->idx[k]] > changedsince)
+				st->idx[w++] = st->idx[k];
+		st->count = w;
+		st->add_modseq = true;
+	}
+	if (vanished && fetch_send_vanished(cmd, &set, changedsince) < 0) {
+		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot read the expunged messages");
 		return 1;
 	}
 	st->streams = pool_alloc_array(cmd->pool, st->req.count, sizeof(*st->streams));

@@ -234,6 +234,9 @@ int cmd_list(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "BAD", NULL, "Too many arguments");
 		return 1;
 	}
+	/* asking for HIGHESTMODSEQ is asking for CONDSTORE, as STATUS does (RFC 7162 3.1) */
+	if (status_items & IMAP_STATUS_HIGHESTMODSEQ)
+		imap_session_enable_condstore(s);
 
 	/* the patterns in store form: reference + pattern */
 	const char **patterns = pool_alloc_array(cmd->pool, npats, sizeof(char *));

@@ -1,4 +1,4 @@
-/* cmd-status.c: STATUS (RFC 9051 6.3.11). */
+/* cmd-status.c: STATUS (RFC 9051 6.3.11; HIGHESTMODSEQ, RFC 7162 3.1.7). */
 #include "imap-arg.h"
 #include "imap-mailbox.h"
 #include "imap-session-private.h"
@@ -18,6 +18,8 @@ int cmd_status(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "BAD", NULL, "Unknown or missing STATUS items");
 		return 1;
 	}
+	if (items & IMAP_STATUS_HIGHESTMODSEQ)
+		imap_session_enable_condstore(s); /* RFC 7162 3.1: a CONDSTORE enabling command */
 	if (imap_mailbox_from_client(raw, raw_len, imap_session_utf8(s), false, cmd->pool, &name,
 				     &err) < 0) {
 		imap_cmd_reply(cmd, "NO", "CANNOT", "%s", err);

@@ -1,10 +1,16 @@
 /* cmd-store.c: STORE and UID STORE (RFC 9051 6.4.6, 6.4.9): FLAGS, +FLAGS, -FLAGS and their
- * .SILENT forms. The change is made in batches of UIDs (one durable transaction each), told to
- * the view as this session's own (imap_view_own_change), and the new flags are reported here as untagged FETCH responses (unless
- * .SILENT), written as the output drains: 100k responses never sit in memory at once.
+ * .SILENT forms, and the UNCHANGEDSINCE modifier (RFC 7162 3.1.3). The change is made in
+ * batches of UIDs (one durable transaction each), told to the view as this session's own
+ * (imap_view_own_change), and the new flags are reported here as untagged FETCH responses
+ * (unless .SILENT), written as the output drains: 100k responses never sit in memory at once.
+ * With CONDSTORE enabled every FETCH carries UID and MODSEQ (RFC 7162 3.2.4), and .SILENT
+ * still reports the new MODSEQ of each message it changed (of each that passed the test, with
+ * UNCHANGEDSINCE: 3.1.3); messages that failed UNCHANGEDSINCE go into [MODIFIED set].
  * Traps: a batch's responses are written before the next batch changes anything, so a pause
  * only ever holds one batch; new keywords are announced (FLAGS) before the FETCHes that use
- * them; a failed batch leaves earlier batches done (STORE is not atomic in RFC 9051). */
+ * them; before each batch the view reads what others changed (and reports it with their
+ * MODSEQs), or a change of theirs to a message of the batch would hide behind ours; a failed
+ * batch leaves earlier batches done (STORE is not atomic in RFC 9051). */
 #include <string.h>
 #include <strings.h>
 
@@ -24,19 +30,73 @@ struct store_state {
 	struct imap_view *view;
 	struct store_flag_change change;
 	bool silent;
+	bool conditional;        /* UNCHANGEDSINCE given (its value may be 0) */
 	uint32_t *uids;
 	size_t count, pos;       /* UIDs, and how many were given to the store so far */
-	struct store_msg *res;   /* the last batch's new states */
+	struct store_msg *res;   /* the last batch's new states to report */
 	size_t res_count, res_pos;
+	uint32_t *failed;        /* UIDs that failed UNCHANGEDSINCE, ascending */
+	size_t failed_count, failed_alloc;
+	struct pool *pool;
 };
 
 static int store_changed_cb(void *ctx, const struct store_msg *msg)
 {
 	struct store_state *st = ctx;
-	imap_view_own_change(st->view, msg);
-	if (!st->silent && st->res_count < STORE_BATCH)
+	struct imap_view *v = st->view;
+	ssize_t i = imap_view_find(v, msg->uid);
+	/* the store reports every message of the batch that passed, changed or not */
+	bool changed = i >= 0 && msg->modseq > v->modseqs[i];
+	imap_view_own_change(v, msg);
+	bool report = !st->silent || (v->condstore && (st->conditional || changed));
+	if (report && st->res_count < STORE_BATCH)
 		st->res[st->res_count++] = *msg;
 	return 0;
+}
+
+static void store_failed_add(struct store_state *st, uint32_t uid)
+{
+	if (st->failed_count == st->failed_alloc) {
+		size_t alloc = st->failed_alloc ? st->failed_alloc * 2 : 64;
+		uint32_t *more = pool_alloc_array(st->pool, alloc, sizeof(*more));
+		if (st->failed_count > 0)
+			memcpy(more, st->failed, st->failed_count * sizeof(*more));
+		st->failed = more;
+		st->failed_alloc = alloc;
+	}
+	st->failed[st->failed_count++] = uid;
+}
+
+/* RFC 7162 3.1.3: the message changed after UNCHANGEDSINCE; its new state reaches the client
+ * through the view (an untagged FETCH at the next flush) if the client did not know it */
+static int store_failed_cb(void *ctx, const struct store_msg *msg)
+{
+	store_failed_add(ctx, msg->uid);
+	return 0;
+}
+
+/* "tag OK [MODIFIED set]": sequence numbers for STORE, UIDs for UID STORE (3.1.3) */
+static const char *store_modified_code(struct imap_cmd *cmd, struct store_state *st)
+{
+	if (st->failed_count == 0)
+		return NULL;
+	const uint32_t *nums = st->failed;
+	size_t n = st->failed_count;
+	if (!cmd->uid) {
+		/* no EXPUNGE is sent during STORE, so these numbers are the client's */
+		uint32_t *seqs = pool_alloc_array(cmd->pool, n, sizeof(*seqs));
+		size_t k = 0;
+		for (size_t j = 0; j < n; j++) {
+			ssize_t i = imap_view_find(st->view, st->failed[j]);
+			if (i >= 0)
+				seqs[k++] = (uint32_t)i + 1;
+		}
+		nums = seqs;
+		n = k;
+	}
+	if (n == 0)
+		return NULL;
+	return pool_printf(cmd->pool, "MODIFIED %s", imap_seqset_format(cmd->pool, nums, n));
 }
 
 static int store_run(struct imap_cmd *cmd)
@@ -62,11 +122,21 @@ static int store_run(struct imap_cmd *cmd)
 				if (i < 0)
 					continue;
 				buf_printf(&out, "* %zd FETCH (", i + 1);
-				if (cmd->uid)
-					buf_printf(&out, "UID %u ", m->uid);
-				buf_append_str(&out, "FLAGS ");
-				imap_view_flags_append(v, &out, m->flags | (v->flags[i] & IMAP_VIEW_RECENT),
-						       m->keywords);
+				const char *sep = "";
+				/* RFC 7162 3.2.4: UID and MODSEQ go to a CONDSTORE client */
+				if (cmd->uid || v->condstore) {
+					buf_printf(&out, "UID %u", m->uid);
+					sep = " ";
+				}
+				if (!st->silent) {
+					uint8_t flags = m->flags | (v->flags[i] & IMAP_VIEW_RECENT);
+					buf_printf(&out, "%sFLAGS ", sep);
+					imap_view_flags_append(v, &out, flags, m->keywords);
+					sep = " ";
+				}
+				if (v->condstore)
+					buf_printf(&out, "%sMODSEQ (%llu)", sep,
+						   (unsigned long long)m->modseq);
 				buf_append_str(&out, ")\r\n");
 			}
 			if (out.len > 0 && conn_write(conn, out.data, out.len) < 0) {
@@ -79,8 +149,16 @@ static int store_run(struct imap_cmd *cmd)
 		size_t n = st->count - st->pos < STORE_BATCH ? st->count - st->pos : STORE_BATCH;
 		const char *err;
 		st->res_count = st->res_pos = 0;
+		/* what others changed first, with their MODSEQs (never EXPUNGE here, RFC 9051
+		 * 7.4.1) */
+		imap_view_sync(v, true);
+		buf_reset(&out);
+		if (imap_view_flush(v, &out, false) > 0 && conn_write(conn, out.data, out.len) < 0) {
+			buf_free(&out);
+			return 1;
+		}
 		int ret = store_set_flags(s->store, v->mb.id, st->uids + st->pos, n, &st->change,
-					  store_changed_cb, NULL, st, &err);
+					  store_changed_cb, store_failed_cb, st, &err);
 		if (ret < 0) {
 			enum store_error e = store_last_error(s->store);
 			if (e == STORE_ERR_INTERNAL)
@@ -92,8 +170,10 @@ static int store_run(struct imap_cmd *cmd)
 			return 1;
 		}
 		st->pos += n;
-		/* FLAGS for new keywords (and other sessions' updates) before our FETCHes;
-		 * never EXPUNGE here (RFC 9051 7.4.1) */
+		/* FLAGS for new keywords (the store may define one even if no message took it,
+		 * which no listener hears of: hence the forced sync) and other sessions' updates
+		 * before our FETCHes; never EXPUNGE here (RFC 9051 7.4.1) */
+		imap_view_sync(v, true);
 		buf_reset(&out);
 		if (imap_view_flush(v, &out, false) > 0 && conn_write(conn, out.data, out.len) < 0) {
 			buf_free(&out);
@@ -101,7 +181,12 @@ static int store_run(struct imap_cmd *cmd)
 		}
 	}
 	buf_free(&out);
-	imap_cmd_reply(cmd, "OK", NULL, "%s completed", cmd->uid ? "UID STORE" : "STORE");
+	const char *code = store_modified_code(cmd, st);
+	if (code != NULL)
+		imap_cmd_reply(cmd, "OK", code, "Conditional %s failed for some messages",
+			       cmd->uid ? "UID STORE" : "STORE");
+	else
+		imap_cmd_reply(cmd, "OK", NULL, "%s completed", cmd->uid ? "UID STORE" : "STORE");
 	return 1;
 }
 
@@ -130,23 +215,50 @@ static bool store_parse_item(const struct imap_arg *arg, enum store_flag_mode *m
 	return false;
 }
 
+/* store-modifiers (RFC 4466 2.5) = SP "(" store-modifier *(SP store-modifier) ")"; kura knows
+ * UNCHANGEDSINCE mod-sequence-valzer (RFC 7162 3.1.3), at most once. NULL, or the BAD text. */
+static const char *store_parse_modifiers(const struct imap_arg *list, struct store_state *st)
+{
+	if (list->count == 0)
+		return "Empty STORE modifier list";
+	for (size_t i = 0; i < list->count; i++) {
+		if (!imap_arg_atom_equals(&list->list[i], "UNCHANGEDSINCE"))
+			return "Unknown STORE modifier";
+		if (st->conditional)
+			return "UNCHANGEDSINCE given twice";
+		/* mod-sequence-valzer: 0 .. 2^63-1 */
+		if (i + 1 == list->count ||
+		    !imap_arg_get_number64(&list->list[i + 1], &st->change.unchanged_since))
+			return "UNCHANGEDSINCE needs a mod-sequence value";
+		st->conditional = true;
+		i++;
+	}
+	return NULL;
+}
+
 int cmd_store(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->session;
 	struct imap_view *v = s->view;
 	const char *err;
+	struct store_state *st = pool_alloc(cmd->pool, sizeof(*st));
+	st->view = v;
+	st->pool = cmd->pool;
+	/* STORE set [(modifiers)] item flags */
+	size_t item = 1;
 	if (cmd->count >= 2 && cmd->args[1].type == IMAP_ARG_LIST) {
-		/* store-modifiers (UNCHANGEDSINCE) come with CONDSTORE */
-		imap_cmd_reply(cmd, "BAD", NULL, "STORE modifiers are not supported");
-		return 1;
+		err = store_parse_modifiers(&cmd->args[1], st);
+		if (err != NULL) {
+			imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
+			return 1;
+		}
+		item = 2;
 	}
-	if (cmd->count < 3 || cmd->args[0].type != IMAP_ARG_ATOM) {
+	if (cmd->count < item + 2 || cmd->args[0].type != IMAP_ARG_ATOM) {
 		imap_cmd_reply(cmd, "BAD", NULL, "STORE needs a sequence set, an item and flags");
 		return 1;
 	}
-	struct store_state *st = pool_alloc(cmd->pool, sizeof(*st));
-	st->view = v;
-	if (!store_parse_item(&cmd->args[1], &st->change.mode, &st->silent)) {
+	if (!store_parse_item(&cmd->args[item], &st->change.mode, &st->silent)) {
 		imap_cmd_reply(cmd, "BAD", NULL, "STORE item must be [+|-]FLAGS[.SILENT]");
 		return 1;
 	}
@@ -157,15 +269,15 @@ int cmd_store(struct imap_cmd *cmd)
 		return 1;
 	}
 	/* (flag-list / (flag *(SP flag))) */
-	const struct imap_arg *flags = &cmd->args[2];
-	size_t flag_count = cmd->count - 2;
-	if (cmd->args[2].type == IMAP_ARG_LIST) {
-		if (cmd->count != 3) {
+	const struct imap_arg *flags = &cmd->args[item + 1];
+	size_t flag_count = cmd->count - item - 1;
+	if (cmd->args[item + 1].type == IMAP_ARG_LIST) {
+		if (cmd->count != item + 2) {
 			imap_cmd_reply(cmd, "BAD", NULL, "Unexpected arguments after the flag list");
 			return 1;
 		}
-		flags = cmd->args[2].list;
-		flag_count = cmd->args[2].count;
+		flags = cmd->args[item + 1].list;
+		flag_count = cmd->args[item + 1].count;
 	}
 	const char **keywords;
 	if (imap_flags_parse(flags, flag_count, cmd->pool, &st->change.flags, &keywords,
@@ -186,10 +298,20 @@ int cmd_store(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "BAD", NULL, "Message sequence number out of range");
 		return 1;
 	}
+	/* RFC 7162 3.1: UNCHANGEDSINCE is CONDSTORE enabling */
+	if (st->conditional)
+		imap_session_enable_condstore(s);
 	st->uids = pool_alloc_array(cmd->pool, n ? n : 1, sizeof(uint32_t));
 	for (size_t j = 0; j < n; j++)
 		st->uids[j] = v->uids[idx[j]];
 	st->count = n;
+	if (st->conditional && st->change.unchanged_since == 0) {
+		/* RFC 7162 3.1.3: UNCHANGEDSINCE 0 fails for every message (every message has a
+		 * MODSEQ of at least 1; to the store 0 means "no test") */
+		for (size_t j = 0; j < n; j++)
+			store_failed_add(st, st->uids[j]);
+		st->count = 0;
+	}
 	st->res = pool_alloc_array(cmd->pool, STORE_BATCH, sizeof(*st->res));
 	cmd->state = st;
 	return store_run(cmd);

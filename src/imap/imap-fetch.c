@@ -267,6 +267,7 @@ static const struct {
 	{"BODY", IMAP_FETCH_BODY},
 	{"BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE},
 	{"UID", IMAP_FETCH_UID},
+	{"MODSEQ", IMAP_FETCH_MODSEQ},
 };
 
 int imap_fetch_parse_att(const char *str, size_t len, bool rev2, struct pool *pool,
@@ -377,6 +378,9 @@ static void request_add(struct imap_fetch_request *req, const struct imap_fetch_
 		break;
 	case IMAP_FETCH_UID:
 		req->has_uid = true;
+		break;
+	case IMAP_FETCH_MODSEQ:
+		req->has_modseq = true; /* the view has it */
 		break;
 	case IMAP_FETCH_BODY_SECTION:
 	case IMAP_FETCH_BINARY:

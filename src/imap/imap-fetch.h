@@ -1,5 +1,6 @@
 /* imap-fetch.h: FETCH data items (RFC 9051 6.4.5 and section 9: fetch-att, section,
- * section-binary, partial; RFC 3501 RFC822/RFC822.HEADER/RFC822.TEXT; RFC 3516 BINARY) and the
+ * section-binary, partial; RFC 3501 RFC822/RFC822.HEADER/RFC822.TEXT; RFC 3516 BINARY;
+ * RFC 7162 MODSEQ) and the
  * byte streams that carry body sections to the client.
  *
  * Two halves, both free of any store or session knowledge so they can be tested alone:
@@ -36,6 +37,7 @@ enum imap_fetch_kind {
 	IMAP_FETCH_BODY_SECTION,  /* BODY[...] / BODY.PEEK[...] / RFC822* */
 	IMAP_FETCH_BINARY,        /* BINARY[...] / BINARY.PEEK[...] */
 	IMAP_FETCH_BINARY_SIZE,
+	IMAP_FETCH_MODSEQ,        /* RFC 7162 3.1.4.2 */
 };
 
 /* What follows the part numbers of a section (section-text / section-msgtext). */
@@ -73,7 +75,7 @@ struct imap_fetch_request {
 	bool sets_seen;   /* some item sets \Seen (RFC 9051 6.4.5) */
 	bool needs_info;  /* some item needs more than the view's UID and flags */
 	bool needs_body;  /* some item reads the message text */
-	bool has_uid, has_flags;
+	bool has_uid, has_flags, has_modseq;
 };
 
 /* The largest number of items one FETCH may name. */

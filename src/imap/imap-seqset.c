@@ -162,23 +162,76 @@ int imap_seqset_resolve(const struct imap_seqset *set, const uint32_t *uids, siz
 	return 0;
 }
 
-char *imap_seqset_format(struct pool *pool, const uint32_t *values, size_t count)
+int imap_seqset_append(struct buf *b, const uint32_t *values, size_t count)
 {
-	struct buf b;
-	buf_init(&b, (size_t)-2);
-	for (size_t i = 0; i < count;) {
+	int ret = 0;
+	for (size_t i = 0; i < count && ret == 0;) {
 		size_t j = i;
 		while (j + 1 < count && values[j + 1] == values[j] + 1)
 			j++;
 		if (i > 0)
-			buf_append_byte(&b, ',');
+			ret |= buf_append_byte(b, ',');
 		if (j == i)
-			buf_printf(&b, "%u", values[i]);
+			ret |= buf_printf(b, "%u", values[i]);
 		else
-			buf_printf(&b, "%u:%u", values[i], values[j]);
+			ret |= buf_printf(b, "%u:%u", values[i], values[j]);
 		i = j + 1;
 	}
+	return ret;
+}
+
+char *imap_seqset_format(struct pool *pool, const uint32_t *values, size_t count)
+{
+	struct buf b;
+	buf_init(&b, (size_t)-2);
+	imap_seqset_append(&b, values, count);
 	char *s = pool_memdup(pool, b.data != NULL ? (const char *)b.data : "", b.len);
 	buf_free(&b);
 	return s;
+}
+
+static int range_cmp(const void *x, const void *y)
+{
+	const struct imap_seq_range *p = x, *q = y;
+	return p->lo < q->lo ? -1 : p->lo > q->lo ? 1 : 0;
+}
+
+void imap_seqset_normalize(const struct imap_seqset *set, uint32_t star, struct pool *pool,
+			   struct imap_seq_range **ranges_r, size_t *count_r)
+{
+	struct imap_seq_range *r = pool_alloc_array(pool, set->count ? set->count : 1, sizeof(*r));
+	for (size_t i = 0; i < set->count; i++) {
+		uint32_t lo = set->ranges[i].lo, hi = set->ranges[i].hi;
+		if (lo == IMAP_SEQ_STAR)
+			lo = star;
+		if (hi == IMAP_SEQ_STAR)
+			hi = star;
+		r[i].lo = lo < hi ? lo : hi;
+		r[i].hi = lo < hi ? hi : lo;
+	}
+	qsort(r, set->count, sizeof(*r), range_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < set->count; i++) {
+		if (m > 0 && (r[m - 1].hi == UINT32_MAX || r[i].lo <= r[m - 1].hi + 1)) {
+			if (r[i].hi > r[m - 1].hi)
+				r[m - 1].hi = r[i].hi;
+		} else {
+			r[m++] = r[i];
+		}
+	}
+	*ranges_r = r;
+	*count_r = m;
+}
+
+bool imap_seqset_ranges_contain(const struct imap_seq_range *ranges, size_t count, uint32_t v)
+{
+	size_t lo = 0, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ranges[mid].hi < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < count && ranges[lo].lo <= v;
 }

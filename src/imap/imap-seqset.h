@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/buf.h"
 #include "lib/pool.h"
 
 #define IMAP_SEQ_STAR UINT32_MAX
@@ -40,7 +41,18 @@ int imap_seqset_resolve(const struct imap_seqset *set, const uint32_t *uids, siz
 			bool by_uid, struct pool *pool, uint32_t **idx_r, size_t *count_r,
 			bool *bad_r);
 
-/* Append a compact uid-set ("1:3,7") of sorted values to a pool string. */
+/* A compact uid-set ("1:3,7") of sorted values, as a pool string. */
 char *imap_seqset_format(struct pool *pool, const uint32_t *values, size_t count);
+/* The same appended to b (VANISHED responses, whose sets can be long). 0, or -1 when b's
+ * maximum would be passed (b may then hold part of the set). */
+int imap_seqset_append(struct buf *b, const uint32_t *values, size_t count);
+
+/* A set of numbers that need not exist in the mailbox (RFC 7162: the UIDs of VANISHED, the
+ * known-uids of QRESYNC): the ranges sorted, with "*" replaced by star, each lo <= hi, and
+ * overlapping or adjacent ranges merged. From pool; *count_r ranges. */
+void imap_seqset_normalize(const struct imap_seqset *set, uint32_t star, struct pool *pool,
+			   struct imap_seq_range **ranges_r, size_t *count_r);
+/* Is v in the normalized ranges (binary search)? */
+bool imap_seqset_ranges_contain(const struct imap_seq_range *ranges, size_t count, uint32_t v);
 
 #endif

@@ -27,6 +27,8 @@ struct imap_session {
 	bool tls;
 	bool enabled_rev2;
 	bool utf8_accept;         /* ENABLE UTF8=ACCEPT */
+	bool condstore;           /* RFC 7162 3.1: a CONDSTORE enabling command ran */
+	bool qresync;             /* ENABLE QRESYNC (RFC 7162 3.2.3) */
 	struct store *store;
 	struct imap_view *view;   /* selected state */
 	bool closing;     /* BYE/LOGOUT sent, waiting for the flush */
@@ -59,6 +61,12 @@ static inline bool imap_session_utf8(const struct imap_session *s)
 void imap_session_view_changed(void *ctx);
 /* Write the selected mailbox's queued updates now (EXPUNGE allowed). */
 void imap_session_push_updates(struct imap_session *s);
+
+/* A CONDSTORE enabling command (RFC 7162 3.1) is running: from now on every untagged FETCH
+ * carries MODSEQ. The first one with a mailbox selected writes "* OK [HIGHESTMODSEQ n]". */
+void imap_session_enable_condstore(struct imap_session *s);
+/* ENABLE QRESYNC (implies CONDSTORE): VANISHED instead of EXPUNGE from now on. */
+void imap_session_enable_qresync(struct imap_session *s);
 
 /* Leave the selected state (CLOSE, UNSELECT, a new SELECT, logout). */
 void imap_session_unselect(struct imap_session *s);

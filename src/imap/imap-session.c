@@ -170,6 +170,27 @@ void imap_cmd_yield(struct imap_cmd *cmd)
 		s->yield_timer = loop_timer_add(s->loop, 0, session_yield_cb, s);
 }
 
+void imap_session_enable_condstore(struct imap_session *s)
+{
+	if (s->condstore)
+		return;
+	s->condstore = true;
+	if (s->view != NULL) {
+		/* RFC 7162 3.1: the first enabling command with a mailbox selected */
+		s->view->condstore = true;
+		imap_session_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+				      (unsigned long long)imap_view_highestmodseq(s->view));
+	}
+}
+
+void imap_session_enable_qresync(struct imap_session *s)
+{
+	imap_session_enable_condstore(s);
+	s->qresync = true;
+	if (s->view != NULL)
+		s->view->qresync = true;
+}
+
 static void session_cmd_cleanup(struct imap_session *s)
 {
 	if (s->yield_timer != NULL)
@@ -257,6 +278,8 @@ const char *imap_session_capabilities(struct imap_session *s)
 	buf_init(&b, sizeof(caps) - 1);
 	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
 	if (s->state != IMAP_STATE_NOT_AUTH) {
+		/* CONDSTORE and QRESYNC (RFC 7162) work but are not advertised until SEARCH
+		 * MODSEQ (3.1.5) exists: a capability is listed only when all of it works */
 		buf_printf(&b, " IDLE UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
 			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu"
 			       " ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT"
@@ -313,7 +336,15 @@ static void session_flush_view(struct imap_session *s, const struct imap_cmd *cm
 			     (cmd->def->flags & IMAP_CMD_FLAG_USES_SEQS) == 0;
 	struct buf out;
 	buf_init(&out, (size_t)-2);
-	if (imap_view_flush(s->view, &out, allow_expunge) > 0)
+	imap_view_flush(s->view, &out, allow_expunge);
+	if (s->condstore && s->view->pending_expunged_count > 0) {
+		/* RFC 7162 3.2 (and the example of section 6): expunges are held back while
+		 * this command's FETCHes may carry higher MODSEQs, so tell the client which
+		 * HIGHESTMODSEQ it may keep */
+		buf_printf(&out, "* OK [HIGHESTMODSEQ %llu] Expunges pending\r\n",
+			   (unsigned long long)imap_view_highestmodseq(s->view));
+	}
+	if (out.len > 0)
 		conn_write(s->conn, out.data, out.len);
 	buf_free(&out);
 }

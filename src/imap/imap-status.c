@@ -15,6 +15,7 @@ static const struct {
 	{"UIDVALIDITY", IMAP_STATUS_UIDVALIDITY}, {"UNSEEN", IMAP_STATUS_UNSEEN},
 	{"DELETED", IMAP_STATUS_DELETED}, {"SIZE", IMAP_STATUS_SIZE},
 	{"RECENT", IMAP_STATUS_RECENT}, {"APPENDLIMIT", IMAP_STATUS_APPENDLIMIT},
+	{"HIGHESTMODSEQ", IMAP_STATUS_HIGHESTMODSEQ},
 };
 
 int imap_status_parse(const struct imap_arg *list, bool rev1, unsigned *items_r)
@@ -75,7 +76,12 @@ void imap_status_render(struct buf *out, struct store *store, const struct store
 		buf_printf(out, "%sRECENT %u", sep, recent);
 		sep = " ";
 	}
-	if (items & IMAP_STATUS_APPENDLIMIT)
+	if (items & IMAP_STATUS_APPENDLIMIT) {
 		buf_printf(out, "%sAPPENDLIMIT %zu", sep, append_limit);
+		sep = " ";
+	}
+	/* every kura mailbox keeps MODSEQs, so never 0 (RFC 7162 3.1.7: 0 would be NOMODSEQ) */
+	if (items & IMAP_STATUS_HIGHESTMODSEQ)
+		buf_printf(out, "%sHIGHESTMODSEQ %llu", sep, (unsigned long long)mb->highestmodseq);
 	buf_append_str(out, ")\r\n");
 }

@@ -1,4 +1,5 @@
-/* imap-status.h: STATUS items (RFC 9051 6.3.11), shared by STATUS and LIST RETURN (STATUS). */
+/* imap-status.h: STATUS items (RFC 9051 6.3.11; RFC 7889 APPENDLIMIT; RFC 7162 HIGHESTMODSEQ),
+ * shared by STATUS and LIST RETURN (STATUS). */
 #ifndef KURA_IMAP_STATUS_H
 #define KURA_IMAP_STATUS_H
 
@@ -17,6 +18,7 @@ enum imap_status_item {
 	IMAP_STATUS_SIZE = 0x20,
 	IMAP_STATUS_RECENT = 0x40, /* IMAP4rev1 only */
 	IMAP_STATUS_APPENDLIMIT = 0x80, /* RFC 7889 */
+	IMAP_STATUS_HIGHESTMODSEQ = 0x100, /* RFC 7162 3.1.7: a CONDSTORE enabling item */
 };
 
 /* Parse "(MESSAGES UNSEEN ...)". 0, or -1 (unknown or empty list). */

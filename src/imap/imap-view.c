@@ -7,8 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap/imap-seqset.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
+
+/* dirty[] values */
+#define VIEW_DIRTY_FLAGS 1  /* flags or keywords changed: an untagged FETCH for everyone */
+#define VIEW_DIRTY_MODSEQ 2 /* only the MODSEQ changed (set and cleared again meanwhile):
+			     * told to CONDSTORE sessions only (RFC 7162 3.1.4.2) */
 
 static void view_grow(struct imap_view *v, size_t need)
 {
@@ -62,6 +68,12 @@ static void view_expunge_queue(struct imap_view *v, size_t i)
 	if (v->flags[i] & IMAP_VIEW_EXPUNGED)
 		return;
 	v->flags[i] |= IMAP_VIEW_EXPUNGED;
+	/* RFC 7162 3.2: while this expunge waits, the client may learn of later MODSEQs (FETCH
+	 * during FETCH/STORE by sequence number); the HIGHESTMODSEQ it may use stays below the
+	 * expunge's. Queued only while syncing, before synced_modseq moves: what was synced
+	 * before is below it. */
+	if (v->pending_expunged_count == 0)
+		v->expunge_floor = v->synced_modseq;
 	if (v->pending_expunged_count == v->pending_expunged_alloc) {
 		v->pending_expunged_alloc = v->pending_expunged_alloc ? v->pending_expunged_alloc * 2
 								      : 16;
@@ -103,10 +115,12 @@ static int view_sync_changed(void *ctx, const struct store_msg *m)
 		v->flags[i] = m->flags | (v->flags[i] & ~IMAP_VIEW_FLAG_BITS);
 		v->keywords[i] = m->keywords;
 		v->modseqs[i] = m->modseq;
-		if (differ && !v->dirty[i]) {
-			v->dirty[i] = 1;
+		if (!v->dirty[i]) {
+			v->dirty[i] = VIEW_DIRTY_MODSEQ;
 			v->dirty_count++;
 		}
+		if (differ)
+			v->dirty[i] = VIEW_DIRTY_FLAGS;
 		return 0;
 	}
 	if (v->count > 0 && m->uid < v->uids[v->count - 1])
@@ -255,6 +269,7 @@ int imap_view_open(struct imap_view *v, struct store *store, const struct store_
 	}
 	view_mark_recent(v, 0);
 	v->synced_modseq = mb->highestmodseq;
+	v->reported_modseq = mb->highestmodseq; /* SELECT tells the client everything */
 	v->listener.mailbox_id = mb->id;
 	v->listener.changed = view_changed;
 	v->listener.ctx = v;
@@ -351,22 +366,36 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 		for (size_t i = 0; i < v->count; i++) {
 			if (!v->dirty[i])
 				continue;
+			bool send = v->dirty[i] == VIEW_DIRTY_FLAGS || v->condstore;
 			v->dirty[i] = 0;
+			if (!send)
+				continue;
+			/* RFC 7162 3.2.4: UID and MODSEQ in every untagged FETCH once enabled */
 			buf_printf(out, "* %zu FETCH (UID %u FLAGS ", i + 1, v->uids[i]);
 			imap_view_flags_append(v, out, v->flags[i], v->keywords[i]);
+			if (v->condstore)
+				buf_printf(out, " MODSEQ (%llu)", (unsigned long long)v->modseqs[i]);
 			buf_append_str(out, ")\r\n");
 			n++;
 		}
 		v->dirty_count = 0;
 	}
 	if (allow_expunge && v->pending_expunged_count > 0) {
-		/* Sent from the highest sequence number down, each number is still right when the
-		 * client reads it (removing a later message does not renumber earlier ones); then
-		 * the arrays are compacted in one pass. */
+		/* EXPUNGEs are sent from the highest sequence number down, so each number is still
+		 * right when the client reads it (removing a later message does not renumber
+		 * earlier ones); with QRESYNC one VANISHED names them all (RFC 7162 3.2.10.2:
+		 * only UIDs the client was told of, which pending_expunged holds). Then the arrays
+		 * are compacted in one pass. */
 		uint32_t *u = v->pending_expunged;
 		size_t k = v->pending_expunged_count;
 		qsort(u, k, sizeof(*u), uid_cmp);
-		for (size_t j = k; j-- > 0;) {
+		if (v->qresync) {
+			buf_append_str(out, "* VANISHED ");
+			imap_seqset_append(out, u, k);
+			buf_append_str(out, "\r\n");
+			n++;
+		}
+		for (size_t j = k; j-- > 0 && !v->qresync;) {
 			ssize_t i = imap_view_find(v, u[j]);
 			if (i < 0)
 				continue;
@@ -408,5 +437,12 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			n++;
 		}
 	}
+	/* everything up to synced_modseq is out now, but a withheld expunge */
+	v->reported_modseq = v->pending_expunged_count == 0 ? v->synced_modseq : v->expunge_floor;
 	return n;
+}
+
+uint64_t imap_view_highestmodseq(const struct imap_view *v)
+{
+	return v->reported_modseq;
 }

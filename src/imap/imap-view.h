@@ -9,7 +9,13 @@
  * only when they are reported (EXISTS / EXPUNGE), and expunges only at the points RFC 9051
  * 7.4.1 allows (never while a FETCH, STORE or SEARCH by sequence number runs).
  * This session's own STORE reports its FETCH responses itself: it tells the view with
- * imap_view_own_change, and the view then does not report them again. */
+ * imap_view_own_change, and the view then does not report them again.
+ * CONDSTORE/QRESYNC (RFC 7162): once the session enabled CONDSTORE, unsolicited FETCH carries
+ * MODSEQ (and is sent when only the MODSEQ changed); with QRESYNC, expunges are reported as
+ * one "VANISHED uid-set" instead of EXPUNGEs. The view also knows the highest MODSEQ up to
+ * which the client has been told everything (imap_view_highestmodseq): an expunge withheld
+ * during a FETCH/STORE by sequence number keeps it below that expunge's MODSEQ (RFC 7162
+ * 3.2), so a client that computes its HIGHESTMODSEQ never skips a change. */
 #ifndef KURA_IMAP_VIEW_H
 #define KURA_IMAP_VIEW_H
 
@@ -38,12 +44,16 @@ struct imap_view {
 	uint8_t *flags;
 	uint64_t *keywords;
 	uint64_t *modseqs;
-	uint8_t *dirty; /* flags changed by someone else, not reported yet */
+	uint8_t *dirty; /* changed by someone else, not reported yet: VIEW_DIRTY_* */
 	size_t dirty_count;
 
 	uint64_t synced_modseq; /* every change up to this MODSEQ is in the view or queued */
 	bool needs_sync;        /* the store said the mailbox may have changed */
 	bool gone;              /* the mailbox was deleted: every message is expunged */
+	bool condstore;         /* the session enabled CONDSTORE: MODSEQ in untagged FETCH */
+	bool qresync;           /* the session enabled QRESYNC: VANISHED instead of EXPUNGE */
+	uint64_t reported_modseq; /* the client knows every change up to this MODSEQ */
+	uint64_t expunge_floor;   /* synced_modseq before the oldest pending expunge was read */
 
 	/* queued, not yet visible in the sequence numbers (pending_new ascending by UID) */
 	struct store_msg *pending_new;
@@ -68,6 +78,11 @@ int imap_view_open(struct imap_view *view, struct store *store, const struct sto
 		   bool readonly, bool track_recent, const char **error_r);
 void imap_view_close(struct imap_view *view);
 
+/* The HIGHESTMODSEQ this session may announce (SELECT, a first CONDSTORE enabling command,
+ * EXPUNGE/MOVE results): every change up to it has been reported to the client at the last
+ * flush, or is below every expunge still withheld. */
+uint64_t imap_view_highestmodseq(const struct imap_view *view);
+
 /* Index of uid, or -1. */
 ssize_t imap_view_find(const struct imap_view *view, uint32_t uid);
 
@@ -90,8 +105,9 @@ int imap_view_mailbox_flags_append(const struct imap_view *view, struct buf *out
 int imap_view_permanent_flags_append(const struct imap_view *view, struct buf *out);
 
 /* Sync if needed, then write the queued untagged responses into out: FLAGS (and
- * PERMANENTFLAGS) if keywords were added, FETCH for changed flags, EXPUNGE (only if
- * allow_expunge), EXISTS and (IMAP4rev1) RECENT. Returns the number of responses written. */
+ * PERMANENTFLAGS) if keywords were added, FETCH for changed flags (with MODSEQ when
+ * condstore; also for a change of MODSEQ alone then), EXPUNGE or with qresync VANISHED (only
+ * if allow_expunge), EXISTS and (IMAP4rev1) RECENT. Returns the number of responses written. */
 size_t imap_view_flush(struct imap_view *view, struct buf *out, bool allow_expunge);
 
 #endif

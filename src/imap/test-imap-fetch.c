@@ -123,9 +123,14 @@ static void test_simple_items(void)
 	expect_bad("BINARY.SIZE", true);
 	expect_bad("BODYSTRUCTURE[]", true);
 	expect_bad("ENVELOPE<0.1>", true);
-	/* CONDSTORE is not advertised: MODSEQ is unknown */
-	expect_bad("MODSEQ", true);
-	expect_bad("(FLAGS MODSEQ)", false);
+	/* CONDSTORE (RFC 7162 3.1.4.2): MODSEQ comes from the view, like FLAGS */
+	expect_ok("MODSEQ", true, "MODSEQ");
+	expect_ok("(FLAGS modseq MODSEQ)", false, "FLAGS|MODSEQ");
+	CHECK(parse_items("(UID MODSEQ)", true, &req, &err) == 0);
+	CHECK(req.has_modseq && req.has_uid && !req.has_flags && !req.needs_info);
+	CHECK(parse_items("FLAGS", true, &req, &err) == 0 && !req.has_modseq);
+	expect_bad("MODSEQ[]", true);
+	expect_bad("MODSEQS", true);
 	expect_bad("X-GM-MSGID", true);
 }
 

@@ -66,6 +66,46 @@ static void test_resolve(void)
 	pool_destroy(&pool);
 }
 
+static void test_normalize(void)
+{
+	struct pool *pool = pool_create(1024);
+	struct imap_seqset set;
+	struct imap_seq_range *r;
+	size_t n;
+	const char *err;
+	const char *text = "20:15,3,1:2,*,7:9,10,16:18";
+	CHECK(imap_seqset_parse(text, strlen(text), pool, 100, &set, &err) == 0);
+	imap_seqset_normalize(&set, 30, pool, &r, &n);
+	/* 1:3 (adjacent merged), 7:10, 15:20 (overlap merged), 30 ("*") */
+	CHECK(n == 4);
+	CHECK(r[0].lo == 1 && r[0].hi == 3);
+	CHECK(r[1].lo == 7 && r[1].hi == 10);
+	CHECK(r[2].lo == 15 && r[2].hi == 20);
+	CHECK(r[3].lo == 30 && r[3].hi == 30);
+	CHECK(imap_seqset_ranges_contain(r, n, 1) && imap_seqset_ranges_contain(r, n, 3));
+	CHECK(!imap_seqset_ranges_contain(r, n, 4) && !imap_seqset_ranges_contain(r, n, 6));
+	CHECK(imap_seqset_ranges_contain(r, n, 10) && !imap_seqset_ranges_contain(r, n, 11));
+	CHECK(imap_seqset_ranges_contain(r, n, 30) && !imap_seqset_ranges_contain(r, n, 31));
+	CHECK(!imap_seqset_ranges_contain(r, 0, 1));
+	/* "*" as UINT32_MAX (VANISHED (EARLIER)): the top of the range is the largest UID */
+	text = "5:*,4294967295,2";
+	CHECK(imap_seqset_parse(text, strlen(text), pool, 100, &set, &err) == 0);
+	imap_seqset_normalize(&set, UINT32_MAX, pool, &r, &n);
+	CHECK(n == 2 && r[0].lo == 2 && r[0].hi == 2 && r[1].lo == 5 && r[1].hi == UINT32_MAX);
+	CHECK(imap_seqset_ranges_contain(r, n, UINT32_MAX) && !imap_seqset_ranges_contain(r, n, 4));
+	struct buf b;
+	buf_init(&b, 64);
+	const uint32_t vals[] = {4, 5, 6, 9, 4294967295u};
+	CHECK(imap_seqset_append(&b, vals, 5) == 0);
+	const char *want = "4:6,9,4294967295";
+	CHECK(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0);
+	buf_free(&b);
+	buf_init(&b, 4);
+	CHECK(imap_seqset_append(&b, vals, 5) == -1); /* over the maximum */
+	buf_free(&b);
+	pool_destroy(&pool);
+}
+
 static void test_match(void)
 {
 	CHECK(imap_mailbox_match("*", "INBOX"));
@@ -97,6 +137,7 @@ int main(void)
 {
 	TEST_RUN(test_parse);
 	TEST_RUN(test_resolve);
+	TEST_RUN(test_normalize);
 	TEST_RUN(test_match);
 	return test_finish();
 }

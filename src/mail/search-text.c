@@ -174,6 +174,7 @@ static void st_leaf_text(struct buf *col, const unsigned char *msg, const struct
 		if (st_is_ascii_label(cs) && dec.len > 0 && memchr(dec.data, 0x1b, dec.len) != NULL)
 			cs = "iso-2022-jp"; /* raw JIS from old clients, unlabelled */
 		charset_to_utf8(&utf, cs, strlen(cs), dec.data, dec.len);
+		buf_free(&dec); /* the peak is what is alive at once: a delivery indexes in place */
 		const struct buf *text = &utf;
 		if (p->subtype_lc != NULL && strcmp(p->subtype_lc, "html") == 0) {
 			html_to_text(&html, utf.data != NULL ? utf.data : (const unsigned char *)"",

@@ -32,7 +32,7 @@
 #include "mail/mime.h"
 
 #define SEARCH_TEXT_HDR_MAX (256u * 1024)
-#define SEARCH_TEXT_BODY_MAX (4u * 1024 * 1024)
+#define SEARCH_TEXT_BODY_MAX (1u * 1024 * 1024)
 
 enum search_text_column {
 	SEARCH_COL_HDR,

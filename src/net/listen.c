@@ -8,6 +8,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "lib/fdutil.h"
@@ -52,6 +54,47 @@ int listen_open(const char *hostport, char *error, size_t error_size)
 		return -1;
 	}
 	freeaddrinfo(res);
+	return fd;
+}
+
+int listen_open_unix(const char *path, unsigned mode, char *error, size_t error_size)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(error, error_size, "%s: path too long for a UNIX socket", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(error, error_size, "%s: exists and is not a socket", path);
+			return -1;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			snprintf(error, error_size, "%s: another server is listening there", path);
+			return -1;
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path); /* left by an earlier run */
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(error, error_size, "%s: socket: %s", path, strerror(errno));
+		return -1;
+	}
+	/* no window in which the socket has looser permissions than asked for */
+	mode_t old = umask(0777 & ~(mode_t)mode);
+	int r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r < 0 || chmod(path, (mode_t)mode) < 0 || listen(fd, 1024) < 0) {
+		snprintf(error, error_size, "%s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 

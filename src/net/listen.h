@@ -9,7 +9,12 @@
 /* Bind and listen on "host:port" ("[::1]:143" for IPv6). Returns the fd (non-blocking,
  * close-on-exec) or -1 with a message in error. */
 int listen_open(const char *hostport, char *error, size_t error_size);
-/* "1.2.3.4" / "::1" and the port of the peer of fd. 0 or -1. */
+/* Bind and listen on a UNIX stream socket at path with the given permission bits. A socket
+ * file left behind by an earlier run is replaced; one that still accepts connections (another
+ * server) or a path that is not a socket is an error. Returns the fd (non-blocking,
+ * close-on-exec) or -1 with a message in error. */
+int listen_open_unix(const char *path, unsigned mode, char *error, size_t error_size);
+/* "1.2.3.4" / "::1" and the port of the peer of fd ("local" and 0 for a UNIX socket). */
 int listen_peer_name(int fd, char *ip, size_t ip_size, unsigned *port_r);
 /* True if ip is a loopback address (127.0.0.0/8, ::1, ::ffff:127.x). */
 bool listen_ip_is_loopback(const char *ip);

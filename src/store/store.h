@@ -264,7 +264,13 @@ int store_recent_count(struct store *store, uint64_t mailbox_id, uint32_t from_u
 
 /* --- changes since a MODSEQ (session views, CONDSTORE/QRESYNC) --- */
 
-/* What changed in a mailbox after MODSEQ since, read in one snapshot: *mb_r gets the mailbox
+/* Expunges: the UID and MODSEQ of every expunged message are kept for as long as its mailbox
+ * exists (deleted with the mailbox, never truncated), so "expunged after MODSEQ x" is exact
+ * for every x (QRESYNC, RFC 7162 3.2.5.2 and 3.2.6: no "too old" MODSEQ). They cost 16 bytes
+ * or so per expunged message; see RFC 7162 5.3 before ever dropping old ones (the dropped
+ * range would then have to be reported to any client asking from below it).
+ *
+ * What changed in a mailbox after MODSEQ since, read in one snapshot: *mb_r gets the mailbox
  * as it is now; changed_cb gets every message whose MODSEQ is above since (new or with
  * changed flags; in no particular order), then expunged_cb every UID expunged after since,
  * ascending. Either callback may be NULL. 1 done, 0 the mailbox no longer exists (deleted),

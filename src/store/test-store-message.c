@@ -673,6 +673,68 @@ static void test_changes_since(void)
 	root_free();
 }
 
+/* The expunge history QRESYNC relies on (store.h): every expunge keeps its UID and MODSEQ for as
+ * long as the mailbox exists (across reopening and store_check), so "expunged after x" is exact
+ * for every x; a deleted mailbox takes its history along, and a new mailbox of the same name
+ * starts empty. MODSEQs start at 1 for a new mailbox, and a STORE that changes nothing keeps
+ * the MODSEQ (RFC 7162 3.1.11). */
+static void test_expunge_history(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	CHECK(store_mailbox_create(store, "H", 0, &error) == 0);
+	uint64_t h = mailbox_id(store, "H");
+	CHECK(mb_get(store, "H")->highestmodseq == 1);
+	for (int i = 0; i < 8; i++)
+		CHECK(append1(store, h, make_msg(0, "h", "x"), 0, NULL, 0, NULL) == 0);
+	/* 1, 2, 3 one at a time, then 5 and 7 together */
+	uint64_t after[4];
+	for (uint32_t uid = 1; uid <= 3; uid++) {
+		CHECK(store_expunge(store, h, &uid, 1, NULL, NULL, &error) == 0);
+		after[uid - 1] = mb_get(store, "H")->highestmodseq;
+	}
+	CHECK(store_expunge(store, h, (uint32_t[]){ 5, 7 }, 2, NULL, NULL, &error) == 0);
+	after[3] = mb_get(store, "H")->highestmodseq;
+	CHECK(after[0] == 10 && after[1] == 11 && after[2] == 12 && after[3] == 13);
+	/* a flag already set: no new MODSEQ */
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
+	CHECK(store_set_flags(store, h, (uint32_t[]){ 4 }, 1, &ch, NULL, NULL, NULL, &error) == 0);
+	uint64_t seen = mb_get(store, "H")->highestmodseq;
+	CHECK(seen == 14);
+	CHECK(store_set_flags(store, h, (uint32_t[]){ 4 }, 1, &ch, NULL, NULL, NULL, &error) == 0);
+	CHECK(mb_get(store, "H")->highestmodseq == seen);
+	store_close(&store);
+
+	store = open_store();
+	unsigned problems;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	struct store_mailbox mb;
+	struct uids u = { .n = 0 };
+	CHECK(store_changes_since(store, h, 0, &mb, NULL, uids_cb, &u, &error) == 1);
+	CHECK(u.n == 5 && u.v[0] == 1 && u.v[1] == 2 && u.v[2] == 3 && u.v[3] == 5 && u.v[4] == 7);
+	u.n = 0;
+	CHECK(store_changes_since(store, h, after[0], &mb, NULL, uids_cb, &u, &error) == 1);
+	CHECK(u.n == 4 && u.v[0] == 2 && u.v[3] == 7);
+	u.n = 0;
+	CHECK(store_changes_since(store, h, after[2], &mb, NULL, uids_cb, &u, &error) == 1);
+	CHECK(u.n == 2 && u.v[0] == 5 && u.v[1] == 7);
+	u.n = 0;
+	CHECK(store_changes_since(store, h, after[3], &mb, NULL, uids_cb, &u, &error) == 1);
+	CHECK(u.n == 0);
+
+	/* deleted and created again: a new UIDVALIDITY and no history */
+	uint32_t uidvalidity = mb.uidvalidity;
+	CHECK(store_mailbox_delete(store, "H", &error) == 0);
+	CHECK(store_mailbox_create(store, "H", 0, &error) == 0);
+	uint64_t h2 = mailbox_id(store, "H");
+	u.n = 0;
+	CHECK(store_changes_since(store, h2, 0, &mb, NULL, uids_cb, &u, &error) == 1);
+	CHECK(u.n == 0 && mb.highestmodseq == 1 && mb.uidvalidity != uidvalidity);
+	store_close(&store);
+	root_free();
+}
+
 /* Two handles on one store (as two processes have): store_refresh tells one handle's
  * listeners about the other's commits, and only about those; the watch names the user. */
 static void watch_cb(void *ctx, const char *user)
@@ -730,6 +792,7 @@ int main(void)
 	TEST_RUN(test_copy_move);
 	TEST_RUN(test_listeners);
 	TEST_RUN(test_changes_since);
+	TEST_RUN(test_expunge_history);
 	TEST_RUN(test_refresh_and_watch);
 	return test_finish();
 }

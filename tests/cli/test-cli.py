@@ -67,6 +67,27 @@ def t_config_check_missing_equals(srv):
     bad_config_names_line(srv, "log_level info\n", 1, "line without '='")
 
 
+def t_config_check_lmtp_keys(srv):
+    # every LMTP key with a good value, both listeners off
+    path = write(os.path.join(srv.dir, "lmtp.conf"),
+                 "lmtp_listen =\nlmtp_socket =\nlmtp_socket_mode = 0600\n"
+                 "lmtp_socket_group = postfix\nlmtp_processes = 3\n"
+                 "lmtp_detail_mailbox = no\nrecipient_delimiter = +-\n")
+    r = srv_cli_raw(srv, ["config", "check", path])
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    bad_config_names_line(srv, "\nlmtp_socket_mode = 999\n", 2, "lmtp_socket_mode = 999")
+    bad_config_names_line(srv, "lmtp_socket_mode = 01777\n", 1, "lmtp_socket_mode = 01777")
+    bad_config_names_line(srv, "lmtp_detail_mailbox = maybe\n", 1, "lmtp_detail_mailbox")
+    bad_config_names_line(srv, "lmtp_listen = localhost\n", 1, "lmtp_listen without a port")
+    bad_config_names_line(srv, "lmtp_processes = 0\n", 1, "lmtp_processes = 0")
+    path = write(os.path.join(srv.dir, "bad.conf"), "recipient_delimiter = +@\n")
+    r = srv_cli_raw(srv, ["config", "check", path])
+    assert r.returncode != 0 and "recipient_delimiter" in r.stderr, (r.returncode, r.stderr)
+    path = write(os.path.join(srv.dir, "bad.conf"), "lmtp_socket = /" + "x" * 120 + "\n")
+    r = srv_cli_raw(srv, ["config", "check", path])
+    assert r.returncode != 0 and "lmtp_socket" in r.stderr, (r.returncode, r.stderr)
+
+
 def t_config_check_missing_file(srv):
     r = srv_cli_raw(srv, ["config", "check", os.path.join(srv.dir, "nope.conf")])
     assert r.returncode != 0, r.stdout
@@ -230,7 +251,8 @@ def main():
     offline = [t_config_check_valid, t_config_check_unknown_key, t_config_check_bad_value,
                t_config_check_idle_timeout_below_rfc, t_config_check_bad_listen,
                t_config_check_not_a_number, t_config_check_missing_equals,
-               t_config_check_missing_file, t_user_add_list_del, t_user_add_empty_password,
+               t_config_check_lmtp_keys, t_config_check_missing_file, t_user_add_list_del,
+               t_user_add_empty_password,
                t_user_invalid_names, t_user_password_hashed, t_user_import_dovecot,
                t_user_import_bad_line_changes_nothing]
     for fn in offline:

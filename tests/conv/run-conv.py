@@ -40,7 +40,9 @@ users alice and bob added through the CLI). Format of a .conv file, one item per
 Patterns are exact except "*", which matches any run of characters; a "*" that starts the
 pattern (untagged response) and "\\*" are literal. Variables: $USER $PASS (alice), $USER2
 $PASS2 (bob, a password with space, quote and backslash), $QPASS2 (bob's as a quoted string),
-${b64:TEXT} (base64 of TEXT, "\\0" is NUL), ${len:TEXT} (byte length of TEXT).
+${b64:TEXT} (base64 of TEXT, "\\0" is NUL), ${len:TEXT} (byte length of TEXT). In a server
+pattern ${=NAME} matches a run of characters other than space, "]" and ")" and sets $NAME
+for the lines after it (a UIDVALIDITY or MODSEQ the script must send back).
 After the last line the connection must stay silent (no unexpected extra responses).
 """
 import base64
@@ -125,15 +127,25 @@ def glob_to_regex(pat):
             out.append(re.escape("*"))
             i += 2
             continue
+        m = CAPTURE_RE.match(pat, i)
+        if m:
+            out.append("(?P<%s>[^ \\])]+)" % m.group(1))
+            i = m.end()
+            continue
         out.append(".*" if c == "*" else re.escape(c))
         i += 1
     return re.compile("".join(out), re.S)
 
 
+CAPTURE_RE = re.compile(r"\$\{=([A-Z][A-Z0-9_]*)\}")
+
+
 def line_matches(pattern_text, line):
     text = line.decode("utf-8", "replace")
     for alt in pattern_text.split(" || "):
-        if glob_to_regex(alt).fullmatch(text):
+        m = glob_to_regex(alt).fullmatch(text)
+        if m:
+            VARS.update(m.groupdict())
             return True
     return False
 

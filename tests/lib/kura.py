@@ -155,12 +155,15 @@ class Server:
         self.data_dir = os.path.join(self.dir, "data")
         self.conf_path = os.path.join(self.dir, "kura.conf")
         self.log_path = os.path.join(self.dir, "server.log")
-        self.imap_port, self.imaps_port = free_ports(2)
+        self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
+        self.lmtp_socket = os.path.join(self.data_dir, "lmtp.sock")
         self.config = dict(self.TEST_DEFAULTS)
         self.config.update({
             "data_dir": self.data_dir,
             "imap_listen": "127.0.0.1:%d" % self.imap_port,
             "imaps_listen": "127.0.0.1:%d" % self.imaps_port,
+            # never the embedded default 127.0.0.1:2424: tests run side by side
+            "lmtp_listen": "127.0.0.1:%d" % self.lmtp_port,
         })
         for k, v in (config or {}).items():
             if v is None:
@@ -232,6 +235,8 @@ class Server:
         """Wait until both ports answer with a greeting (and the cert exists)."""
         deadline = time.time() + timeout * SLOW
         pending = {"imap": self.imap_port, "imaps": self.imaps_port}
+        if self.config.get("lmtp_listen"):
+            pending["lmtp"] = self.lmtp_port
         last_err = None
         while pending and time.time() < deadline:
             if self.proc.poll() is not None:
@@ -239,10 +244,11 @@ class Server:
                                 % (self.proc.returncode, self.log_tail()))
             for what, port in list(pending.items()):
                 try:
-                    c = Conn.connect(self, tls=(what == "imaps"), timeout=5)
+                    c = Conn.connect(self, tls=(what == "imaps"), timeout=5, port=port)
                     line = c.readline(timeout=10 * SLOW)
                     c.close()
-                    if line is not None and line.startswith(b"* OK"):
+                    greeting = b"220 " if what == "lmtp" else b"* OK"
+                    if line is not None and line.startswith(greeting):
                         del pending[what]
                 except (OSError, TestError) as e:
                     last_err = e
@@ -402,6 +408,20 @@ class Server:
             c.starttls(self.ssl_context(verify=False))
             return c
         raise ValueError(mode)
+
+    def lmtp_connect(self, unix=False, timeout=10):
+        """An LMTP connection (TCP, or the UNIX socket) after its 220 greeting."""
+        if unix:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout * SLOW)
+            sock.connect(self.config.get("lmtp_socket", self.lmtp_socket))
+        else:
+            sock = socket.create_connection(("127.0.0.1", self.lmtp_port), timeout=timeout * SLOW)
+        c = Conn(sock, self)
+        line = c.readline(timeout)
+        if line is None or not line.startswith(b"220 "):
+            raise TestError("bad LMTP greeting: %r" % (line,))
+        return c
 
     def login(self, mode, user, password=None):
         """Connect and LOGIN; returns the authenticated Conn (raises on failure)."""
@@ -574,6 +594,17 @@ class Conn:
                 raise TestError("%s %s: expected %s, got %r" % (tag, cmd.split(" ")[0], expect,
                                                                 lines))
         return lines
+
+    def smtp_reply(self, timeout=10):
+        """One SMTP/LMTP reply (all lines of a multi-line one). Raises on EOF."""
+        lines = []
+        while True:
+            line = self.readline(timeout)
+            if line is None:
+                raise TestError("connection closed in the middle of a reply (%r)" % lines)
+            lines.append(line)
+            if len(line) < 4 or line[3:4] != b"-":
+                return lines
 
     def expect_greeting(self, timeout=10):
         line = self.readline(timeout)

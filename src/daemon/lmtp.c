@@ -1,0 +1,487 @@
+/* lmtp.c: the lmtp process. Accepts LMTP connections on the TCP listener and the UNIX socket
+ * the master bound, runs lmtp sessions, asks the auth process (the only reader of users.db)
+ * whether recipients are users, and delivers into the users' stores itself: it runs as the
+ * mail user, not chrooted, and keeps a small cache of open stores. The mail processes hear of
+ * each delivery through the store's change notification (DATA/users/.notify), so IDLE sessions
+ * see new mail at once. Traps: auth answers arrive by id after the client may have left; a
+ * lookup outlives an auth restart (it is sent again to the new auth process) but not
+ * LMTP_LOOKUP_TIMEOUT_MS: then the recipient gets a temporary error (451), never a 550; a store
+ * is closed only when no delivery is using it (deliveries are synchronous). */
+#include "roles.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/ipc-proto.h"
+#include "daemon/privdrop.h"
+#include "lib/buf.h"
+#include "lib/fdutil.h"
+#include "lib/log.h"
+#include "lib/xmalloc.h"
+#include "lmtp/lmtp-delivery.h"
+#include "lmtp/lmtp-session.h"
+#include "net/conn.h"
+#include "net/ipc.h"
+#include "net/listen.h"
+#include "net/loop.h"
+#include "store/store.h"
+
+#define LMTP_TIMEOUT_MS (5 * 60 * 1000)   /* RFC 5321 4.5.3.2.7 */
+#define LMTP_MAX_RECIPIENTS 1000          /* RFC 5321 4.5.3.1.8 asks for at least 100 */
+#define LMTP_STORES_MAX 32                /* open stores kept between deliveries */
+#define LMTP_STORE_IDLE_MS (60 * 1000)
+/* A recipient lookup waits this long for the auth process (also across its restart, which
+ * takes 100 ms), then the RCPT gets 451 and the MTA tries again later. */
+#define LMTP_LOOKUP_TIMEOUT_MS 5000
+
+struct lmtp_client {
+	struct lmtp_proc *lp;
+	struct lmtp_session *session;
+	struct lmtp_client *prev, *next;
+	uint32_t lookup_id; /* 0: no lookup sent */
+	/* the pending lookup: its names (valid until the session hears the answer) and its
+	 * deadline; lookup_id is 0 while it waits for an auth process to send it to */
+	const char *names[LMTP_NAMES_MAX];
+	unsigned name_count;
+	struct loop_timer *lookup_timer;
+	char session_id[20];
+	char ip[64];
+	bool local;         /* the UNIX socket */
+};
+
+struct lmtp_store {
+	struct lmtp_store *next;
+	char *user;
+	struct store *store;
+	uint64_t last_used;
+};
+
+struct lmtp_proc {
+	const struct settings *set;
+	unsigned index;
+	struct loop *loop;
+	struct ipc_chan *ctl;
+	struct ipc_chan *auth;
+	int tcp_fd, unix_fd;
+	struct loop_io *tcp_io, *unix_io;
+	struct lmtp_settings lset;
+	char spool_dir[1100];
+	char users_root[1100];
+	struct lmtp_client *clients;
+	struct lmtp_store *stores;
+	unsigned store_count;
+	struct loop_timer *sweep_timer;
+	uint32_t next_id;
+	size_t connections;
+	bool shutting_down;
+};
+
+static void make_session_id(char *out, size_t size)
+{
+	static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz23456789";
+	unsigned char rnd[12];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		memset(rnd, 0, sizeof(rnd));
+	size_t n = size - 1 < sizeof(rnd) ? size - 1 : sizeof(rnd);
+	for (size_t i = 0; i < n; i++)
+		out[i] = alphabet[rnd[i] % 32];
+	out[n] = '\0';
+}
+
+/* --- the store cache --- */
+
+static void lmtp_store_free(struct lmtp_store *ls)
+{
+	store_close(&ls->store);
+	free(ls->user);
+	free(ls);
+}
+
+static struct store *lmtp_store_get(struct lmtp_proc *lp, const char *user)
+{
+	struct lmtp_store **pp, *ls, *oldest = NULL;
+	for (pp = &lp->stores; (ls = *pp) != NULL; pp = &ls->next) {
+		if (strcmp(ls->user, user) == 0) {
+			ls->last_used = loop_now(lp->loop);
+			return ls->store;
+		}
+	}
+	struct store *store;
+	const char *err;
+	if (store_open(lp->users_root, user, &store, &err) < 0) {
+		log_error("cannot open the store of %s: %s", user, err);
+		return NULL;
+	}
+	if (lp->store_count >= LMTP_STORES_MAX) {
+		for (ls = lp->stores; ls != NULL; ls = ls->next)
+			if (oldest == NULL || ls->last_used < oldest->last_used)
+				oldest = ls;
+		for (pp = &lp->stores; *pp != oldest; pp = &(*pp)->next)
+			;
+		*pp = oldest->next;
+		lmtp_store_free(oldest);
+		lp->store_count--;
+	}
+	ls = xcalloc(1, sizeof(*ls));
+	ls->user = xstrdup(user);
+	ls->store = store;
+	ls->last_used = loop_now(lp->loop);
+	ls->next = lp->stores;
+	lp->stores = ls;
+	lp->store_count++;
+	return store;
+}
+
+static void lmtp_store_sweep(void *ctx)
+{
+	struct lmtp_proc *lp = ctx;
+	uint64_t now = loop_now(lp->loop);
+	for (struct lmtp_store **pp = &lp->stores, *ls; (ls = *pp) != NULL;) {
+		if (now - ls->last_used >= LMTP_STORE_IDLE_MS) {
+			*pp = ls->next;
+			lmtp_store_free(ls);
+			lp->store_count--;
+		} else {
+			pp = &ls->next;
+		}
+	}
+	lp->sweep_timer = loop_timer_add(lp->loop, LMTP_STORE_IDLE_MS / 2, lmtp_store_sweep, lp);
+}
+
+/* --- session hooks --- */
+
+/* The pending lookup is over: forget it and give the session its answer. */
+static void lookup_finish(struct lmtp_client *c, int found, const char *user, unsigned index)
+{
+	loop_timer_remove(&c->lookup_timer);
+	c->lookup_id = 0;
+	c->name_count = 0;
+	lmtp_session_lookup_done(c->session, found, user, index);
+}
+
+static void lookup_timeout(void *ctx)
+{
+	struct lmtp_client *c = ctx;
+	c->lookup_timer = NULL;
+	log_warn("lmtp session %s: no answer from the auth process: recipient deferred",
+		 c->session_id);
+	lookup_finish(c, -1, NULL, 0);
+}
+
+/* Send the pending lookup to the auth process, if there is one now. */
+static void lookup_send(struct lmtp_client *c)
+{
+	struct lmtp_proc *lp = c->lp;
+	if (lp->auth == NULL)
+		return; /* sent when the master connects a (restarted) auth process */
+	if (++lp->next_id == 0)
+		lp->next_id = 1;
+	c->lookup_id = lp->next_id;
+	struct buf msg;
+	ipc_msg_init(&msg, IPC_USER_LOOKUP);
+	ipc_put_u32(&msg, c->lookup_id);
+	ipc_put_u32(&msg, c->name_count);
+	for (unsigned i = 0; i < c->name_count; i++)
+		ipc_put_str(&msg, c->names[i]);
+	int r = ipc_chan_send(lp->auth, &msg, -1);
+	buf_free(&msg);
+	if (r < 0)
+		c->lookup_id = 0; /* the channel is closing: sent again to the next one */
+}
+
+static void hook_lookup(struct lmtp_session *s, const char *const *names, unsigned count)
+{
+	struct lmtp_client *c = lmtp_session_owner(s);
+	if (count == 0 || count > LMTP_NAMES_MAX) {
+		lmtp_session_lookup_done(s, 0, NULL, 0);
+		return;
+	}
+	for (unsigned i = 0; i < count; i++)
+		c->names[i] = names[i];
+	c->name_count = count;
+	c->lookup_timer = loop_timer_add(c->lp->loop, LMTP_LOOKUP_TIMEOUT_MS, lookup_timeout, c);
+	lookup_send(c);
+}
+
+static enum lmtp_delivery_status hook_deliver(struct lmtp_session *s, const struct lmtp_txn *txn,
+					      size_t i)
+{
+	struct lmtp_client *c = lmtp_session_owner(s);
+	struct lmtp_proc *lp = c->lp;
+	const struct lmtp_rcpt *rcpt = &txn->rcpts[i];
+	struct store *store = lmtp_store_get(lp, rcpt->user);
+	if (store == NULL)
+		return LMTP_DELIVERY_TEMPFAIL;
+	struct buf received;
+	buf_init(&received, 4096);
+	lmtp_received_field(&received, txn->helo, c->local ? NULL : c->ip, lp->set->hostname,
+			    c->session_id, txn->mail_from, rcpt->addr, txn->smtputf8, time(NULL));
+	struct lmtp_delivery d = {
+		.return_path = txn->mail_from,
+		.delivered_to = rcpt->addr,
+		.received = (const char *)received.data,
+		.mailbox = rcpt->detail,
+		.max_size = lp->set->append_limit,
+	};
+	struct lmtp_delivery_result res;
+	if (lmtp_deliver(store, txn->spool, &d, &res) == 0)
+		log_info("lmtp session %s: delivered <%s> to %s (%s), mailbox %s, uid %u, %llu bytes",
+			 c->session_id, txn->mail_from, rcpt->user, rcpt->addr, res.mailbox, res.uid,
+			 (unsigned long long)lmtp_spool_size(txn->spool));
+	else
+		log_error("lmtp session %s: delivery of <%s> to %s (%s) failed: %s", c->session_id,
+			  txn->mail_from, rcpt->user, rcpt->addr,
+			  res.error != NULL ? res.error : "?");
+	buf_free(&received);
+	return res.status;
+}
+
+static void client_free(void *ctx)
+{
+	free(ctx);
+}
+
+static void hook_closed(struct lmtp_session *s, const char *reason)
+{
+	struct lmtp_client *c = lmtp_session_owner(s);
+	struct lmtp_proc *lp = c->lp;
+	log_info("lmtp session %s: disconnected: %s", c->session_id, reason);
+	loop_timer_remove(&c->lookup_timer);
+	c->name_count = 0;
+	c->lookup_id = 0;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		lp->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	lmtp_session_destroy(&c->session);
+	lp->connections--;
+	loop_defer(lp->loop, client_free, c);
+}
+
+static const struct lmtp_session_hooks lmtp_hooks = {
+	.lookup = hook_lookup,
+	.deliver = hook_deliver,
+	.closed = hook_closed,
+};
+
+/* --- accepting --- */
+
+static void lmtp_accept(struct lmtp_proc *lp, int lfd, bool local)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (lp->shutting_down || lp->connections >= lp->set->max_connections) {
+			static const char busy[] = "421 4.3.2 Too busy, try again later\r\n";
+			(void)!write(fd, busy, sizeof(busy) - 1);
+			close(fd);
+			continue;
+		}
+		struct lmtp_client *c = xcalloc(1, sizeof(*c));
+		c->lp = lp;
+		c->local = local;
+		make_session_id(c->session_id, sizeof(c->session_id));
+		unsigned port = 0;
+		if (local)
+			snprintf(c->ip, sizeof(c->ip), "local");
+		else if (listen_peer_name(fd, c->ip, sizeof(c->ip), &port) < 0)
+			snprintf(c->ip, sizeof(c->ip), "unknown");
+		struct conn_limits limits;
+		conn_limits_default(&limits);
+		static const struct conn_callbacks placeholder = {0};
+		struct conn *conn = conn_create(lp->loop, fd, &limits, &placeholder, NULL);
+		struct lmtp_session_params p = {
+			.loop = lp->loop,
+			.conn = conn,
+			.set = &lp->lset,
+			.hooks = &lmtp_hooks,
+			.owner = c,
+			.session_id = c->session_id,
+			.remote_ip = local ? NULL : c->ip,
+		};
+		c->session = lmtp_session_create(&p);
+		c->next = lp->clients;
+		if (c->next != NULL)
+			c->next->prev = c;
+		lp->clients = c;
+		lp->connections++;
+		if (local)
+			log_info("lmtp session %s: connect on %s", c->session_id, lp->set->lmtp_socket);
+		else
+			log_info("lmtp session %s: connect from %s:%u", c->session_id, c->ip, port);
+		lmtp_session_greet(c->session);
+	}
+}
+
+static void lmtp_tcp_accept(void *ctx, unsigned events)
+{
+	struct lmtp_proc *lp = ctx;
+	lmtp_accept(lp, lp->tcp_fd, false);
+}
+
+static void lmtp_unix_accept(void *ctx, unsigned events)
+{
+	struct lmtp_proc *lp = ctx;
+	lmtp_accept(lp, lp->unix_fd, true);
+}
+
+/* --- channels --- */
+
+static void lmtp_auth_msg(void *ctx, struct ipc_chan *chan, uint32_t type, struct ipc_reader *r,
+			  int fd)
+{
+	struct lmtp_proc *lp = ctx;
+	if (fd >= 0)
+		close(fd);
+	uint32_t id = ipc_get_u32(r);
+	uint32_t result = ipc_get_u32(r);
+	uint32_t index = ipc_get_u32(r);
+	const char *user = ipc_get_str(r);
+	if (type != IPC_USER_RESULT || !ipc_reader_done(r) || result > IPC_USER_TEMPFAIL ||
+	    (result == IPC_USER_FOUND && user[0] == '\0')) {
+		log_error("malformed message %u from the auth process", type);
+		ipc_chan_destroy(&lp->auth);
+		return;
+	}
+	for (struct lmtp_client *c = lp->clients; c != NULL; c = c->next) {
+		if (c->lookup_id == id && id != 0) {
+			int found = result == IPC_USER_FOUND ? 1 : result == IPC_USER_UNKNOWN ? 0 : -1;
+			if (found > 0 && index >= c->name_count)
+				index = 0;
+			lookup_finish(c, found, user, index);
+			return;
+		}
+	}
+	/* the client left meanwhile, or its lookup timed out */
+}
+
+static void lmtp_auth_closed(void *ctx, struct ipc_chan *chan)
+{
+	struct lmtp_proc *lp = ctx;
+	if (!lp->shutting_down)
+		log_warn("lost the connection to the auth process");
+	ipc_chan_destroy(&lp->auth);
+	/* lookups sent to it wait for the restarted auth process (within their deadline) */
+	for (struct lmtp_client *c = lp->clients; c != NULL; c = c->next)
+		c->lookup_id = 0;
+}
+
+static void lmtp_ctl_msg(void *ctx, struct ipc_chan *chan, uint32_t type, struct ipc_reader *r,
+			 int fd)
+{
+	struct lmtp_proc *lp = ctx;
+	if (type != IPC_PEER_AUTH || fd < 0 || !ipc_reader_done(r)) {
+		log_error("malformed control message %u from the master", type);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	ipc_chan_destroy(&lp->auth);
+	lp->auth = ipc_chan_create(lp->loop, fd, lmtp_auth_msg, lmtp_auth_closed, lp);
+	/* lookups that waited for an auth process (at start, or across its restart) */
+	for (struct lmtp_client *c = lp->clients; c != NULL; c = c->next)
+		if (c->name_count > 0 && c->lookup_id == 0)
+			lookup_send(c);
+}
+
+static void lmtp_ctl_closed(void *ctx, struct ipc_chan *chan)
+{
+	struct lmtp_proc *lp = ctx;
+	log_error("master went away: exiting");
+	ipc_chan_destroy(&lp->ctl);
+	loop_stop(lp->loop);
+}
+
+/* --- shutdown --- */
+
+static void lmtp_exit_check(void *ctx)
+{
+	struct lmtp_proc *lp = ctx;
+	if (lp->clients == NULL)
+		loop_stop(lp->loop);
+	else
+		loop_timer_add(lp->loop, 20, lmtp_exit_check, lp);
+}
+
+static void lmtp_deadline(void *ctx)
+{
+	loop_stop(((struct lmtp_proc *)ctx)->loop);
+}
+
+static void lmtp_shutdown(void *ctx)
+{
+	struct lmtp_proc *lp = ctx;
+	if (lp->shutting_down)
+		return;
+	lp->shutting_down = true;
+	loop_io_remove(&lp->tcp_io);
+	loop_io_remove(&lp->unix_io);
+	/* a 421 can complete at once and unlink the client: take next first */
+	for (struct lmtp_client *c = lp->clients, *next; c != NULL; c = next) {
+		next = c->next;
+		lmtp_session_bye(c->session);
+	}
+	loop_timer_add(lp->loop, 0, lmtp_exit_check, lp);
+	loop_timer_add(lp->loop, 5000, lmtp_deadline, lp);
+}
+
+int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, unsigned index)
+{
+	struct lmtp_proc lp = {.set = set, .index = index, .tcp_fd = tcp_fd, .unix_fd = unix_fd};
+	char error[512];
+	if (privdrop_apply(set->user, NULL, error, sizeof(error)) < 0) {
+		log_error("%s", error);
+		return 1;
+	}
+	settings_path(set, "users", lp.users_root, sizeof(lp.users_root));
+	settings_path(set, "spool", lp.spool_dir, sizeof(lp.spool_dir));
+	if (dir_create(lp.users_root, 0700) < 0 || dir_create(lp.spool_dir, 0700) < 0) {
+		log_error("cannot create %s or %s: %s", lp.users_root, lp.spool_dir, strerror(errno));
+		return 1;
+	}
+	lp.lset = (struct lmtp_settings){
+		.hostname = set->hostname,
+		.max_size = set->append_limit,
+		.max_recipients = LMTP_MAX_RECIPIENTS,
+		.timeout_ms = LMTP_TIMEOUT_MS,
+		.spool_dir = lp.spool_dir,
+		.delimiters = set->recipient_delimiter,
+		.detail_mailbox = set->lmtp_detail_mailbox,
+	};
+	lp.loop = loop_create();
+	lp.ctl = ipc_chan_create(lp.loop, ctl_fd, lmtp_ctl_msg, lmtp_ctl_closed, &lp);
+	loop_signal_add(lp.loop, SIGTERM, lmtp_shutdown, &lp);
+	loop_signal_add(lp.loop, SIGINT, lmtp_shutdown, &lp);
+	if (tcp_fd >= 0)
+		lp.tcp_io = loop_io_add(lp.loop, tcp_fd, LOOP_READ, true, lmtp_tcp_accept, &lp);
+	if (unix_fd >= 0)
+		lp.unix_io = loop_io_add(lp.loop, unix_fd, LOOP_READ, true, lmtp_unix_accept, &lp);
+	if ((tcp_fd >= 0 && lp.tcp_io == NULL) || (unix_fd >= 0 && lp.unix_io == NULL)) {
+		log_error("cannot watch the LMTP listeners: %s", strerror(errno));
+		return 1;
+	}
+	lp.sweep_timer = loop_timer_add(lp.loop, LMTP_STORE_IDLE_MS / 2, lmtp_store_sweep, &lp);
+	log_info("lmtp[%u] ready", index);
+	loop_run(lp.loop);
+
+	loop_timer_remove(&lp.sweep_timer);
+	while (lp.stores != NULL) {
+		struct lmtp_store *ls = lp.stores;
+		lp.stores = ls->next;
+		lmtp_store_free(ls);
+	}
+	return 0;
+}
