@@ -34,6 +34,7 @@ struct search_state {
 	uint32_t *idx;          /* view indexes of the matches, ascending */
 	size_t count, alloc;
 	size_t view_pos;        /* merge cursor into the view */
+	uint64_t modseq;        /* MODSEQ of the answer (a MODSEQ key was used), 0 none */
 	/* writing */
 	bool head_written;
 	size_t pos;
@@ -109,6 +110,27 @@ static void search_save(struct imap_cmd *cmd, struct search_state *st)
 	free(uids);
 }
 
+/* RFC 7162 3.1.5, 3.1.6, RFC 4731 3.2: the highest MODSEQ of the messages returned (of the
+ * MIN/MAX ones alone when only those are returned); 0 (nothing to say) without matches. */
+static uint64_t search_modseq(const struct imap_cmd *cmd, const struct search_state *st)
+{
+	const struct imap_view *v = cmd->session->view;
+	uint64_t m = 0;
+	if (st->count == 0)
+		return 0;
+	if (imap_search_modseq_all(st->esearch, st->ret)) {
+		for (size_t i = 0; i < st->count; i++)
+			if (v->modseqs[st->idx[i]] > m)
+				m = v->modseqs[st->idx[i]];
+		return m;
+	}
+	if (st->ret & IMAP_SEARCH_RET_MIN)
+		m = v->modseqs[st->idx[0]];
+	if ((st->ret & IMAP_SEARCH_RET_MAX) && v->modseqs[st->idx[st->count - 1]] > m)
+		m = v->modseqs[st->idx[st->count - 1]];
+	return m;
+}
+
 /* Write the answer while the output has room. 1 done, 0 paused, -1 the connection is gone
  * (no reply then). */
 static int search_write(struct imap_cmd *cmd, struct search_state *st)
@@ -166,6 +188,9 @@ static int search_write(struct imap_cmd *cmd, struct search_state *st)
 				   search_number(cmd, st, j));
 		st->pos = j + 1;
 	}
+	if (st->modseq != 0)
+		buf_printf(&out, st->esearch ? " MODSEQ %llu" : " (MODSEQ %llu)",
+			   (unsigned long long)st->modseq);
 	buf_append_str(&out, "\r\n");
 	int r = conn_write(conn, out.data, out.len) < 0 ? -1 : 1;
 	buf_free(&out);
@@ -205,6 +230,8 @@ static int search_run(struct imap_cmd *cmd)
 	}
 	if (st->ret & IMAP_SEARCH_RET_SAVE)
 		search_save(cmd, st);
+	if (st->q.has_modseq)
+		st->modseq = search_modseq(cmd, st);
 	if (st->esearch && (st->ret & ~IMAP_SEARCH_RET_SAVE) == 0) {
 		/* RFC 9051 6.4.4: SAVE alone suppresses the ESEARCH response */
 		imap_cmd_reply(cmd, "OK", NULL, "%s completed, result saved",
@@ -229,13 +256,16 @@ int cmd_search(struct imap_cmd *cmd)
 	struct imap_view *v = s->view;
 	struct search_state *st = pool_alloc(cmd->pool, sizeof(*st));
 	const char *resp, *code, *err;
-	if (imap_search_parse(cmd->args, cmd->count, 0, cmd->pool, &st->q, &resp, &code, &err) < 0) {
+	if (imap_search_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, cmd->pool, &st->q,
+			      &resp, &code, &err) < 0) {
 		/* RFC 9051 6.4.4.1: a NO (not a BAD) to a SEARCH with SAVE empties "$" */
 		if (strcmp(resp, "NO") == 0 && (st->q.ret & IMAP_SEARCH_RET_SAVE))
 			imap_session_saved_set(s, NULL, 0);
 		imap_cmd_reply(cmd, resp, code, "%s", err);
 		return 1;
 	}
+	if (st->q.has_modseq)
+		imap_session_enable_condstore(s); /* RFC 7162 3.1: a CONDSTORE enabling command */
 	/* IMAP4rev2 answers ESEARCH always (RFC 9051 7.3.4), IMAP4rev1 when RETURN asked */
 	st->esearch = s->enabled_rev2 || st->q.has_return;
 	st->ret = st->q.has_return ? st->q.ret : IMAP_SEARCH_RET_ALL;

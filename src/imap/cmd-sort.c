@@ -33,6 +33,7 @@ struct sort_state {
 	const uint32_t *sorted;    /* owned by sort */
 	uint32_t *numbers;         /* what the client sees, in sort order */
 	size_t sorted_count;
+	uint64_t modseq;           /* MODSEQ of the answer (a MODSEQ key was used), 0 none */
 	bool head_written;
 	size_t pos;
 };
@@ -164,6 +165,9 @@ static int sort_write(struct imap_cmd *cmd, struct sort_state *st)
 			buf_printf(&out, "%s%u:%u", st->pos > 0 ? "," : "", a, st->numbers[j]);
 		st->pos = j + 1;
 	}
+	if (st->modseq != 0)
+		buf_printf(&out, esearch ? " MODSEQ %llu" : " (MODSEQ %llu)",
+			   (unsigned long long)st->modseq);
 	buf_append_str(&out, "\r\n");
 	int r = conn_write(conn, out.data, out.len) < 0 ? -1 : 1;
 	buf_free(&out);
@@ -214,9 +218,16 @@ static int sort_run(struct imap_cmd *cmd)
 		if (r < 0)
 			return sort_fail(cmd, st, err);
 		st->numbers = xcalloc(st->sorted_count ? st->sorted_count : 1, sizeof(uint32_t));
+		/* RFC 7162 3.1.9/3.1.10, RFC 4731 3.2: MODSEQ of all returned, or of MIN/MAX
+		 * (the first and last in sort order) when only those are returned */
+		bool all = imap_search_modseq_all(st->q.search.has_return, st->ret);
 		for (size_t i = 0; i < st->sorted_count; i++) {
 			ssize_t k = imap_view_find(v, st->sorted[i]);
 			st->numbers[i] = cmd->uid ? st->sorted[i] : (uint32_t)(k + 1);
+			bool counts = all || (i == 0 && (st->ret & IMAP_SEARCH_RET_MIN)) ||
+				      (i + 1 == st->sorted_count && (st->ret & IMAP_SEARCH_RET_MAX));
+			if (st->q.search.has_modseq && counts && k >= 0 && v->modseqs[k] > st->modseq)
+				st->modseq = v->modseqs[k];
 		}
 		if (st->ret & IMAP_SEARCH_RET_SAVE)
 			sort_save(cmd, st);
@@ -240,7 +251,8 @@ int cmd_sort(struct imap_cmd *cmd)
 	struct imap_view *v = s->view;
 	struct sort_state *st = pool_alloc(cmd->pool, sizeof(*st));
 	const char *resp, *code, *err;
-	if (imap_sort_parse(cmd->args, cmd->count, 0, cmd->pool, &st->q, &resp, &code, &err) < 0) {
+	if (imap_sort_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, cmd->pool, &st->q,
+			    &resp, &code, &err) < 0) {
 		/* RFC 5182: a NO to a SAVE command empties "$", a BAD leaves it */
 		if (strcmp(resp, "NO") == 0 && (st->q.search.ret & IMAP_SEARCH_RET_SAVE))
 			imap_session_saved_set(s, NULL, 0);
@@ -248,6 +260,8 @@ int cmd_sort(struct imap_cmd *cmd)
 		return 1;
 	}
 	st->ret = st->q.search.ret;
+	if (st->q.search.has_modseq)
+		imap_session_enable_condstore(s); /* RFC 7162 3.1: a CONDSTORE enabling command */
 	imap_search_resolve(&st->q.search, v->uids, v->flags, IMAP_VIEW_RECENT, v->count,
 			    s->saved_uids, s->saved_count, cmd->pool);
 	cmd->state = st;

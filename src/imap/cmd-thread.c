@@ -154,11 +154,14 @@ int cmd_thread(struct imap_cmd *cmd)
 	struct thread_state *st = pool_alloc(cmd->pool, sizeof(*st));
 	const char *resp, *code, *err;
 	buf_init(&st->text, (size_t)-2);
-	if (imap_thread_parse(cmd->args, cmd->count, 0, cmd->pool, &st->q, &resp, &code, &err) <
-	    0) {
+	if (imap_thread_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, cmd->pool, &st->q,
+			      &resp, &code, &err) < 0) {
 		imap_cmd_reply(cmd, resp, code, "%s", err);
 		return 1;
 	}
+	/* RFC 7162 3.1.9: THREAD answers are unchanged by MODSEQ, which still enables CONDSTORE */
+	if (st->q.search.has_modseq)
+		imap_session_enable_condstore(s);
 	imap_search_resolve(&st->q.search, v->uids, v->flags, IMAP_VIEW_RECENT, v->count,
 			    s->saved_uids, s->saved_count, cmd->pool);
 	cmd->state = st;

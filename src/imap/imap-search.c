@@ -351,8 +351,10 @@ static struct store_search_node *sp_key(struct sp *p, unsigned depth)
 				return sp_bad(p, "Invalid MODSEQ entry type");
 			a = sp_next(p);
 		}
-		if (a == NULL || !imap_arg_get_number64(a, &n->number) || n->number == 0)
+		/* mod-sequence-valzer = "0" / mod-sequence-value */
+		if (a == NULL || !imap_arg_get_number64(a, &n->number))
 			return sp_bad(p, "MODSEQ needs a mod-sequence");
+		p->q->has_modseq = true;
 		break;
 	}
 	case SP_NOT:
@@ -815,6 +817,14 @@ static void sp_describe(struct buf *b, const struct store_search_node *n)
 		break;
 	}
 	buf_append_byte(b, ')');
+}
+
+bool imap_search_modseq_all(bool esearch, unsigned ret)
+{
+	if (!esearch)
+		return true;
+	return (ret & (IMAP_SEARCH_RET_ALL | IMAP_SEARCH_RET_COUNT)) != 0 ||
+	       (ret & (IMAP_SEARCH_RET_MIN | IMAP_SEARCH_RET_MAX)) == 0;
 }
 
 const char *imap_search_describe(const struct store_search_node *n, struct pool *pool)

@@ -71,9 +71,10 @@ struct imap_search_query {
 	struct imap_search_ref *refs;
 	size_t ref_count;
 	size_t key_count;
+	bool has_modseq;       /* a MODSEQ key (RFC 7162 3.1.5): the answer carries MODSEQ */
 };
 
-#define IMAP_SEARCH_FLAG_CONDSTORE 0x1 /* accept MODSEQ (CONDSTORE enabled: not yet) */
+#define IMAP_SEARCH_FLAG_CONDSTORE 0x1 /* accept the MODSEQ key (RFC 7162) */
 
 /* Parse the arguments after SEARCH (after UID SEARCH). 0 on success; -1 with *resp_r "BAD"
  * or "NO", *code_r the response code without brackets (or NULL) and *error_r the text. All
@@ -109,6 +110,11 @@ int imap_thread_parse(const struct imap_arg *args, size_t count, unsigned flags,
 void imap_search_resolve(struct imap_search_query *q, const uint32_t *view_uids,
 			 const uint8_t *view_flags, uint8_t recent_mask, size_t view_count,
 			 const uint32_t *saved, size_t saved_count, struct pool *pool);
+
+/* RFC 4731 3.2 (and RFC 7162 3.1.10): the MODSEQ of an ESEARCH answer covers only the MIN
+ * and/or MAX messages when those alone were asked (no ALL, no COUNT); otherwise, and for a
+ * plain SEARCH or SORT answer (RFC 7162 3.1.6, 3.1.9), every message returned. */
+bool imap_search_modseq_all(bool esearch, unsigned ret);
 
 /* The program in a readable canonical form, for tests and logs: "(AND (FLAG 1) (NOT ...))".
  * From pool. */

@@ -278,12 +278,10 @@ const char *imap_session_capabilities(struct imap_session *s)
 	buf_init(&b, sizeof(caps) - 1);
 	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
 	if (s->state != IMAP_STATE_NOT_AUTH) {
-		/* CONDSTORE and QRESYNC (RFC 7162) work but are not advertised until SEARCH
-		 * MODSEQ (3.1.5) exists: a capability is listed only when all of it works */
 		buf_printf(&b, " IDLE UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
 			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu"
 			       " ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT"
-			       " THREAD=ORDEREDSUBJECT THREAD=REFERENCES",
+			       " THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC",
 			   s->set->append_limit);
 	}
 	if (s->state == IMAP_STATE_NOT_AUTH) {

@@ -162,16 +162,36 @@ static void test_structure(void)
 	const char *resp0, *code0, *err0;
 	CHECK(imap_search_parse(NULL, 0, 0, tp, &query, &resp0, &code0, &err0) < 0);
 	CHECK_STR(err0, "SEARCH needs at least one search key");
-	/* MODSEQ needs CONDSTORE (not advertised yet) */
+	/* MODSEQ is parsed only with IMAP_SEARCH_FLAG_CONDSTORE (what the commands pass) */
 	CHECK_STR(search("MODSEQ 5"), "BAD: MODSEQ needs CONDSTORE");
 	const struct imap_parsed *cmd = parse_line("MODSEQ \"/flags/\\\\draft\" all 620162338");
 	const char *resp, *code, *err;
 	CHECK(imap_search_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, tp, &query, &resp,
 				&code, &err) == 0);
 	CHECK_STR(imap_search_describe(query.root, tp), "(MODSEQ 620162338)");
+	CHECK(query.has_modseq);
+	/* mod-sequence-valzer = "0" / mod-sequence-value (RFC 7162 7) */
 	cmd = parse_line("MODSEQ 0");
 	CHECK(imap_search_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, tp, &query, &resp,
-				&code, &err) < 0);
+				&code, &err) == 0);
+	CHECK_STR(imap_search_describe(query.root, tp), "(MODSEQ 0)");
+	/* above 2^63-1, a bad entry type, a missing value */
+	static const char *const bad[] = {
+		"MODSEQ 9223372036854775808", "MODSEQ \"/flags/\\\\seen\" own 5", "MODSEQ",
+		"MODSEQ \"/flags/\\\\seen\" all", "MODSEQ -1"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cmd = parse_line(bad[i]);
+		CHECK(imap_search_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, tp, &query,
+					&resp, &code, &err) < 0);
+		CHECK_STR(resp, "BAD");
+	}
+	cmd = parse_line("MODSEQ 9223372036854775807 NOT MODSEQ 5");
+	CHECK(imap_search_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, tp, &query, &resp,
+				&code, &err) == 0);
+	cmd = parse_line("SEEN");
+	CHECK(imap_search_parse(cmd->args, cmd->count, IMAP_SEARCH_FLAG_CONDSTORE, tp, &query, &resp,
+				&code, &err) == 0);
+	CHECK(!query.has_modseq);
 }
 
 static void test_sets(void)
