@@ -22,6 +22,7 @@
 #include "lmtp/lmtp-parser.h"
 #include "lmtp/lmtp-spool.h"
 #include "store/store.h"
+#include "store/store-search.h"
 
 #define KURA_VERSION "0.1.0"
 
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 		"  user list                  list users\n"
 		"  user import FILE           import a Dovecot passwd-file (keeps the hashes)\n"
 		"  check USER [--repair]      verify a user's mail store (and repair what can be)\n"
+		"  check USER --reindex       rebuild the user's search index\n"
 		"  deliver -u USER [-m MAILBOX] [-f SENDER] [-a ADDRESS]\n"
 		"                             deliver one message read from stdin (exit codes from\n"
 		"                             sysexits.h: 0 delivered, 67 no such user, 75 try later)\n"
@@ -209,7 +211,8 @@ static void check_report(void *ctx, const char *line)
 static int cmd_check(const struct settings *set, int argc, char **argv)
 {
 	bool repair = argc == 2 && strcmp(argv[1], "--repair") == 0;
-	if (argc < 1 || argc > 2 || (argc == 2 && !repair)) {
+	bool reindex = argc == 2 && strcmp(argv[1], "--reindex") == 0;
+	if (argc < 1 || argc > 2 || (argc == 2 && !repair && !reindex)) {
 		usage(stderr);
 		return 2;
 	}
@@ -234,6 +237,18 @@ static int cmd_check(const struct settings *set, int argc, char **argv)
 	if (store_open(root, canon, &store, &err) < 0) {
 		fprintf(stderr, "kura: cannot open the store of %s: %s\n", canon, err ? err : "?");
 		return 1;
+	}
+	if (reindex) {
+		unsigned count = 0;
+		int r = store_search_reindex(store, check_report, NULL, &count, &err);
+		store_close(&store);
+		if (r < 0) {
+			fprintf(stderr, "kura: reindex failed: %s\n", err ? err : "?");
+			return 1;
+		}
+		printf("%s: search index rebuilt (%u message%s)\n", canon, count,
+		       count == 1 ? "" : "s");
+		return 0;
 	}
 	unsigned problems = 0;
 	int ret = store_check(store, repair, check_report, NULL, &problems, &err);

@@ -5,6 +5,7 @@
 
 #include "imap/imap-command.h"
 #include "imap/imap-session.h"
+#include "imap/imap-seqset.h"
 #include "lib/buf.h"
 
 enum imap_auth_phase {
@@ -42,6 +43,12 @@ struct imap_session {
 	bool idle_push_queued;      /* a deferred push is on the loop */
 	enum imap_auth_phase auth_phase;
 	bool auth_is_login;         /* the exchange was started by LOGIN, not AUTHENTICATE */
+	struct loop_timer *yield_timer; /* a sliced command resumes at the next loop turn */
+
+	/* SEARCHRES (RFC 5182, RFC 9051 6.4.4.1): the last SEARCH RETURN (SAVE) result as
+	 * UIDs, ascending (so an expunged message simply drops out); reset with the selection */
+	uint32_t *saved_uids;
+	size_t saved_count;
 };
 
 /* Mailbox names go to and from this client in UTF-8 (else modified UTF-7). */
@@ -63,6 +70,15 @@ void imap_session_enable_qresync(struct imap_session *s);
 
 /* Leave the selected state (CLOSE, UNSELECT, a new SELECT, logout). */
 void imap_session_unselect(struct imap_session *s);
+
+/* SEARCHRES: replace the saved result (uids ascending; count 0 empties it). */
+void imap_session_saved_set(struct imap_session *s, const uint32_t *uids, size_t count);
+/* A sequence set of a command, resolved against the view: "$" to the saved result (RFC 5182:
+ * the saved messages, whether the command takes UIDs or sequence numbers), anything else
+ * through imap_seqset_resolve. Same results as imap_seqset_resolve. */
+int imap_session_seqset_resolve(struct imap_session *s, const struct imap_seqset *set,
+				bool by_uid, struct pool *pool, uint32_t **idx_r, size_t *count_r,
+				bool *bad_r);
 
 /* The capability list for the current state, without "* CAPABILITY " (static buffer). */
 const char *imap_session_capabilities(struct imap_session *s);

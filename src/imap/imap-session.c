@@ -105,14 +105,69 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 	return s;
 }
 
+void imap_session_saved_set(struct imap_session *s, const uint32_t *uids, size_t count)
+{
+	free(s->saved_uids);
+	s->saved_uids = NULL;
+	s->saved_count = 0;
+	if (count == 0)
+		return;
+	s->saved_uids = xcalloc(count, sizeof(uint32_t));
+	memcpy(s->saved_uids, uids, count * sizeof(uint32_t));
+	s->saved_count = count;
+}
+
+int imap_session_seqset_resolve(struct imap_session *s, const struct imap_seqset *set,
+				bool by_uid, struct pool *pool, uint32_t **idx_r, size_t *count_r,
+				bool *bad_r)
+{
+	struct imap_view *v = s->view;
+	if (!set->is_saved)
+		return imap_seqset_resolve(set, v->uids, v->count, by_uid, pool, idx_r, count_r,
+					   bad_r);
+	/* RFC 5182 2.1: "$" is the saved messages, never an error, even when empty */
+	*bad_r = false;
+	uint32_t *idx = pool_alloc_array(pool, s->saved_count ? s->saved_count : 1,
+					 sizeof(uint32_t));
+	size_t n = 0;
+	for (size_t i = 0; i < s->saved_count; i++) {
+		ssize_t k = imap_view_find(v, s->saved_uids[i]);
+		if (k >= 0)
+			idx[n++] = (uint32_t)k;
+	}
+	*idx_r = idx;
+	*count_r = n;
+	return 0;
+}
+
 void imap_session_unselect(struct imap_session *s)
 {
+	/* RFC 9051 6.4.4.1: a new selection starts with an empty search result variable */
+	imap_session_saved_set(s, NULL, 0);
 	if (s->view == NULL)
 		return;
 	imap_view_close(s->view);
 	free(s->view);
 	s->view = NULL;
 	s->state = IMAP_STATE_AUTH;
+}
+
+static void session_yield_cb(void *ctx)
+{
+	struct imap_session *s = ctx;
+	s->yield_timer = NULL;
+	/* a session being destroyed is closing: its memory lasts until the deferred free */
+	if (!s->closing && !s->handed_off && s->conn != NULL)
+		session_input(s);
+}
+
+void imap_cmd_yield(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->session;
+	/* a 0 ms timer runs after the next epoll_wait (loop_defer would run before it, so other
+	 * connections would never get their turn) */
+	if (s->yield_timer == NULL)
+		s->yield_timer = loop_timer_add(s->loop, 0, session_yield_cb, s);
 }
 
 void imap_session_enable_condstore(struct imap_session *s)
@@ -138,6 +193,8 @@ void imap_session_enable_qresync(struct imap_session *s)
 
 static void session_cmd_cleanup(struct imap_session *s)
 {
+	if (s->yield_timer != NULL)
+		loop_timer_remove(&s->yield_timer);
 	void (*cleanup)(struct imap_cmd *) = s->cmd.cleanup;
 	s->cmd.cleanup = NULL;
 	if (cleanup != NULL)
@@ -151,6 +208,7 @@ static void session_free(void *ctx)
 	imap_session_unselect(s);
 	imap_parser_destroy(&s->parser);
 	pool_destroy(&s->cmd_pool);
+	free(s->saved_uids);
 	free(s->session_id);
 	free(s->remote_ip);
 	free(s->user);
@@ -220,10 +278,10 @@ const char *imap_session_capabilities(struct imap_session *s)
 	buf_init(&b, sizeof(caps) - 1);
 	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
 	if (s->state != IMAP_STATE_NOT_AUTH) {
-		/* CONDSTORE and QRESYNC (RFC 7162) work but are not advertised until SEARCH
-		 * MODSEQ (3.1.5) exists: a capability is listed only when all of it works */
 		buf_printf(&b, " IDLE UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
-			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu",
+			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu"
+			       " ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT"
+			       " THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC",
 			   s->set->append_limit);
 	}
 	if (s->state == IMAP_STATE_NOT_AUTH) {
@@ -464,7 +522,9 @@ static void session_dispatch(struct imap_session *s, const struct imap_parsed *p
 		if (cmd->count > 0 && imap_arg_is_atom(&cmd->args[0]))
 			sub = imap_command_find(cmd->args[0].str);
 		if (sub == NULL || (sub->flags & IMAP_CMD_FLAG_UID_OK) == 0) {
-			imap_cmd_reply(cmd, "BAD", NULL, "UID needs FETCH, STORE, COPY, MOVE, SEARCH or EXPUNGE");
+			imap_cmd_reply(cmd, "BAD", NULL,
+				       "UID needs FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD or"
+				       " EXPUNGE");
 			session_cmd_finish(s);
 			return;
 		}

@@ -68,7 +68,18 @@ int store_failed(struct store *store, const char **error_r)
  * Version 3: expunged_modseq serves store_changes_since (sessions and QRESYNC read the
  * expunges after a MODSEQ).
  * Version 4: body.parts, the part table (mail/mime-parts.h) so that a section FETCH reads only
- * its bytes; NULL for bodies stored before (FETCH parses those). */
+ * its bytes; NULL for bodies stored before (FETCH parses those).
+ * Version 5: the search index (store-index.c, store-search.c). body.sent_date/sent_tz: the
+ * Date: header (NULL when it has none or it cannot be read: SENT* keys then use the internal
+ * date, as RFC 5256 does for SORT); body.search_state: 0 not indexed yet (every body of a
+ * store migrated from version 4: the first open indexes them, store_index_pending), 1
+ * indexed, 2 its file could not be read; body.sort_* and thread_*: the SORT and THREAD keys
+ * of mail/sort-keys.h (written when the body is indexed); search_text: one FTS5 row per body
+ * (rowid = body.id; bodies are shared by COPY, so the index is per body), the columns of
+ * mail/search-text.h
+ * with the trigram tokenizer (substrings of 3+ characters, on text folded by
+ * mail/search-fold.h, hence case_sensitive 1); search_vocab lists its trigrams (queries of
+ * 1-2 characters); the trigger drops a body's row with the body. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE mailbox ("
@@ -118,6 +129,24 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE mailbox ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;",
 	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);",
 	"ALTER TABLE body ADD COLUMN parts BLOB;",
+	"ALTER TABLE body ADD COLUMN sent_date INTEGER;"
+	"ALTER TABLE body ADD COLUMN sent_tz INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE body ADD COLUMN search_state INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE body ADD COLUMN sort_subject BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_from BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_to BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_cc BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_display_from BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_display_to BLOB;"
+	"ALTER TABLE body ADD COLUMN thread_message_id BLOB;"
+	"ALTER TABLE body ADD COLUMN thread_references BLOB;"
+	"ALTER TABLE body ADD COLUMN thread_subject_reply INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX body_unindexed ON body(id) WHERE search_state = 0;"
+	"CREATE VIRTUAL TABLE search_text USING fts5(hdr, subject, h_from, h_to, h_cc, h_bcc, body,"
+	" tokenize = 'trigram case_sensitive 1');"
+	"CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_text, 'row');"
+	"CREATE TRIGGER body_search_delete AFTER DELETE ON body"
+	" BEGIN DELETE FROM search_text WHERE rowid = old.id; END;",
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -160,7 +189,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BODY_INSERT] = "INSERT INTO body (hash, size, refs, envelope, bodystructure, body,"
 			     " bodystructure_rev1, body_rev1, parts)"
 			     " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)"
-			     " ON CONFLICT (hash) DO UPDATE SET refs = refs + 1 RETURNING id",
+			     " ON CONFLICT (hash) DO UPDATE SET refs = refs + 1"
+			     " RETURNING id, search_state",
 	[STMT_BODY_REF] = "UPDATE body SET refs = refs + ?2 WHERE id = ?1",
 	[STMT_BODY_UNREF] = "UPDATE body SET refs = refs - 1 WHERE id = ?1",
 	[STMT_BODY_UNREFERENCED] = "SELECT hash FROM body WHERE refs <= 0",
@@ -183,6 +213,14 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
 				 " VALUES (?1, ?2, ?3)",
+	[STMT_INDEX_INSERT] = "INSERT INTO search_text (rowid, hdr, subject, h_from, h_to, h_cc,"
+			      " h_bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_INDEX_DONE] = "UPDATE body SET search_state = ?2, sent_date = ?3, sent_tz = ?4,"
+			    " sort_subject = ?5, sort_from = ?6, sort_to = ?7, sort_cc = ?8,"
+			    " sort_display_from = ?9, sort_display_to = ?10, thread_message_id = ?11,"
+			    " thread_references = ?12, thread_subject_reply = ?13 WHERE id = ?1",
+	[STMT_INDEX_PENDING] = "SELECT id, hash, size FROM body WHERE search_state = 0"
+			       " ORDER BY id LIMIT ?1",
 };
 
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id)

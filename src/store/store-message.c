@@ -232,25 +232,8 @@ static int store_append_body_row(struct store *store, const struct store_append 
 		return -1;
 	if (r > 0)
 		return store_body_ref(store, *body_id_r, 1);
-	sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_INSERT);
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_text(stmt, 1, hash, STORE_HASH_HEX, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)m->size);
-	if (store_body_bind_render(store, stmt, m->data != NULL ? (const void *)m->data : "", m->size) < 0) {
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
-		return -1;
-	}
-	r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW)
-		*body_id_r = sqlite3_column_int64(stmt, 0);
-	else
-		store_fail_sql(store, NULL, "adding a body");
-	/* drop the rendered copies now rather than at the next use */
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	return r == SQLITE_ROW ? 0 : -1;
+	return store_body_insert(store, hash, m->data != NULL ? (const void *)m->data : "", m->size,
+				 body_id_r);
 }
 
 int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,

@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -62,6 +62,9 @@ enum store_stmt {
 	STMT_MSG_SET_FLAGS,
 	STMT_MSG_DELETE,
 	STMT_EXPUNGED_INSERT,
+	STMT_INDEX_INSERT,
+	STMT_INDEX_DONE,
+	STMT_INDEX_PENDING,
 	STMT_COUNT
 };
 
@@ -237,12 +240,23 @@ void store_body_file_unlink(struct store *store, const char *hash);
  * (may be NULL) hears each removed name; *count_r counts them. */
 int store_body_sweep(struct store *store, bool remove, store_report_cb *report, void *ctx,
 		     unsigned *count_r);
-/* Parse a message and render ENVELOPE, BODYSTRUCTURE and BODY (and their IMAP4rev1 forms
- * when they differ) into the body insert statement's parameters 4..8. */
-int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *data,
-			   size_t size);
+/* Insert the body row of a message (its structure rendered and cached, its text indexed), or
+ * add a reference to the existing row of that hash (indexing it if it never was). Inside a
+ * transaction. data must not be NULL (use "" for an empty message). */
+int store_body_insert(struct store *store, const char *hash, const void *data, size_t size,
+		      int64_t *body_id_r);
 /* Remember hash for unlinking after the commit. */
 void store_unlink_add(struct store *store, const char *hash);
+
+/* ---- the search index (store-index.c) ---- */
+struct mime_part;
+/* Index one body (its row exists, parsed as root): the FTS row, sent date, search_state 1. */
+int store_index_body(struct store *store, int64_t body_id, const void *data,
+		     const struct mime_part *root);
+/* Index every body not indexed yet (search_state 0), in batches of one transaction each.
+ * report may be NULL; *count_r counts the bodies indexed. */
+int store_index_pending(struct store *store, store_report_cb *report, void *ctx,
+			unsigned *count_r);
 
 /* ---- events (store-notify.c) ---- */
 void store_event_add(struct store *store, enum store_event_kind kind, uint64_t mailbox_id,
