@@ -10,6 +10,8 @@
 #include "roles.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +297,14 @@ static void lmtp_accept(struct lmtp_proc *lp, int lfd, bool local)
 		c->local = local;
 		make_session_id(c->session_id, sizeof(c->session_id));
 		unsigned port = 0;
+		if (!local) {
+			/* Replies are small writes spread over several loop iterations (MAIL, then
+			 * RCPT after its lookup, then 354): with Nagle on, each one after the first
+			 * waits for the client's delayed ACK (40 ms on Linux) while a pipelining
+			 * client sends nothing until DATA is answered. */
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		}
 		if (local)
 			snprintf(c->ip, sizeof(c->ip), "local");
 		else if (listen_peer_name(fd, c->ip, sizeof(c->ip), &port) < 0)
