@@ -14,6 +14,7 @@
 #include "daemon/privdrop.h"
 #include "imap/imap-session.h"
 #include "lib/fdutil.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "net/conn.h"
@@ -24,7 +25,7 @@
 
 /* One open store per user, shared by all of the user's sessions in this process. */
 struct mail_user {
-	struct mail_user *next;
+	struct hash_node node; /* keyed by name, in mail_proc.users */
 	char *name;
 	struct store *store;
 	unsigned refs;
@@ -53,7 +54,7 @@ struct mail_proc {
 	struct ipc_chan *ctl;
 	struct mail_peer *peers;
 	struct mail_session *sessions;
-	struct mail_user *users;
+	struct hash_table users; /* of struct mail_user: tens of thousands in a big install */
 	char users_root[1100];
 	bool shutting_down;
 	int watch_fd; /* inotify on DATA/users/.notify: commits by other processes */
@@ -61,11 +62,11 @@ struct mail_proc {
 
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 {
-	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
-		if (strcmp(u->name, name) == 0) {
-			u->refs++;
-			return u;
-		}
+	struct hash_node *n = hash_find(&mp->users, name);
+	if (n != NULL) {
+		struct mail_user *u = (struct mail_user *)n;
+		u->refs++;
+		return u;
 	}
 	struct store *store;
 	const char *err;
@@ -77,8 +78,8 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	u->name = xstrdup(name);
 	u->store = store;
 	u->refs = 1;
-	u->next = mp->users;
-	mp->users = u;
+	u->node.key = u->name;
+	hash_insert(&mp->users, &u->node);
 	return u;
 }
 
@@ -86,13 +87,19 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 static void mail_watch_user(void *ctx, const char *name)
 {
 	struct mail_proc *mp = ctx;
-	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
-		if (name == NULL || strcmp(u->name, name) == 0) {
-			if (store_refresh(u->store) < 0)
-				log_error("cannot refresh the store of %s", u->name);
-			if (name != NULL)
-				return;
-		}
+	if (name != NULL) {
+		struct mail_user *u = (struct mail_user *)hash_find(&mp->users, name);
+		if (u != NULL && store_refresh(u->store) < 0)
+			log_error("cannot refresh the store of %s", u->name);
+		return;
+	}
+	/* the queue overflowed: every user may have changed */
+	size_t iter;
+	for (struct hash_node *n = hash_first(&mp->users, &iter); n != NULL;
+	     n = hash_next(&mp->users, n, &iter)) {
+		struct mail_user *u = (struct mail_user *)n;
+		if (store_refresh(u->store) < 0)
+			log_error("cannot refresh the store of %s", u->name);
 	}
 }
 
@@ -108,12 +115,7 @@ static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 {
 	if (u == NULL || --u->refs > 0)
 		return;
-	for (struct mail_user **p = &mp->users; *p != NULL; p = &(*p)->next) {
-		if (*p == u) {
-			*p = u->next;
-			break;
-		}
-	}
+	hash_remove(&mp->users, &u->node);
 	store_close(&u->store);
 	free(u->name);
 	free(u);
@@ -371,6 +373,7 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.pop3_set.timeout_preauth_ms = set->timeout_preauth * 1000;
 	/* RFC 1939 3: the autologout timer is at least 10 minutes; timeout_idle is >= 30 */
 	mp.pop3_set.timeout_idle_ms = set->timeout_idle * 1000;
+	hash_init(&mp.users);
 	mp.loop = loop_create();
 	const char *werr;
 	mp.watch_fd = store_watch_open(mp.users_root, &werr);
@@ -384,5 +387,6 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	loop_signal_add(mp.loop, SIGINT, mail_shutdown, &mp);
 	log_info("mail[%u] ready", index);
 	loop_run(mp.loop);
+	hash_free(&mp.users); /* every session ended, so every user was unreferenced */
 	return 0;
 }
