@@ -28,7 +28,7 @@
 
 #include "lmtp/lmtp-delivery.h"
 #include "lmtp/lmtp-parser.h"
-#include "lmtp/lmtp-spool.h"
+#include "lib/spool.h"
 #include "net/conn.h"
 #include "net/loop.h"
 
@@ -54,7 +54,7 @@ struct lmtp_txn {
 	const char *helo;      /* sanitised LHLO argument */
 	const char *mail_from; /* "" for the null sender */
 	bool smtputf8;
-	struct lmtp_spool *spool;
+	struct spool *spool;
 	const struct lmtp_rcpt *rcpts;
 	size_t rcpt_count;
 };
