@@ -1,6 +1,6 @@
 /* mail.c: the mail process. Owns the users that hash to it; receives sessions handed over by
  * login processes (the client socket, or a relay socket for TLS) and runs them in the
- * authenticated state. Traps: the pipelined bytes that came with the hand-off are processed
+ * authenticated state (IMAP) or the TRANSACTION state (POP3). Traps: the pipelined bytes that came with the hand-off are processed
  * before anything new is read; a malformed hand-off drops that login channel, not us. */
 #include "roles.h"
 
@@ -14,9 +14,11 @@
 #include "daemon/privdrop.h"
 #include "imap/imap-session.h"
 #include "lib/fdutil.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "net/conn.h"
+#include "pop3/pop3-session.h"
 #include "net/ipc.h"
 #include "net/loop.h"
 #include "store/store.h"
@@ -28,7 +30,7 @@
 
 /* One open store per user, shared by all of the user's sessions in this process. */
 struct mail_user {
-	struct mail_user *next;
+	struct hash_node node; /* keyed by name, in mail_proc.users */
 	char *name;
 	struct store *store;
 	unsigned refs;
@@ -36,7 +38,8 @@ struct mail_user {
 
 struct mail_session {
 	struct mail_proc *mp;
-	struct imap_session *session;
+	struct imap_session *session; /* IMAP */
+	struct pop3_session *pop3;    /* POP3 */
 	struct mail_session *prev, *next;
 	struct mail_user *user;
 };
@@ -52,10 +55,11 @@ struct mail_proc {
 	unsigned index;
 	struct loop *loop;
 	struct imap_settings imap_set;
+	struct pop3_settings pop3_set;
 	struct ipc_chan *ctl;
 	struct mail_peer *peers;
 	struct mail_session *sessions;
-	struct mail_user *users;
+	struct hash_table users; /* of struct mail_user: tens of thousands in a big install */
 	char users_root[1100];
 	char spool_dir[1100]; /* DATA/spool: APPEND literals too big for memory */
 	bool shutting_down;
@@ -64,11 +68,11 @@ struct mail_proc {
 
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 {
-	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
-		if (strcmp(u->name, name) == 0) {
-			u->refs++;
-			return u;
-		}
+	struct hash_node *n = hash_find(&mp->users, name);
+	if (n != NULL) {
+		struct mail_user *u = (struct mail_user *)n;
+		u->refs++;
+		return u;
 	}
 	struct store *store;
 	const char *err;
@@ -80,8 +84,8 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	u->name = xstrdup(name);
 	u->store = store;
 	u->refs = 1;
-	u->next = mp->users;
-	mp->users = u;
+	u->node.key = u->name;
+	hash_insert(&mp->users, &u->node);
 	return u;
 }
 
@@ -89,13 +93,19 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 static void mail_watch_user(void *ctx, const char *name)
 {
 	struct mail_proc *mp = ctx;
-	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
-		if (name == NULL || strcmp(u->name, name) == 0) {
-			if (store_refresh(u->store) < 0)
-				log_error("cannot refresh the store of %s", u->name);
-			if (name != NULL)
-				return;
-		}
+	if (name != NULL) {
+		struct mail_user *u = (struct mail_user *)hash_find(&mp->users, name);
+		if (u != NULL && store_refresh(u->store) < 0)
+			log_error("cannot refresh the store of %s", u->name);
+		return;
+	}
+	/* the queue overflowed: every user may have changed */
+	size_t iter;
+	for (struct hash_node *n = hash_first(&mp->users, &iter); n != NULL;
+	     n = hash_next(&mp->users, n, &iter)) {
+		struct mail_user *u = (struct mail_user *)n;
+		if (store_refresh(u->store) < 0)
+			log_error("cannot refresh the store of %s", u->name);
 	}
 }
 
@@ -111,12 +121,7 @@ static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 {
 	if (u == NULL || --u->refs > 0)
 		return;
-	for (struct mail_user **p = &mp->users; *p != NULL; p = &(*p)->next) {
-		if (*p == u) {
-			*p = u->next;
-			break;
-		}
-	}
+	hash_remove(&mp->users, &u->node);
 	store_close(&u->store);
 	free(u->name);
 	free(u);
@@ -129,11 +134,9 @@ static void mail_session_free(void *ctx)
 	free(ms);
 }
 
-static void mail_session_closed(struct imap_session *s, const char *reason)
+static void mail_session_end(struct mail_session *ms, const char *id, const char *reason)
 {
-	struct mail_session *ms = imap_session_owner(s);
-	log_info("session %s: %s disconnected: %s", imap_session_id(s), imap_session_user(s),
-		 reason);
+	log_info("session %s: %s disconnected: %s", id, ms->user->name, reason);
 	if (ms->prev != NULL)
 		ms->prev->next = ms->next;
 	else
@@ -141,13 +144,36 @@ static void mail_session_closed(struct imap_session *s, const char *reason)
 	if (ms->next != NULL)
 		ms->next->prev = ms->prev;
 	imap_session_destroy(&ms->session);
+	pop3_session_destroy(&ms->pop3);
 	/* the session frees its view at the end of the batch: close the store after that */
 	loop_defer(ms->mp->loop, mail_session_free, ms);
+}
+
+static void mail_session_closed(struct imap_session *s, const char *reason)
+{
+	mail_session_end(imap_session_owner(s), imap_session_id(s), reason);
+}
+
+static void mail_pop3_closed(struct pop3_session *s, const char *reason)
+{
+	mail_session_end(pop3_session_owner(s), pop3_session_id(s), reason);
 }
 
 static const struct imap_session_hooks mail_hooks = {
 	.closed = mail_session_closed,
 };
+
+static const struct pop3_session_hooks mail_pop3_hooks = {
+	.closed = mail_pop3_closed,
+};
+
+static void mail_session_link(struct mail_proc *mp, struct mail_session *ms)
+{
+	ms->next = mp->sessions;
+	if (ms->next != NULL)
+		ms->next->prev = ms;
+	mp->sessions = ms;
+}
 
 static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 {
@@ -158,15 +184,18 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	uint32_t tls = ipc_get_u32(r);
 	size_t pipelined_len;
 	const unsigned char *pipelined = ipc_get_bytes(r, &pipelined_len);
-	if (!ipc_reader_done(r) || fd < 0) {
+	uint32_t proto = ipc_get_u32(r);
+	if (!ipc_reader_done(r) || fd < 0 || (proto != IPC_PROTO_IMAP && proto != IPC_PROTO_POP3)) {
 		log_error("malformed hand-off from a login process");
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
 	if (mp->shutting_down) {
-		static const char bye[] = "* BYE Server shutting down\r\n";
-		(void)!write(fd, bye, sizeof(bye) - 1);
+		const char *bye = proto == IPC_PROTO_POP3
+					  ? "-ERR [SYS/TEMP] Server shutting down\r\n"
+					  : "* BYE Server shutting down\r\n";
+		(void)!write(fd, bye, strlen(bye));
 		close(fd);
 		return;
 	}
@@ -183,8 +212,12 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	}
 	struct mail_user *mu = mail_user_get(mp, user);
 	if (mu == NULL) {
-		conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again later\r\n"
-				  "* BYE Internal error\r\n", tag);
+		if (proto == IPC_PROTO_POP3)
+			conn_printf(conn, "-ERR [SYS/TEMP] Cannot open your mail store, try again "
+					  "later\r\n");
+		else
+			conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again "
+					  "later\r\n* BYE Internal error\r\n", tag);
 		conn_flush(conn);
 		conn_destroy(&conn);
 		return;
@@ -192,6 +225,27 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	struct mail_session *ms = xcalloc(1, sizeof(*ms));
 	ms->mp = mp;
 	ms->user = mu;
+	if (proto == IPC_PROTO_POP3) {
+		struct pop3_session_params pp = {
+			.loop = mp->loop,
+			.conn = conn,
+			.set = &mp->pop3_set,
+			.hooks = &mail_pop3_hooks,
+			.owner = ms,
+			.state = POP3_STATE_TRANSACTION,
+			.session_id = session_id,
+			.remote_ip = ip,
+			.user = user,
+			.tls = tls != 0,
+			.store = mu->store,
+		};
+		ms->pop3 = pop3_session_create(&pp);
+		mail_session_link(mp, ms);
+		log_info("session %s: %s logged in from %s (POP3, %s)", session_id, user, ip,
+			 tls ? "TLS" : "plaintext");
+		pop3_session_logged_in(ms->pop3);
+		return;
+	}
 	struct imap_session_params p = {
 		.loop = mp->loop,
 		.conn = conn,
@@ -206,10 +260,7 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 		.store = mu->store,
 	};
 	ms->session = imap_session_create(&p);
-	ms->next = mp->sessions;
-	if (ms->next != NULL)
-		ms->next->prev = ms;
-	mp->sessions = ms;
+	mail_session_link(mp, ms);
 	log_info("session %s: %s logged in from %s (%s)", session_id, user, ip,
 		 tls ? "TLS" : "plaintext");
 	imap_session_logged_in(ms->session, tag);
@@ -297,7 +348,10 @@ static void mail_shutdown(void *ctx)
 	/* a BYE can complete at once and free the session: take next first */
 	for (struct mail_session *ms = mp->sessions, *next; ms != NULL; ms = next) {
 		next = ms->next;
-		imap_session_bye(ms->session, "Server shutting down");
+		if (ms->session != NULL)
+			imap_session_bye(ms->session, "Server shutting down");
+		else
+			pop3_session_bye(ms->pop3, "Server shutting down");
 	}
 	loop_timer_add(mp->loop, 0, mail_exit_check, mp);
 	loop_timer_add(mp->loop, 3000, mail_deadline, mp);
@@ -326,6 +380,10 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.imap_set.append_limit = set->append_limit;
 	mp.imap_set.spool_dir = mp.spool_dir;
 	mp.imap_set.append_mem_max = MAIL_APPEND_MEM_MAX;
+	mp.pop3_set.timeout_preauth_ms = set->timeout_preauth * 1000;
+	/* RFC 1939 3: the autologout timer is at least 10 minutes; timeout_idle is >= 30 */
+	mp.pop3_set.timeout_idle_ms = set->timeout_idle * 1000;
+	hash_init(&mp.users);
 	mp.loop = loop_create();
 	const char *werr;
 	mp.watch_fd = store_watch_open(mp.users_root, &werr);
@@ -339,5 +397,6 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	loop_signal_add(mp.loop, SIGINT, mail_shutdown, &mp);
 	log_info("mail[%u] ready", index);
 	loop_run(mp.loop);
+	hash_free(&mp.users); /* every session ended, so every user was unreferenced */
 	return 0;
 }

@@ -30,6 +30,8 @@ static const struct key_def settings_keys[] = {
 	STR(data_dir, KEY_STR),
 	STR(imap_listen, KEY_LISTEN),
 	STR(imaps_listen, KEY_LISTEN),
+	STR(pop3_listen, KEY_LISTEN),
+	STR(pop3s_listen, KEY_LISTEN),
 	STR(tls_cert, KEY_STR),
 	STR(tls_key, KEY_STR),
 	STR(hostname, KEY_STR),
@@ -64,6 +66,8 @@ void settings_defaults(struct settings *set)
 	snprintf(set->data_dir, sizeof(set->data_dir), "./kura-data");
 	snprintf(set->imap_listen, sizeof(set->imap_listen), "127.0.0.1:1143");
 	snprintf(set->imaps_listen, sizeof(set->imaps_listen), "127.0.0.1:1993");
+	snprintf(set->pop3_listen, sizeof(set->pop3_listen), "127.0.0.1:1110");
+	snprintf(set->pop3s_listen, sizeof(set->pop3s_listen), "127.0.0.1:1995");
 	snprintf(set->user, sizeof(set->user), "kura");
 	snprintf(set->login_user, sizeof(set->login_user), "nobody");
 	set->plaintext_auth = PLAINTEXT_AUTH_NEVER;
@@ -243,8 +247,10 @@ int settings_finish(struct settings *set, char *error, size_t error_size)
 		    set->hostname[0] == '\0')
 			snprintf(set->hostname, sizeof(set->hostname), "localhost");
 	}
-	if (set->imap_listen[0] == '\0' && set->imaps_listen[0] == '\0') {
-		snprintf(error, error_size, "no listener: set imap_listen or imaps_listen");
+	if (set->imap_listen[0] == '\0' && set->imaps_listen[0] == '\0' &&
+	    set->pop3_listen[0] == '\0' && set->pop3s_listen[0] == '\0') {
+		snprintf(error, error_size,
+			 "no listener: set imap_listen, imaps_listen, pop3_listen or pop3s_listen");
 		return -1;
 	}
 	/* sockaddr_un.sun_path holds 108 bytes with the NUL. The default DATA/lmtp.sock under a

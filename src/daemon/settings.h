@@ -14,6 +14,8 @@ struct settings {
 	char data_dir[1024];
 	char imap_listen[256];  /* "host:port" or "" (disabled); STARTTLS port */
 	char imaps_listen[256]; /* implicit TLS */
+	char pop3_listen[256];  /* "host:port" or "" (disabled); STLS port */
+	char pop3s_listen[256]; /* POP3 over implicit TLS */
 	char tls_cert[1024];    /* default DATA/tls/cert.pem */
 	char tls_key[1024];     /* default DATA/tls/key.pem */
 	char hostname[256];

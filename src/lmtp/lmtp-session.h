@@ -2,7 +2,7 @@
  * RFC 5321 with LHLO, and PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8 and SIZE).
  *
  * The session parses commands from the connection's buffer, answers them, spools DATA to a
- * temporary file (lmtp-spool.h) through the decoder (lmtp-data.h), and asks its owner for what
+ * temporary file (lib/spool.h) through the decoder (lmtp-data.h), and asks its owner for what
  * lies outside the protocol through hooks: whether a recipient is a user (the owner asks the
  * auth process and answers later with lmtp_session_lookup_done) and the delivery to one
  * recipient (lmtp-delivery.h, in the owner because it owns the store handles).

@@ -200,6 +200,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[STMT_MSG_LIST] = "SELECT uid, flags, keywords, modseq FROM message WHERE mailbox_id = ?1"
 			  " ORDER BY uid",
+	[STMT_MSG_SIZES] = "SELECT uid, flags, keywords, modseq, size FROM message"
+			   " WHERE mailbox_id = ?1 ORDER BY uid",
 	[STMT_MSG_INFO] = "SELECT m.size, m.internal_date, m.internal_tz, m.saved_date, b.hash,"
 			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1,"
 			  " b.parts FROM message m JOIN body b ON b.id = m.body_id"

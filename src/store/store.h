@@ -204,6 +204,13 @@ typedef int store_msg_cb(void *ctx, const struct store_msg *msg);
 int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, void *ctx,
 		   const char **error_r);
 
+/* A POP3 maildrop (RFC 1939 4: the messages as they are at login): *mb_r and every message
+ * with its stored size in bytes, in UID order, read in one snapshot. 1 done, 0 the mailbox no
+ * longer exists, -1 error. Same callback rules as store_messages. */
+typedef int store_msg_size_cb(void *ctx, const struct store_msg *msg, uint64_t size);
+int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_mailbox *mb_r,
+			store_msg_size_cb *cb, void *ctx, const char **error_r);
+
 struct pool;
 /* FETCH data of one message. 1 found, 0 (expunged meanwhile), -1 error. Strings from pool:
  * exactly what mail/envelope.h and mail/bodystructure.h rendered at delivery (8-bit text as
