@@ -25,6 +25,11 @@
 #include "net/loop.h"
 #include "store/store.h"
 
+/* APPEND literals held in memory per command; the rest goes to DATA/spool (see
+ * docs/ARCHITECTURE.md): the size of max_line's default, so a connection's worst case stays
+ * in the order of its line buffer, while most messages (tens of KiB) cost no file at all. */
+#define MAIL_APPEND_MEM_MAX (64 * 1024)
+
 /* One open store per user, shared by all of the user's sessions in this process. */
 struct mail_user {
 	struct hash_node node; /* keyed by name, in mail_proc.users */
@@ -58,6 +63,7 @@ struct mail_proc {
 	struct mail_session *sessions;
 	struct hash_table users; /* of struct mail_user: tens of thousands in a big install */
 	char users_root[1100];
+	char spool_dir[1100]; /* DATA/spool: APPEND literals too big for memory */
 	bool shutting_down;
 	int watch_fd; /* inotify on DATA/users/.notify: commits by other processes */
 	/* at most set->mail_open_stores_max stores open, the rest parked (store.h) */
@@ -457,8 +463,10 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 		return 1;
 	}
 	settings_path(set, "users", mp.users_root, sizeof(mp.users_root));
-	if (dir_create(mp.users_root, 0700) < 0) {
-		log_error("cannot create %s: %s", mp.users_root, strerror(errno));
+	settings_path(set, "spool", mp.spool_dir, sizeof(mp.spool_dir));
+	if (dir_create(mp.users_root, 0700) < 0 || dir_create(mp.spool_dir, 0700) < 0) {
+		log_error("cannot create %s or %s: %s", mp.users_root, mp.spool_dir,
+			  strerror(errno));
 		return 1;
 	}
 	mp.imap_set.timeout_preauth_ms = set->timeout_preauth * 1000;
@@ -467,6 +475,8 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.imap_set.preauth_literal_max = set->preauth_literal_max;
 	mp.imap_set.literal_max = set->max_line;
 	mp.imap_set.append_limit = set->append_limit;
+	mp.imap_set.spool_dir = mp.spool_dir;
+	mp.imap_set.append_mem_max = MAIL_APPEND_MEM_MAX;
 	mp.pop3_set.timeout_preauth_ms = set->timeout_preauth * 1000;
 	/* RFC 1939 3: the autologout timer is at least 10 minutes; timeout_idle is >= 30 */
 	mp.pop3_set.timeout_idle_ms = set->timeout_idle * 1000;
