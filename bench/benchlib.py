@@ -612,7 +612,8 @@ class Kura(Server):
         self.conf = os.path.join(self.dir, "kura.conf")
         with open(self.conf, "w") as f:
             f.write("data_dir = %s\nimap_listen = 127.0.0.1:%d\nimaps_listen =\n"
-                    "lmtp_listen =\nplaintext_auth = loopback\nlog_level = info\n"
+                    "lmtp_listen =\npop3_listen =\npop3s_listen =\n"
+                    "plaintext_auth = loopback\nlog_level = info\n"
                     % (self.data_path, self.port))
         r = subprocess.run([binary, "-c", self.conf, "user", "add", USER],
                            input=(PASSWORD + "\n").encode(), stdout=subprocess.PIPE,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap-result.h"
 #include "imap-search.h"
 #include "imap-seqset.h"
 #include "imap-session-private.h"
@@ -24,7 +25,6 @@
 #include "store/store-search.h"
 
 #define SEARCH_SLICE_MS 10
-#define SEARCH_WRITE_CHUNK (16 * 1024)
 
 struct search_state {
 	struct imap_search_query q;
@@ -34,10 +34,7 @@ struct search_state {
 	uint32_t *idx;          /* view indexes of the matches, ascending */
 	size_t count, alloc;
 	size_t view_pos;        /* merge cursor into the view */
-	uint64_t modseq;        /* MODSEQ of the answer (a MODSEQ key was used), 0 none */
-	/* writing */
-	bool head_written;
-	size_t pos;
+	struct imap_result res; /* the answer being written */
 };
 
 struct search_collect_ctx {
@@ -131,70 +128,24 @@ static uint64_t search_modseq(const struct imap_cmd *cmd, const struct search_st
 	return m;
 }
 
-/* Write the answer while the output has room. 1 done, 0 paused, -1 the connection is gone
- * (no reply then). */
+static uint32_t search_result_number(void *ctx, size_t i)
+{
+	const struct imap_cmd *cmd = ctx;
+	return search_number(cmd, cmd->state, i);
+}
+
+/* The answer: 1 written, 0 paused, -1 the connection is gone (no reply then). */
 static int search_write(struct imap_cmd *cmd, struct search_state *st)
 {
-	struct conn *conn = imap_cmd_conn(cmd);
-	struct buf out;
-	buf_init(&out, (size_t)-2);
-	if (!st->head_written) {
-		st->head_written = true;
-		if (st->esearch) {
-			/* RFC 9051 7.3.4: ESEARCH (TAG "tag") [UID] [MIN n] [MAX n] [ALL set]
-			 * [COUNT n]; a tag is an astring without '"' or '\', so quoting it is safe */
-			buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", cmd->tag, cmd->uid ? " UID" : "");
-			if (st->count > 0 && (st->ret & IMAP_SEARCH_RET_MIN))
-				buf_printf(&out, " MIN %u", search_number(cmd, st, 0));
-			if (st->count > 0 && (st->ret & IMAP_SEARCH_RET_MAX))
-				buf_printf(&out, " MAX %u", search_number(cmd, st, st->count - 1));
-			if (st->ret & IMAP_SEARCH_RET_COUNT)
-				buf_printf(&out, " COUNT %zu", st->count);
-			if (st->count > 0 && (st->ret & IMAP_SEARCH_RET_ALL))
-				buf_append_str(&out, " ALL ");
-			else
-				st->pos = st->count; /* no list to write */
-		} else {
-			buf_append_str(&out, "* SEARCH");
-		}
+	if (!st->res.head_written) {
+		st->res.name = "SEARCH";
+		st->res.esearch = st->esearch;
+		st->res.ret = st->ret;
+		st->res.count = st->count;
+		st->res.number = search_result_number;
+		st->res.ctx = cmd;
 	}
-	while (st->pos < st->count) {
-		if (out.len >= SEARCH_WRITE_CHUNK) {
-			if (conn_write(conn, out.data, out.len) < 0) {
-				buf_free(&out);
-				return -1;
-			}
-			buf_reset(&out);
-			if (!imap_cmd_output_room(cmd)) {
-				buf_free(&out);
-				return 0;
-			}
-		}
-		uint32_t a = search_number(cmd, st, st->pos);
-		if (!st->esearch) {
-			buf_printf(&out, " %u", a);
-			st->pos++;
-			continue;
-		}
-		/* sequence-set: runs of consecutive numbers as a:b (in a ascending order, which
-		 * UID and sequence numbers both are here) */
-		size_t j = st->pos;
-		while (j + 1 < st->count && search_number(cmd, st, j + 1) == search_number(cmd, st, j) + 1)
-			j++;
-		if (j == st->pos)
-			buf_printf(&out, "%s%u", st->pos > 0 ? "," : "", a);
-		else
-			buf_printf(&out, "%s%u:%u", st->pos > 0 ? "," : "", a,
-				   search_number(cmd, st, j));
-		st->pos = j + 1;
-	}
-	if (st->modseq != 0)
-		buf_printf(&out, st->esearch ? " MODSEQ %llu" : " (MODSEQ %llu)",
-			   (unsigned long long)st->modseq);
-	buf_append_str(&out, "\r\n");
-	int r = conn_write(conn, out.data, out.len) < 0 ? -1 : 1;
-	buf_free(&out);
-	return r;
+	return imap_result_write(cmd, &st->res);
 }
 
 static int search_resume_write(struct imap_cmd *cmd)
@@ -231,7 +182,7 @@ static int search_run(struct imap_cmd *cmd)
 	if (st->ret & IMAP_SEARCH_RET_SAVE)
 		search_save(cmd, st);
 	if (st->q.has_modseq)
-		st->modseq = search_modseq(cmd, st);
+		st->res.modseq = search_modseq(cmd, st);
 	if (st->esearch && (st->ret & ~IMAP_SEARCH_RET_SAVE) == 0) {
 		/* RFC 9051 6.4.4: SAVE alone suppresses the ESEARCH response */
 		imap_cmd_reply(cmd, "OK", NULL, "%s completed, result saved",

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "imap-result.h"
 #include "imap-search.h"
 #include "imap-session-private.h"
 #include "imap-view.h"
@@ -20,7 +21,6 @@
 #include "store/store-search.h"
 
 #define SORT_SLICE_MS 10
-#define SORT_WRITE_CHUNK (16 * 1024)
 
 struct sort_state {
 	struct imap_sort_query q;
@@ -33,9 +33,7 @@ struct sort_state {
 	const uint32_t *sorted;    /* owned by sort */
 	uint32_t *numbers;         /* what the client sees, in sort order */
 	size_t sorted_count;
-	uint64_t modseq;           /* MODSEQ of the answer (a MODSEQ key was used), 0 none */
-	bool head_written;
-	size_t pos;
+	struct imap_result res;    /* the answer being written */
 };
 
 static int sort_collect(void *ctx, uint32_t uid)
@@ -111,67 +109,24 @@ static void sort_save(struct imap_cmd *cmd, struct sort_state *st)
 	free(set);
 }
 
+static uint32_t sort_result_number(void *ctx, size_t i)
+{
+	const struct sort_state *st = ctx;
+	return st->numbers[i];
+}
+
 /* 1 done, 0 paused, -1 the connection is gone */
 static int sort_write(struct imap_cmd *cmd, struct sort_state *st)
 {
-	struct conn *conn = imap_cmd_conn(cmd);
-	bool esearch = st->q.search.has_return;
-	struct buf out;
-	buf_init(&out, (size_t)-2);
-	if (!st->head_written) {
-		st->head_written = true;
-		if (esearch) {
-			size_t n = st->sorted_count;
-			buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", cmd->tag, cmd->uid ? " UID" : "");
-			if (n > 0 && (st->ret & IMAP_SEARCH_RET_MIN))
-				buf_printf(&out, " MIN %u", st->numbers[0]);
-			if (n > 0 && (st->ret & IMAP_SEARCH_RET_MAX))
-				buf_printf(&out, " MAX %u", st->numbers[n - 1]);
-			if (st->ret & IMAP_SEARCH_RET_COUNT)
-				buf_printf(&out, " COUNT %zu", n);
-			if (n > 0 && (st->ret & IMAP_SEARCH_RET_ALL))
-				buf_append_str(&out, " ALL ");
-			else
-				st->pos = n;
-		} else {
-			buf_append_str(&out, "* SORT");
-		}
+	if (!st->res.head_written) {
+		st->res.name = "SORT";
+		st->res.esearch = st->q.search.has_return;
+		st->res.ret = st->ret;
+		st->res.count = st->sorted_count;
+		st->res.number = sort_result_number;
+		st->res.ctx = st;
 	}
-	while (st->pos < st->sorted_count) {
-		if (out.len >= SORT_WRITE_CHUNK) {
-			if (conn_write(conn, out.data, out.len) < 0) {
-				buf_free(&out);
-				return -1;
-			}
-			buf_reset(&out);
-			if (!imap_cmd_output_room(cmd)) {
-				buf_free(&out);
-				return 0;
-			}
-		}
-		uint32_t a = st->numbers[st->pos];
-		if (!esearch) {
-			buf_printf(&out, " %u", a);
-			st->pos++;
-			continue;
-		}
-		/* RFC 5267 3.2: ranges only upwards, in sort order */
-		size_t j = st->pos;
-		while (j + 1 < st->sorted_count && st->numbers[j + 1] == st->numbers[j] + 1)
-			j++;
-		if (j == st->pos)
-			buf_printf(&out, "%s%u", st->pos > 0 ? "," : "", a);
-		else
-			buf_printf(&out, "%s%u:%u", st->pos > 0 ? "," : "", a, st->numbers[j]);
-		st->pos = j + 1;
-	}
-	if (st->modseq != 0)
-		buf_printf(&out, esearch ? " MODSEQ %llu" : " (MODSEQ %llu)",
-			   (unsigned long long)st->modseq);
-	buf_append_str(&out, "\r\n");
-	int r = conn_write(conn, out.data, out.len) < 0 ? -1 : 1;
-	buf_free(&out);
-	return r;
+	return imap_result_write(cmd, &st->res);
 }
 
 static int sort_resume_write(struct imap_cmd *cmd)
@@ -226,8 +181,9 @@ static int sort_run(struct imap_cmd *cmd)
 			st->numbers[i] = cmd->uid ? st->sorted[i] : (uint32_t)(k + 1);
 			bool counts = all || (i == 0 && (st->ret & IMAP_SEARCH_RET_MIN)) ||
 				      (i + 1 == st->sorted_count && (st->ret & IMAP_SEARCH_RET_MAX));
-			if (st->q.search.has_modseq && counts && k >= 0 && v->modseqs[k] > st->modseq)
-				st->modseq = v->modseqs[k];
+			if (st->q.search.has_modseq && counts && k >= 0 &&
+			    v->modseqs[k] > st->res.modseq)
+				st->res.modseq = v->modseqs[k];
 		}
 		if (st->ret & IMAP_SEARCH_RET_SAVE)
 			sort_save(cmd, st);

@@ -351,6 +351,51 @@ int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, v
 	return 0;
 }
 
+int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_mailbox *mb_r,
+			store_msg_size_cb *cb, void *ctx, const char **error_r)
+{
+	store_clear_error(store);
+	sqlite3_stmt *stmt = store_stmt(store, STMT_MSG_SIZES);
+	if (stmt == NULL)
+		return store_failed(store, error_r);
+	if (sqlite3_stmt_busy(stmt))
+		return store_fail(store, STORE_ERR_INTERNAL, error_r,
+				  "store_message_sizes called from its own callback");
+	/* one read snapshot for the mailbox row (UIDVALIDITY) and the list */
+	bool own_tx = sqlite3_get_autocommit(store->db) != 0;
+	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
+		return store_failed(store, error_r);
+	int ret = store_mailbox_load(store, mailbox_id, mb_r);
+	if (ret == 1) {
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+		int r;
+		while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
+			struct store_msg msg = {
+				.uid = (uint32_t)sqlite3_column_int64(stmt, 0),
+				.flags = (uint8_t)sqlite3_column_int(stmt, 1),
+				.keywords = (uint64_t)sqlite3_column_int64(stmt, 2),
+				.modseq = (uint64_t)sqlite3_column_int64(stmt, 3),
+			};
+			if (cb(ctx, &msg, (uint64_t)sqlite3_column_int64(stmt, 4)) < 0) {
+				r = SQLITE_DONE;
+				break;
+			}
+		}
+		if (r != SQLITE_DONE) {
+			store_fail_sql(store, NULL, "listing message sizes");
+			ret = -1;
+		}
+		sqlite3_reset(stmt);
+	}
+	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
+		ret = -1;
+	if (ret < 0)
+		return store_failed(store, error_r);
+	if (ret == 0)
+		store_clear_error(store);
+	return ret;
+}
+
 /* Run a (mailbox_id, since) statement to its end, calling msg_cb or uid_cb per row. */
 static int store_changes_step(struct store *store, sqlite3_stmt *stmt, uint64_t mailbox_id,
 			      uint64_t since, store_msg_cb *msg_cb, store_uid_cb *uid_cb,
