@@ -16,19 +16,42 @@ SQLite's dbstat) and the whole store.db.
 
     bench/search-bench.py [--kura build/kura] [-n 100000] [--runs 5] [--keep]
 
+With --dovecot maildir[,sdbox] (as root; bench/setup-dovecot installs Dovecot 2.3 from apt) the
+same messages go into kura and into one Dovecot per format (Debian's defaults: no FTS plugin,
+so Dovecot answers SEARCH BODY by reading and decoding every message) through the same
+pipelined MULTIAPPENDs, and the issue-6 queries (BODY rare word, BODY common word, BODY 2-char
+Japanese, FROM, SORT (DATE), THREAD REFERENCES) are timed on every server in turn:
+
+    bench/search-bench.py -n 100000 --runs 3 --dovecot maildir [--repeat 1] [--json FILE]
+
+Each run restores every server's data from a snapshot taken after populating and restarts the
+servers (page cache warm, processes and Dovecot's dovecot.index.cache as after delivery), then
+per query: the first execution on each server ("first": for Dovecot the one that may have to
+add header fields to its cache file), then --repeat more executions on each server in turn
+("repeat"). The order of the servers rotates between runs. Medians over runs of "first" and of
+all "repeat" times are printed with Dovecot/kura ratios (how many times kura is faster), and
+the hit counts of the servers are compared (a difference is printed as a warning). Then the
+sizes: kura's search index as a share of the mail, and Dovecot's index files.
+
 Results are written down in bench/RESULTS.md."""
 import argparse
 import base64
+import json
+import mmap
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
+import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
 import kura  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 USER, PASS = "bench", "Bench-Pass-1"
 BATCH = 1000
@@ -208,6 +231,231 @@ def sizes(srv):
     return mail, index, content, dbsize
 
 
+# ----------------------------------------------------------------------------------------------
+# kura vs Dovecot (issue 6)
+
+CMP_QUERIES = [
+    ("SEARCH BODY rare word", b"UID SEARCH BODY " + RARE.encode()),
+    ("SEARCH BODY common word", b"UID SEARCH BODY would"),
+    ("SEARCH BODY 2-char Japanese", b"UID SEARCH CHARSET UTF-8 BODY {6+}\r\n" + "会議".encode()),
+    ("SEARCH FROM", b"UID SEARCH FROM " + FROM_RARE.encode()),
+    ("SORT (DATE) ALL", b"UID SORT (DATE) UTF-8 ALL"),
+    ("THREAD REFERENCES ALL", b"UID THREAD REFERENCES UTF-8 ALL"),
+]
+
+
+class GenFile:
+    """search-bench's messages, generated once into one file (the same bytes populate() would
+    send), with the interface of benchlib.MessageFile for benchlib.append_stream."""
+
+    def __init__(self, path, n, seed):
+        rng = random.Random(seed)
+        rare_at = set(rng.sample(range(n), 5))
+        self.index = []
+        t0 = time.time()
+        off = 0
+        with open(path, "wb") as f:
+            for i in range(n):
+                m = message(rng, i, rare_at)
+                f.write(m)
+                self.index.append((off, len(m), "", ""))
+                off += len(m)
+        self.total = off
+        benchlib.log("generated %d messages, %.0f MB, in %.0f s" % (n, off / 1e6, time.time() - t0))
+        self.f = open(path, "rb")
+        self.mm = mmap.mmap(self.f.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def data(self, i):
+        off, n, _, _ = self.index[i]
+        return self.mm[off:off + n]
+
+    def close(self):
+        self.mm.close()
+        self.f.close()
+
+
+def cmp_populate(srv, msgs, n):
+    srv.start()
+    c = benchlib.Imap(srv.port)
+    c.login()
+    batch = 500
+    nb = (n + batch - 1) // batch
+    t0 = time.time()
+    last, _, counts = c.pipeline(benchlib.append_stream(msgs, "INBOX", list(range(n)), b"P",
+                                                        batch=batch), nb, b"P")
+    if counts[b" OK "] < nb or counts[b" NO "] or counts[b" BAD "]:
+        raise benchlib.ImapError("%s: populate: %s; last %r" % (srv.name, counts, last))
+    dt = time.time() - t0
+    c.close()
+    srv.stop()
+    srv.snapshot()
+    benchlib.log("%s: %d messages appended in %.0f s (MULTIAPPEND x%d, all in flight)"
+                 % (srv.name, n, dt, batch))
+    return dt
+
+
+def count_hits(data):
+    for line in data.split(b"\r\n"):
+        if line.startswith((b"* SEARCH", b"* SORT")):
+            return len(line.split()) - 2
+        if line.startswith(b"* THREAD"):
+            hits, depth = 0, 0     # threads: the top-level parentheses
+            for ch in line[8:]:
+                if ch == 0x28:
+                    hits += depth == 0
+                    depth += 1
+                elif ch == 0x29:
+                    depth -= 1
+            return hits
+    return -1
+
+
+def cmp_time(c, cmd):
+    t0 = time.perf_counter()
+    last, data = c.command_data(cmd)
+    return time.perf_counter() - t0, count_hits(data), len(data)
+
+
+def dir_size(path, pred=lambda name: True):
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            if pred(f):
+                try:
+                    total += os.lstat(os.path.join(root, f)).st_size
+                except OSError:
+                    pass
+    return total
+
+
+def compare(a):
+    if os.geteuid() != 0:
+        sys.exit("search-bench.py --dovecot: run as root (Dovecot's mail user)")
+    workdir = tempfile.mkdtemp(prefix="kura-search-cmp-", dir="/tmp")
+    os.chmod(workdir, 0o755)
+    benchlib.log("work dir %s" % workdir)
+    servers, msgs, ok = [], None, False
+    try:
+        msgs = GenFile(os.path.join(workdir, "messages.bin"), a.n, a.seed)
+        servers.append(benchlib.Kura(os.path.abspath(a.kura), workdir))
+        for fmt in a.dovecot.split(","):
+            if fmt:
+                servers.append(benchlib.Dovecot(fmt, workdir))
+        res = {s.name: {"populate_s": cmp_populate(s, msgs, a.n), "q": {}} for s in servers}
+        for r in range(a.runs):
+            for s in servers:
+                s.restore()
+                s.start()
+            order = servers[r % len(servers):] + servers[:r % len(servers)]
+            conns = {}
+            for s in servers:
+                c = benchlib.Imap(s.port)
+                c.login()
+                c.command("SELECT INBOX")
+                conns[s.name] = c
+            for name, cmd in CMP_QUERIES:
+                for k in range(1 + a.repeat):
+                    for s in order:
+                        dt, hits, nbytes = cmp_time(conns[s.name], cmd)
+                        q = res[s.name]["q"].setdefault(name, {"first": [], "repeat": [],
+                                                               "hits": set(), "bytes": nbytes})
+                        q["first" if k == 0 else "repeat"].append(dt)
+                        q["hits"].add(hits)
+                        benchlib.log("run %d %-18s %-28s %s %8.3f s  %d hits"
+                                     % (r + 1, s.name, name, "first " if k == 0 else "repeat",
+                                        dt, hits))
+            for c in conns.values():
+                c.close()
+            for s in servers:
+                s.stop()
+        cmp_report(a, servers, res, msgs)
+        ok = True
+    finally:
+        for s in servers:
+            try:
+                s.stop()
+            except Exception as e:  # noqa: BLE001 - keep stopping the others
+                benchlib.log("stopping %s: %s" % (s.name, e))
+        if msgs:
+            msgs.close()
+        if not a.keep and ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            benchlib.log("work dir kept: %s" % workdir)
+
+
+def spread(xs):
+    return "%s–%s" % (fmt_t(min(xs)), fmt_t(max(xs)))
+
+
+def fmt_ratio(x):
+    return "%.0f×" % x if x >= 10 else "%.2f×" % x
+
+
+def fmt_t(x):
+    return "%.1f ms" % (x * 1000) if x < 1 else "%.2f s" % x
+
+
+def cmp_report(a, servers, res, msgs):
+    med = statistics.median
+    kname = servers[0].name
+    others = [s.name for s in servers[1:]]
+    print("\n%d messages (%.0f MB), %d runs; median (min–max) wall time to the tagged OK\n"
+          % (a.n, msgs.total / 1e6, a.runs))
+    hdr = "| query | hits | kura first | kura repeat |"
+    sep = "| --- | ---: | ---: | ---: |"
+    for o in others:
+        hdr += " %s first | %s repeat | Dovecot/kura first | Dovecot/kura repeat |" % (o, o)
+        sep += " ---: | ---: | ---: | ---: |"
+    print(hdr)
+    print(sep)
+    for name, _ in CMP_QUERIES:
+        k = res[kname]["q"][name]
+        hits = set(k["hits"])
+        for o in others:
+            hits |= res[o]["q"][name]["hits"]
+        row = "| `%s` | %s | %s (%s) | %s (%s) |" % (
+            name, "/".join(str(h) for h in sorted(hits)), fmt_t(med(k["first"])),
+            spread(k["first"]), fmt_t(med(k["repeat"])) if k["repeat"] else "-",
+            spread(k["repeat"]) if k["repeat"] else "-")
+        for o in others:
+            d = res[o]["q"][name]
+            row += " %s (%s) | %s (%s) | %s | %s |" % (
+                fmt_t(med(d["first"])), spread(d["first"]),
+                fmt_t(med(d["repeat"])) if d["repeat"] else "-",
+                spread(d["repeat"]) if d["repeat"] else "-",
+                fmt_ratio(med(d["first"]) / med(k["first"])),
+                fmt_ratio(med(d["repeat"]) / med(k["repeat"])) if d["repeat"] else "-")
+        print(row)
+        if len(hits) > 1:
+            print("WARNING: `%s`: the servers' hit counts differ: %s" % (name, {
+                s.name: sorted(res[s.name]["q"][name]["hits"]) for s in servers}))
+    print()
+    for s in servers:
+        print("# %s: populated in %.0f s" % (s.name, res[s.name]["populate_s"]))
+    kdir = os.path.join(servers[0].data_path, "users", benchlib.USER)
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(kdir, "store.db"), uri=True)
+    index = db.execute("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE "
+                       "'search_text%' OR name = 'body_unindexed'").fetchone()[0]
+    dbsize = db.execute("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat").fetchone()[0]
+    db.close()
+    mail = dir_size(os.path.join(kdir, "bodies"))
+    print("# kura: mail (body files) %.0f MB; search index %.0f MB = %.0f%% of the mail; "
+          "store.db %.0f MB" % (mail / 1e6, index / 1e6, 100.0 * index / mail, dbsize / 1e6))
+    for s in servers[1:]:
+        idx = dir_size(s.data_path, lambda f: f.startswith("dovecot.index") or
+                       f.startswith("dovecot-uidlist") or f.startswith("dovecot.list"))
+        total = dir_size(s.data_path)
+        print("# %s: all files %.0f MB, of which index/cache/uidlist %.0f MB (%.0f%%)"
+              % (s.name, total / 1e6, idx / 1e6, 100.0 * idx / max(1, total - idx)))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({s.name: {"populate_s": res[s.name]["populate_s"],
+                                "q": {n: dict(v, hits=sorted(v["hits"]))
+                                      for n, v in res[s.name]["q"].items()}}
+                       for s in servers}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kura", default=kura.DEFAULT_BINARY)
@@ -215,7 +463,14 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--dovecot", help="compare with Dovecot: formats, e.g. maildir,sdbox")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="with --dovecot: executions after the first per query and run")
+    ap.add_argument("--json", help="with --dovecot: write the measurements to this file")
     a = ap.parse_args()
+    if a.dovecot:
+        compare(a)
+        return
     srv = kura.Server(a.kura, users={USER: PASS}, name="search-bench",
                       config={"log_level": "warning", "plaintext_auth": "loopback"})
     srv.start()

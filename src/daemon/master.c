@@ -436,7 +436,8 @@ static int master_prepare(const struct settings *set, uid_t uid, gid_t gid, bool
 		log_info("generated a self-signed certificate for %s in %s", set->hostname,
 			 set->tls_cert);
 	(void)error;
-	/* the spool for messages being delivered (LMTP, kura deliver): unlinked temporary files */
+	/* the spool for messages being delivered (LMTP, kura deliver) and APPENDed (the mail
+	 * processes): unlinked temporary files */
 	settings_path(set, "spool", path, sizeof(path));
 	if (dir_create(path, 0700) < 0) {
 		log_error("cannot create %s: %s", path, strerror(errno));

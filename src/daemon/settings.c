@@ -41,6 +41,8 @@ static const struct key_def settings_keys[] = {
 	{"plaintext_auth", KEY_PLAINTEXT, offsetof(struct settings, plaintext_auth), 0, 0, 0},
 	NUM(login_processes, 1, 64),
 	NUM(mail_processes, 1, 256),
+	NUM(mail_open_stores_max, 1, 1000000),
+	NUM(mail_store_park_idle, 0, 86400),
 	NUM(auth_workers, 1, 64),
 	NUM(timeout_preauth, 1, 3600),
 	NUM(timeout_idle, 1800, 86400),
@@ -74,6 +76,8 @@ void settings_defaults(struct settings *set)
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	set->login_processes = cores > 0 && cores < 64 ? (unsigned)cores : 2;
 	set->mail_processes = set->login_processes;
+	set->mail_open_stores_max = 500;
+	set->mail_store_park_idle = 60;
 	set->auth_workers = 2;
 	set->timeout_preauth = 60;
 	set->timeout_idle = 1800;

@@ -25,6 +25,8 @@ struct settings {
 	enum plaintext_auth plaintext_auth;
 	unsigned login_processes;
 	unsigned mail_processes;
+	unsigned mail_open_stores_max; /* per mail process; the rest are parked (store.h) */
+	unsigned mail_store_park_idle; /* seconds unused before a store is parked; 0: never */
 	unsigned auth_workers;
 	uint64_t timeout_preauth;  /* seconds */
 	uint64_t timeout_idle;     /* seconds, >= 1800 (RFC 9051 5.4) */

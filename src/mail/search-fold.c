@@ -112,6 +112,32 @@ static int search_fold_run(struct buf *tmp, const void *s, size_t len, uint8_t *
 	return 0;
 }
 
+int search_fold_width_only(struct buf *out, const void *s, size_t len)
+{
+	const unsigned char *p = s;
+	size_t i = 0;
+	while (i < len) {
+		if (p[i] < 0x80) {
+			size_t j = i;
+			while (j < len && p[j] < 0x80)
+				j++;
+			if (buf_append(out, p + i, j - i) < 0)
+				return -1;
+			i = j;
+			continue;
+		}
+		ucs4_t cp;
+		int n = u8_mbtouc(&cp, p + i, len - i); /* U+FFFD for a malformed sequence */
+		i += n > 0 ? (size_t)n : 1;
+		cp = search_fold_width(cp);
+		uint8_t enc[6];
+		int m = u8_uctomb(enc, cp, sizeof(enc));
+		if (m <= 0 || buf_append(out, enc, (size_t)m) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int search_fold(struct buf *out, const void *s, size_t len)
 {
 	struct buf tmp;

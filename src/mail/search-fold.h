@@ -34,6 +34,12 @@ int search_fold(struct buf *out, const void *s, size_t len);
  * (indexing a value that is too long keeps its start). 0 all fitted, 1 truncated. */
 int search_fold_truncate(struct buf *out, const void *s, size_t len);
 
+/* Step 2 alone (and step 1's U+FFFD for malformed bytes): full-width and half-width forms to
+ * their ordinary forms, nothing else changed: "Ｒｅ：" -> "Re:", U+3000 -> space. For SORT and
+ * THREAD, whose base subject (RFC 5256 2.1) must see a full-width "Ｒｅ：" as the "re:" it is.
+ * 0, or -1 if out's maximum would be passed. */
+int search_fold_width_only(struct buf *out, const void *s, size_t len);
+
 /* Number of characters (code points) of well-formed UTF-8 s[0..len). */
 size_t search_fold_chars(const void *s, size_t len);
 

@@ -16,6 +16,7 @@
 #include "mail/address.h"
 #include "mail/header.h"
 #include "mail/rfc2047.h"
+#include "mail/search-fold.h"
 
 void sort_keys_init(struct sort_keys *k)
 {
@@ -180,14 +181,21 @@ static bool sk_field(struct buf *out, const unsigned char *hdr, size_t hlen, con
 
 static void sk_subject(struct sort_keys *k, const unsigned char *hdr, size_t hlen)
 {
-	struct buf dec, norm, base;
+	struct buf dec, wide, norm, base;
 	buf_init(&dec, 4 * hlen + 64);
+	buf_init(&wide, 4 * hlen + 64);
 	buf_init(&norm, 4 * hlen + 64);
 	buf_init(&base, 4 * hlen + 64);
-	if (sk_field(&dec, hdr, hlen, "subject", true)) {
+	if (sk_field(&dec, hdr, hlen, "subject", true) &&
+	    search_fold_width_only(&wide, dec.data != NULL ? dec.data : (unsigned char *)"",
+				   dec.len) == 0) {
+		/* Japanese mailers write "Ｒｅ：" and "Re：" (full-width forms, the ideographic
+		 * space): the same "re:" token in another width, so it is read as one (RFC 5256
+		 * 2.1's grammar is ASCII; its collation, NFKD, equates the widths anyway).
+		 * Translations ("返信:", "転送:") are not removed: RFC 5256 section 7. */
 		/* (1) tabs and continuations to space, runs of spaces to one */
-		for (size_t i = 0; i < dec.len; i++) {
-			char c = (char)dec.data[i];
+		for (size_t i = 0; i < wide.len; i++) {
+			char c = (char)wide.data[i];
 			if (c == '\t' || c == '\r' || c == '\n')
 				c = ' ';
 			if (c == ' ' && norm.len > 0 && norm.data[norm.len - 1] == ' ')
@@ -199,6 +207,7 @@ static void sk_subject(struct sort_keys *k, const unsigned char *hdr, size_t hle
 		sort_casemap(&k->key[SORT_KEY_SUBJECT], base.data, base.len);
 	}
 	buf_free(&dec);
+	buf_free(&wide);
 	buf_free(&norm);
 	buf_free(&base);
 }

@@ -122,6 +122,21 @@ static void test_extract(void)
 	check_key(&k, SORT_KEY_MESSAGE_ID, "");
 	check_key(&k, SORT_KEY_REFERENCES, "<a@x> <b@x> <c@x>");
 
+	/* Japanese mailers' full-width "Ｒｅ：" / "Re：" / "ＦＷ：" and the ideographic space are the
+	 * RFC 5256 tokens in another width; translations stay (RFC 5256 section 7) */
+	extract("Subject: =?UTF-8?B?77yy772F77ya44CA5Lya6K2w?=\r\n\r\n", &k); /* Ｒｅ：　会議 */
+	check_key(&k, SORT_KEY_SUBJECT, "会議");
+	CHECK(k.subject_reply);
+	extract("Subject: =?UTF-8?B?UmXvvJpSZe+8muizh+aWmQ==?=\r\n\r\n", &k); /* Re：Re：資料 */
+	check_key(&k, SORT_KEY_SUBJECT, "資料");
+	CHECK(k.subject_reply);
+	extract("Subject: =?UTF-8?B?77ym77y377ya6LOH5paZ?=\r\n\r\n", &k); /* ＦＷ：資料 */
+	check_key(&k, SORT_KEY_SUBJECT, "資料");
+	CHECK(k.subject_reply);
+	extract("Subject: =?UTF-8?B?6L+U5L+hOiDkvJrorbA=?=\r\n\r\n", &k); /* 返信: 会議 */
+	check_key(&k, SORT_KEY_SUBJECT, "返信: 会議");
+	CHECK(!k.subject_reply);
+
 	/* a References chain longer than the key: the newest ids are kept */
 	struct buf m;
 	buf_init(&m, (size_t)-2);

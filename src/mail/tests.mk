@@ -39,5 +39,5 @@ test-search-fold_SRCS := src/mail/test-search-fold.c src/mail/search-fold.c src/
 	src/mail/html-text.c $(MAIL_MIME_SRCS) $(MAIL_LIB_SRCS)
 
 TESTS += test-sort-keys
-test-sort-keys_SRCS := src/mail/test-sort-keys.c src/mail/sort-keys.c src/mail/address.c \
+test-sort-keys_SRCS := src/mail/test-sort-keys.c src/mail/sort-keys.c src/mail/address.c src/mail/search-fold.c \
 	$(MAIL_MIME_SRCS) $(MAIL_LIB_SRCS)

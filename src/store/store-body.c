@@ -272,6 +272,8 @@ int store_body_open(struct store *store, const char *body_id, const char **error
 	if (body_id == NULL || !store_hash_valid(body_id))
 		return store_fail(store, STORE_ERR_INVALID, error_r, "invalid body id");
 	store_body_relpath(body_id, rel);
+	if (store_use(store) < 0)
+		return store_failed(store, error_r);
 	int fd = openat(store->bodies_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)

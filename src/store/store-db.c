@@ -225,6 +225,8 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id)
 {
+	if (store_use(store) < 0)
+		return NULL;
 	if (store->stmts[id] == NULL &&
 	    sqlite3_prepare_v3(store->db, store_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 			       &store->stmts[id], NULL) != SQLITE_OK) {
@@ -249,6 +251,8 @@ int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what)
 
 int store_exec(struct store *store, const char *sql)
 {
+	if (store_use(store) < 0)
+		return -1;
 	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail_sql(store, NULL, "database");
 	return 0;
@@ -375,6 +379,8 @@ static int store_ofd_lock(int fd, short type, off_t start, bool wait)
 
 int store_lock_write(struct store *store)
 {
+	if (store_use(store) < 0)
+		return -1;
 	if (store->write_lock_depth == 0 &&
 	    store_ofd_lock(store->lock_fd, F_WRLCK, 1, true) < 0)
 		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",

@@ -116,7 +116,31 @@ struct store {
 
 	char *notify_path;     /* ROOT/.notify/USER, touched after every commit */
 	int64_t data_version;  /* PRAGMA data_version at the last store_refresh */
+
+	/* parking (store-park.c): a parked store has no SQLite connection and no fd open */
+	struct store_pool *pool;          /* NULL: never parked by a pool */
+	struct store *lru_prev, *lru_next; /* the pool's open stores, most recently used first */
+	int64_t last_used;                /* CLOCK_MONOTONIC_COARSE seconds */
+	unsigned handles;                 /* live store_search / store_sort handles */
+	bool parked;
+	bool reopened; /* reopened since the last store_refresh: tell the listeners once */
 };
+
+/* ---- parking (store-park.c) ---- */
+int store_unpark(struct store *store);
+void store_pool_touch(struct store *store);
+/* Every use of the database or of the store's fds goes through here first: reopens a parked
+ * store, marks a pooled one used. 0, or -1 (recorded). */
+static inline int store_use(struct store *store)
+{
+	if (store->parked)
+		return store_unpark(store);
+	if (store->pool != NULL)
+		store_pool_touch(store);
+	return 0;
+}
+/* store_close: leave the pool. */
+void store_pool_leave(struct store *store);
 
 /* Touch the notify file (store-notify.c). */
 void store_notify_touch(struct store *store);

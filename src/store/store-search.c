@@ -1021,6 +1021,7 @@ int store_search_begin(struct store *store, uint64_t mailbox_id,
 	}
 	struct store_search *s = xcalloc(1, sizeof(*s));
 	s->store = store;
+	store->handles++; /* no parking while the handle lives (its statements) */
 	s->mailbox_id = mailbox_id;
 	s->pool = pool_create(4096);
 	s->now = time(NULL);
@@ -1088,6 +1089,7 @@ void store_search_end(struct store_search **sp)
 	if (s == NULL)
 		return;
 	*sp = NULL;
+	s->store->handles--;
 	if (s->root != NULL)
 		ss_free_sets(s->root);
 	sqlite3_finalize(s->rows);

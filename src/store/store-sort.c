@@ -83,8 +83,11 @@ int store_sort_begin(struct store *store, uint64_t mailbox_id,
 		if (criteria[i].key > STORE_SORT_DISPLAYTO)
 			return store_fail(store, STORE_ERR_INVALID, error_r, "invalid sort criteria");
 	}
+	if (store_use(store) < 0) /* sort_read uses store->db directly */
+		return store_failed(store, error_r);
 	struct store_sort *s = xcalloc(1, sizeof(*s));
 	s->store = store;
+	store->handles++; /* no parking while the handle lives */
 	s->mailbox_id = mailbox_id;
 	memcpy(s->crit, criteria, n * sizeof(*criteria));
 	s->ncrit = n;
@@ -107,6 +110,7 @@ void store_sort_end(struct store_sort **sp)
 		return;
 	*sp = NULL;
 	sqlite3_finalize(s->stmt);
+	s->store->handles--;
 	pool_destroy(&s->pool);
 	free(s->want);
 	free(s->items);

@@ -212,6 +212,7 @@ void store_close(struct store **storep)
 	struct store *store = *storep;
 	if (store == NULL)
 		return;
+	store_pool_leave(store);
 	store_db_close(store);
 	/* closing the lock file releases both OFD locks */
 	if (store->lock_fd >= 0)
