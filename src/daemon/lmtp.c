@@ -10,8 +10,6 @@
 #include "roles.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,7 +278,7 @@ static const struct lmtp_session_hooks lmtp_hooks = {
 static void lmtp_accept(struct lmtp_proc *lp, int lfd, bool local)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = listen_accept(lfd);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
@@ -297,14 +295,6 @@ static void lmtp_accept(struct lmtp_proc *lp, int lfd, bool local)
 		c->local = local;
 		make_session_id(c->session_id, sizeof(c->session_id));
 		unsigned port = 0;
-		if (!local) {
-			/* Replies are small writes spread over several loop iterations (MAIL, then
-			 * RCPT after its lookup, then 354): with Nagle on, each one after the first
-			 * waits for the client's delayed ACK (40 ms on Linux) while a pipelining
-			 * client sends nothing until DATA is answered. */
-			int one = 1;
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		}
 		if (local)
 			snprintf(c->ip, sizeof(c->ip), "local");
 		else if (listen_peer_name(fd, c->ip, sizeof(c->ip), &port) < 0)

@@ -492,7 +492,7 @@ static void login_accept(struct login_proc *lp, enum login_listener which)
 	bool implicit_tls = login_listener_kinds[which].implicit_tls;
 	enum ipc_protocol proto = login_listener_kinds[which].proto;
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(lp->fds.fd[which], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = listen_accept(lp->fds.fd[which]);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
