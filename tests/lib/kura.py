@@ -11,6 +11,7 @@
 - Results: "ok - name" / "not ok - name" lines and the closing "N passed, N failed".
 """
 import base64
+import glob
 import hashlib
 import hmac
 import os
@@ -966,3 +967,48 @@ def wait_for(pred, timeout=5, step=0.05):
             return v
         time.sleep(step)
     return pred()
+
+
+# ----------------------------------------------------------------------------------------------
+# scripted line-protocol conversations (tests/lmtp/run-lmtp.py, tests/pop3/run-pop3.py)
+
+def stop_servers(servers):
+    """Stop each server; a server that exited non-zero, logged a crashed child or a sanitizer
+    report gets a "not ok" line and keeps its directory. True when all were clean."""
+    ok = True
+    for srv in servers:
+        status = srv.stop()
+        reports = srv.sanitizer_reports()
+        crashes = srv.crashes_since(0)
+        if status != 0 or reports or crashes:
+            ok = False
+            print("not ok - server %s exited %s%s" % (srv.dir, status,
+                  "\n#   " + "\n#   ".join(reports + crashes) if reports or crashes else ""))
+        srv.cleanup(ok=ok)
+    return ok
+
+
+def run_conv_files(argv, here, suffix, make_runner, errors):
+    """The main() of a conversation runner: the files named in argv ending in suffix (else every
+    one in here), each run by make_runner(binary, verbose).run_file(path); exceptions of the
+    types in errors fail that file only; runner.close() must stop its servers cleanly.
+    Returns the exit status."""
+    binary, args = binary_from_argv(argv)
+    verbose = "-v" in args
+    files = ([a for a in args if a.endswith(suffix)] or
+             sorted(glob.glob(os.path.join(here, "*" + suffix))))
+    res = Results()
+    runner = make_runner(binary, verbose)
+    try:
+        for path in files:
+            name = os.path.basename(path)[:-len(suffix)]
+            try:
+                start = time.time()
+                runner.run_file(path)
+                res.ok(name + (" (%.1fs)" % (time.time() - start) if verbose else ""))
+            except errors as e:
+                res.fail(name, str(e))
+    finally:
+        if not runner.close():
+            res.fail("servers stopped cleanly")
+    return res.summary()

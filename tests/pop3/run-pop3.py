@@ -31,12 +31,10 @@ In C: and CE: lines, ${repeat:N:C} stands for the character C written N times.
 After the last line the connection must stay silent.
 """
 import base64
-import glob
 import imaplib
 import os
 import re
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kura  # noqa: E402
@@ -229,38 +227,11 @@ class Runner:
         return conn, timeout
 
     def close(self):
-        ok = True
-        for srv in self.servers.values():
-            status = srv.stop()
-            reports = srv.sanitizer_reports()
-            crashes = srv.crashes_since(0)
-            if status != 0 or reports or crashes:
-                ok = False
-                print("not ok - server %s exited %s%s" % (srv.dir, status,
-                      "\n#   " + "\n#   ".join(reports + crashes) if reports or crashes else ""))
-            srv.cleanup(ok=ok)
-        return ok
-
+        return kura.stop_servers(self.servers.values())
 
 def main():
-    binary, args = kura.binary_from_argv(sys.argv[1:])
-    verbose = "-v" in args
-    files = [a for a in args if a.endswith(".pconv")] or sorted(glob.glob(os.path.join(HERE, "*.pconv")))
-    res = kura.Results()
-    runner = Runner(binary, verbose)
-    try:
-        for path in files:
-            name = os.path.basename(path)[:-6]
-            try:
-                start = time.time()
-                runner.run_file(path)
-                res.ok(name + (" (%.1fs)" % (time.time() - start) if verbose else ""))
-            except (ConvFail, kura.TestError, OSError) as e:
-                res.fail(name, str(e))
-    finally:
-        if not runner.close():
-            res.fail("servers stopped cleanly")
-    return res.summary()
+    return kura.run_conv_files(sys.argv[1:], HERE, ".pconv", Runner,
+                               (ConvFail, kura.TestError, OSError))
 
 
 if __name__ == "__main__":
