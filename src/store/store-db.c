@@ -68,7 +68,12 @@ int store_failed(struct store *store, const char **error_r)
  * Version 3: expunged_modseq serves store_changes_since (sessions and QRESYNC read the
  * expunges after a MODSEQ).
  * Version 4: body.parts, the part table (mail/mime-parts.h) so that a section FETCH reads only
- * its bytes; NULL for bodies stored before (FETCH parses those). */
+ * its bytes; NULL for bodies stored before (FETCH parses those).
+ * Version 5: msgstate, the packed per-mailbox message state (store-state.c): each message's
+ * flags, keywords and MODSEQ move there from the message rows (store_state_migrate), and
+ * message_modseq goes (msgstate.max_modseq serves "changed since"). A STORE then rewrites a
+ * few BLOBs instead of every row it touches and the index behind it.
+ * A NULL entry is a migration in C: store_migration_fns[i]. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE mailbox ("
@@ -118,6 +123,11 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE mailbox ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;",
 	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);",
 	"ALTER TABLE body ADD COLUMN parts BLOB;",
+	NULL,
+};
+
+static int (*const store_migration_fns[STORE_SCHEMA_VERSION])(struct store *store) = {
+	[4] = store_state_migrate,
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -145,8 +155,6 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MB_RECENT_GET] = "SELECT first_recent_uid FROM mailbox WHERE id = ?1",
 	[STMT_MB_RECENT_SET] = "UPDATE mailbox SET first_recent_uid = ?2"
 			       " WHERE id = ?1 AND first_recent_uid < ?2",
-	[STMT_MSG_CHANGED_SINCE] = "SELECT uid, flags, keywords, modseq FROM message"
-				   " WHERE mailbox_id = ?1 AND modseq > ?2",
 	[STMT_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2"
 				" ORDER BY uid",
 	[STMT_MSG_COUNT_FROM] = "SELECT COUNT(*) FROM message WHERE mailbox_id = ?1 AND uid >= ?2",
@@ -165,22 +173,24 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BODY_UNREF] = "UPDATE body SET refs = refs - 1 WHERE id = ?1",
 	[STMT_BODY_UNREFERENCED] = "SELECT hash FROM body WHERE refs <= 0",
 	[STMT_BODY_DELETE_UNREFERENCED] = "DELETE FROM body WHERE refs <= 0",
-	[STMT_MSG_INSERT] = "INSERT INTO message (mailbox_id, uid, body_id, size, flags, keywords,"
-			    " modseq, internal_date, internal_tz, saved_date)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[STMT_MSG_LIST] = "SELECT uid, flags, keywords, modseq FROM message WHERE mailbox_id = ?1"
-			  " ORDER BY uid",
+	[STMT_MSG_INSERT] = "INSERT INTO message (mailbox_id, uid, body_id, size, internal_date,"
+			    " internal_tz, saved_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_MSG_INFO] = "SELECT m.size, m.internal_date, m.internal_tz, m.saved_date, b.hash,"
 			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1,"
 			  " b.parts FROM message m JOIN body b ON b.id = m.body_id"
 			  " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
-	[STMT_MSG_GET] = "SELECT body_id, size, flags, keywords, modseq, internal_date, internal_tz"
+	[STMT_MSG_GET] = "SELECT body_id, size, internal_date, internal_tz"
 			 " FROM message WHERE mailbox_id = ?1 AND uid = ?2",
-	[STMT_MSG_SET_FLAGS] = "UPDATE message SET flags = ?3, keywords = ?4, modseq = ?5"
-			       " WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
 				 " VALUES (?1, ?2, ?3)",
+	[STMT_STATE_LIST] = "SELECT chunk, data FROM msgstate WHERE mailbox_id = ?1"
+			    " AND max_modseq > ?2 ORDER BY chunk",
+	[STMT_STATE_GET] = "SELECT data FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
+	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq, data)"
+			   " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_STATE_DELETE] = "DELETE FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
+	[STMT_STATE_DROP] = "DELETE FROM msgstate WHERE mailbox_id = ?1",
 };
 
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id)
@@ -245,7 +255,10 @@ static int store_migrate(struct store *store, bool *created_r)
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
 	for (; version < STORE_SCHEMA_VERSION; version++) {
-		if (store_exec(store, store_migrations[version]) < 0)
+		if (store_migrations[version] != NULL &&
+		    store_exec(store, store_migrations[version]) < 0)
+			return -1;
+		if (store_migration_fns[version] != NULL && store_migration_fns[version](store) < 0)
 			return -1;
 	}
 	if (sqlite3_prepare_v2(store->db, "UPDATE schema_version SET version = ?1", -1, &stmt,
@@ -411,7 +424,7 @@ static int store_collect_unreferenced(struct store *store)
 int store_tx_commit(struct store *store)
 {
 	sqlite3_stmt *stmt;
-	if (store_collect_unreferenced(store) < 0 ||
+	if (store_state_flush(store) < 0 || store_collect_unreferenced(store) < 0 ||
 	    (stmt = store_stmt(store, STMT_COMMIT)) == NULL ||
 	    store_stmt_run(store, stmt, "committing") < 0) {
 		store_tx_rollback(store);
@@ -437,6 +450,7 @@ void store_tx_rollback(struct store *store)
 			sqlite3_reset(stmt);
 	}
 	store->unlink_count = 0;
+	store_state_clear(store);
 	store_events_clear(store);
 	store_unlock_write(store);
 }
