@@ -58,6 +58,7 @@ def main():
     conf = os.path.join(d, 'kura.conf')
     with open(conf, 'w') as f:
         f.write(f'data_dir = {d}/data\nimap_listen = 127.0.0.1:{p1}\nimaps_listen = 127.0.0.1:{p2}\n'
+                'pop3_listen =\npop3s_listen =\n'
                 'plaintext_auth = loopback\nlog_level = warning\n')
     subprocess.run([kura, '-c', conf, 'user', 'add', 'bench'], input=b'benchpw\n', check=True,
                    stdout=subprocess.DEVNULL)

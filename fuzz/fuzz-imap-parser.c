@@ -1,7 +1,8 @@
-/* fuzz-imap-parser.c: libFuzzer target for the IMAP command parser. The first 6 bytes choose
- * small limits (so every limit path is reachable) and the chunking; the rest is client input,
- * fed once whole and once in chunks of varying sizes. Both runs must give the same transcript,
- * and every result is checked against the parser's contract; any violation aborts. */
+/* fuzz-imap-parser.c: libFuzzer target for the IMAP command parser. The first 7 bytes choose
+ * small limits (so every limit path is reachable), the chunking and a literal sink (streamed
+ * literals, refusals and failing writes); the rest is client input, fed once whole and once in
+ * chunks of varying sizes. Both runs must give the same transcript, and every result is
+ * checked against the parser's contract; any violation aborts. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 #include "lib/buf.h"
 #include "lib/pool.h"
 
-#define CFG_LEN 6
+#define CFG_LEN 7
 
 struct fuzz_cfg {
 	struct imap_parser_limits lim;
@@ -19,7 +20,24 @@ struct fuzz_cfg {
 	bool raw_after_a;  /* after a command whose name starts with "A", read a raw line */
 	uint32_t seed;
 	size_t chunk_max;
+	bool sink;         /* literals of at least sink_min bytes are streamed to the sink */
+	size_t sink_min;
+	bool sink_refuse_odd; /* the sink refuses literals of odd size */
+	size_t sink_cap;   /* a write past this many bytes of one command fails (0: none) */
 };
+
+/* The sink: the owner's side of imap-parser.h's contract; it keeps the current command's
+ * streamed bytes until the parser returns 1 or -1. */
+struct fuzz_sink {
+	const struct fuzz_cfg *cfg;
+	struct buf data;
+	size_t streamed;   /* bytes of LITERAL_SINK arguments seen in the output */
+	bool failed;       /* a write failed: this command must end in -1 */
+};
+
+static int fuzz_sink_begin(void *ctx, const char *name, uint64_t size, uint64_t *ref_r,
+			   const char **error_r);
+static int fuzz_sink_write(void *ctx, const void *data, size_t size, const char **error_r);
 
 static void fuzz_check(bool ok)
 {
@@ -42,7 +60,7 @@ static void fuzz_check_str(const char *s, size_t len, bool nul_ok)
 }
 
 static void fuzz_out_arg(struct buf *o, const struct imap_arg *a, const struct fuzz_cfg *cfg,
-			 unsigned depth)
+			 struct fuzz_sink *sink, unsigned depth)
 {
 	switch (a->type) {
 	case IMAP_ARG_NIL:
@@ -72,13 +90,26 @@ static void fuzz_out_arg(struct buf *o, const struct imap_arg *a, const struct f
 		buf_printf(o, "L%d%d%zu:", a->literal8, a->nonsync, a->len);
 		buf_append(o, a->str, a->len);
 		break;
+	case IMAP_ARG_LITERAL_SINK:
+		fuzz_check(cfg->sink && a->str == NULL && a->len > 0 && a->len >= cfg->sink_min);
+		fuzz_check(a->len <= cfg->lit_max_append || a->len <= cfg->lit_max_other);
+		if (a->nonsync && cfg->lim.literal_minus)
+			fuzz_check(a->len <= 4096);
+		fuzz_check(a->sink_ref <= sink->data.len && a->len <= sink->data.len - a->sink_ref);
+		if (!a->literal8)
+			fuzz_check(memchr(sink->data.data + a->sink_ref, 0, a->len) == NULL);
+		sink->streamed += a->len;
+		/* the same transcript as from the pool: streaming changes nothing else */
+		buf_printf(o, "L%d%d%zu:", a->literal8, a->nonsync, a->len);
+		buf_append(o, sink->data.data + a->sink_ref, a->len);
+		break;
 	case IMAP_ARG_LIST:
 		fuzz_check(depth < cfg->lim.list_depth_max);
 		fuzz_check((a->count == 0) == (a->list == NULL));
 		fuzz_check(a->count <= cfg->lim.args_max);
 		buf_append_str(o, "(");
 		for (size_t i = 0; i < a->count; i++)
-			fuzz_out_arg(o, &a->list[i], cfg, depth + 1);
+			fuzz_out_arg(o, &a->list[i], cfg, sink, depth + 1);
 		buf_append_str(o, ")");
 		break;
 	default:
@@ -130,11 +161,48 @@ static uint32_t fuzz_rand(uint32_t *state)
 	return x;
 }
 
+static int fuzz_sink_begin(void *ctx, const char *name, uint64_t size, uint64_t *ref_r,
+			   const char **error_r)
+{
+	struct fuzz_sink *sink = ctx;
+	fuzz_check(name != NULL && fuzz_is_atom(name) && size > 0 && !sink->failed);
+	if (sink->cfg->sink_refuse_odd && (size & 1) != 0) {
+		*error_r = "refused (odd size)";
+		return -1;
+	}
+	if (size < sink->cfg->sink_min)
+		return 0;
+	*ref_r = sink->data.len;
+	return 1;
+}
+
+static int fuzz_sink_write(void *ctx, const void *data, size_t size, const char **error_r)
+{
+	struct fuzz_sink *sink = ctx;
+	fuzz_check(size > 0 && !sink->failed);
+	/* the failure depends on the bytes, never on how the input was split */
+	if (sink->cfg->sink_cap != 0 && sink->data.len + size > sink->cfg->sink_cap) {
+		sink->failed = true;
+		*error_r = "sink full";
+		return -1;
+	}
+	fuzz_check(buf_append(&sink->data, data, size) == 0);
+	return 0;
+}
+
 /* chunk == 0: all at once; else chunk sizes from the seed (1..chunk). */
 static void fuzz_run(const struct fuzz_cfg *cfg, const uint8_t *data, size_t len, size_t chunk,
 		     struct buf *out)
 {
-	struct imap_parser *p = imap_parser_create(&cfg->lim);
+	struct fuzz_sink sink = {.cfg = cfg};
+	buf_init(&sink.data, 64 * 1024 * 1024);
+	struct imap_parser_limits lim = cfg->lim;
+	if (cfg->sink) {
+		lim.literal_sink_begin = fuzz_sink_begin;
+		lim.literal_sink_write = fuzz_sink_write;
+		lim.literal_sink_ctx = &sink;
+	}
+	struct imap_parser *p = imap_parser_create(&lim);
 	struct pool *pool = pool_create(1024);
 	struct buf in;
 	buf_init(&in, len + 1);
@@ -184,9 +252,12 @@ static void fuzz_run(const struct fuzz_cfg *cfg, const uint8_t *data, size_t len
 					fuzz_check(cmd.count <= cfg->lim.args_max);
 					fuzz_check(!imap_parser_busy(p));
 					buf_printf(out, "C %s %s", cmd.tag, cmd.name);
+					sink.streamed = 0;
 					for (size_t i = 0; i < cmd.count; i++)
-						fuzz_out_arg(out, &cmd.args[i], cfg, 0);
+						fuzz_out_arg(out, &cmd.args[i], cfg, &sink, 0);
 					buf_append_str(out, "\n");
+					/* every streamed byte is in exactly one argument */
+					fuzz_check(!sink.failed && sink.streamed == sink.data.len);
 					next_raw = cfg->raw_after_a &&
 						   (cmd.name[0] == 'A' || cmd.name[0] == 'a');
 				}
@@ -213,6 +284,9 @@ static void fuzz_run(const struct fuzz_cfg *cfg, const uint8_t *data, size_t len
 			}
 			raw = next_raw;
 			pool_clear(pool);
+			/* the command is over: the owner lets go of its streamed literals */
+			buf_reset(&sink.data);
+			sink.failed = false;
 		}
 		if (off >= len)
 			break;
@@ -223,6 +297,7 @@ static void fuzz_run(const struct fuzz_cfg *cfg, const uint8_t *data, size_t len
 		fuzz_check(imap_parser_next(p, &in, pool, &cmd, &err) == -1 && err.fatal);
 	}
 	buf_free(&in);
+	buf_free(&sink.data);
 	pool_destroy(&pool);
 	imap_parser_destroy(&p);
 }
@@ -249,6 +324,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.lit_max_other = (size_t)(data[5] & 15);
 	cfg.seed = (uint32_t)data[5] << 8 | data[0];
 	cfg.chunk_max = 1 + (size_t)(data[5] >> 4) * 3;
+	cfg.sink = (data[6] & 1) != 0;
+	cfg.sink_min = (size_t)((data[6] >> 1) & 7) * 4;
+	cfg.sink_refuse_odd = (data[6] & 16) != 0;
+	cfg.sink_cap = (size_t)(data[6] >> 5) * 48;
 	if (cfg.lim.literal_max == NULL)
 		cfg.lit_max_append = cfg.lit_max_other = cfg.lim.literal_max_default;
 	data += CFG_LEN;

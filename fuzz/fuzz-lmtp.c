@@ -21,7 +21,7 @@
 #include "lmtp/lmtp-data.h"
 #include "lmtp/lmtp-parser.h"
 #include "lmtp/lmtp-session.h"
-#include "lmtp/lmtp-spool.h"
+#include "lib/spool.h"
 #include "net/conn.h"
 #include "net/loop.h"
 
@@ -75,12 +75,12 @@ static enum lmtp_delivery_status fz_deliver(struct lmtp_session *s, const struct
 	const unsigned char *data;
 	size_t len;
 	const char *err;
-	if (lmtp_spool_view(txn->spool, prefix, sizeof(prefix) - 1, &data, &len, &err) < 0)
+	if (spool_view(txn->spool, prefix, sizeof(prefix) - 1, &data, &len, &err) < 0)
 		return LMTP_DELIVERY_TEMPFAIL;
-	if (len != sizeof(prefix) - 1 + lmtp_spool_size(txn->spool) ||
+	if (len != sizeof(prefix) - 1 + spool_size(txn->spool) ||
 	    memcmp(data, prefix, sizeof(prefix) - 1) != 0)
 		abort();
-	if (fz_set.max_size > 0 && lmtp_spool_size(txn->spool) > fz_set.max_size)
+	if (fz_set.max_size > 0 && spool_size(txn->spool) > fz_set.max_size)
 		abort(); /* the session must have refused it already */
 	fz_deliveries++;
 	return (enum lmtp_delivery_status)(fz_deliveries % 4);

@@ -12,7 +12,11 @@
  *
  * Failures inside an op (client_fail) are logged and mark the op failed; a failed op counts
  * once, with the kind of its first failure. A check failure makes the next op a full resync
- * (SELECT + UID FETCH 1:*), so one server mistake is not counted again for every later op. */
+ * (SELECT + UID FETCH 1:*), so one server mistake is not counted again for every later op.
+ *
+ * In lmtp mode the same machinery speaks LMTP: replies are framed by smtp-resp.c, the greeting
+ * (220) ends the connect op and every later reply goes to the op's smtp hook (op-lmtp.c),
+ * which calls client_op_complete() when its transaction is over; no tags, no model. */
 #ifndef KURA_LOAD_CLIENT_PRIVATE_H
 #define KURA_LOAD_CLIENT_PRIVATE_H
 
@@ -24,6 +28,7 @@
 #include "model.h"
 #include "ops.h"
 #include "outq.h"
+#include "smtp-resp.h"
 #include "stats.h"
 #include "transport.h"
 
@@ -126,6 +131,15 @@ union op_state {
 	struct {
 		unsigned step;
 	} login;
+	struct {
+		uint32_t first;      /* user index (0-based, before user_first) of the 1st rcpt */
+		uint32_t src;        /* mbox message */
+		unsigned sent;       /* of the k + 2 commands MAIL, RCPT x k, DATA */
+		unsigned answered;
+		unsigned accepted;   /* RCPTs answered 250 */
+		unsigned finals;     /* replies after the final "." */
+		bool data_sent, rset;
+	} lmtp;
 };
 
 struct client {
@@ -139,6 +153,8 @@ struct client {
 	struct transport tr;
 	struct loop_io *io;
 	struct imap_resp_reader rd;
+	struct smtp_resp_reader srd;     /* lmtp mode */
+	uint32_t lmtp_next_user;         /* lmtp: first recipient of the next transaction */
 	struct outq out;
 	struct loop_timer *timer;        /* reconnect, think time, IDLE hold */
 	unsigned caps;
@@ -187,6 +203,8 @@ struct op_hooks {
 	void (*finish)(struct client *c);
 	/* the worker is stopping (IDLE ends early) */
 	void (*stop)(struct client *c);
+	/* lmtp mode: a reply (after the greeting); the op calls client_op_complete when done */
+	void (*smtp)(struct client *c, const struct smtp_resp *r);
 	bool self_recorded;  /* the op records its own samples (fill: one per batch) */
 };
 
@@ -216,6 +234,8 @@ void client_log_error(struct client *c, const char *fmt, ...) __attribute__((for
 /* Record one sample for an op outside the generic begin/end (fill batches). */
 void client_record(struct client *c, enum op_id op, uint64_t start_us, uint64_t items, bool ok,
 		   enum stats_err err);
+/* lmtp mode: the op in progress is over (recorded, then the next op starts). */
+void client_op_complete(struct client *c);
 /* Drop the connection after an error; reconnect later unless stopping. */
 void client_drop(struct client *c);
 /* Close after a successful LOGOUT. */
@@ -247,5 +267,6 @@ extern const struct op_hooks op_expunge_hooks;
 extern const struct op_hooks op_copy_hooks, op_move_hooks;
 extern const struct op_hooks op_idle_hooks;
 extern const struct op_hooks op_list_hooks, op_status_hooks, op_create_hooks;
+extern const struct op_hooks op_lhlo_hooks, op_deliver_hooks, op_quit_hooks;
 
 #endif

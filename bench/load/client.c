@@ -29,6 +29,7 @@
 #define CLIENT_FAILURES_SETUP 3      /* failed setup ops in a row before a client gives up */
 #define CLIENT_FAILURES_PAUSE 3      /* failed ops in a row before a 1 s pause */
 #define CLIENT_PAUSE_MS 1000
+#define CLIENT_SMTP_TEXT_MAX (64u * 1024)       /* one SMTP reply, all lines */
 
 static void client_io_cb(void *ctx, unsigned events);
 static void client_timer_cb(void *ctx);
@@ -68,9 +69,12 @@ void client_init(struct client *c, struct worker *w, unsigned id)
 	(void)rng_next(&c->rng);
 	transport_init(&c->tr);
 	imap_resp_reader_init(&c->rd, CLIENT_TEXT_MAX, CLIENT_KEEP_MAX);
+	smtp_resp_reader_init(&c->srd, CLIENT_SMTP_TEXT_MAX);
 	outq_init(&c->out, CLIENT_OUT_MAX);
 	model_init(&c->box);
 	c->op = OP_CONNECT;
+	/* lmtp: clients start at different users, so concurrent transactions rarely meet */
+	c->lmtp_next_user = (uint32_t)(((uint64_t)id * o->rcpts) % o->users);
 }
 
 static void client_close_conn(struct client *c)
@@ -83,6 +87,8 @@ static void client_close_conn(struct client *c)
 	}
 	imap_resp_reader_free(&c->rd);
 	imap_resp_reader_init(&c->rd, CLIENT_TEXT_MAX, CLIENT_KEEP_MAX);
+	smtp_resp_reader_free(&c->srd);
+	smtp_resp_reader_init(&c->srd, CLIENT_SMTP_TEXT_MAX);
 	outq_free(&c->out);
 	memset(c->cmds, 0, sizeof(c->cmds));
 	c->conn = CONN_NONE;
@@ -101,6 +107,7 @@ void client_deinit(struct client *c)
 		loop_timer_remove(&c->timer);
 	client_close_conn(c);
 	imap_resp_reader_free(&c->rd);
+	smtp_resp_reader_free(&c->srd);
 	model_free(&c->box);
 }
 
@@ -310,12 +317,19 @@ static void client_op_end(struct client *c)
 		return;
 	}
 	const struct load_opts *o = client_opts(c);
-	if (o->think_ms > 0 && op_in_mix(op) && !c->stopping) {
+	if (o->think_ms > 0 && (op_in_mix(op) || op == OP_DELIVER) && !c->stopping) {
 		if (c->timer == NULL)
 			c->timer = loop_timer_add(c->w->loop, o->think_ms, client_timer_cb, c);
 		return;
 	}
 	client_next(c);
+}
+
+void client_op_complete(struct client *c)
+{
+	c->op_pending = 0;
+	if (c->op_active)
+		client_op_end(c);
 }
 
 static void client_cmd_done(struct client *c)
@@ -833,10 +847,69 @@ static void client_handle(struct client *c, const struct imap_resp *r)
 	}
 }
 
+/* lmtp mode: the greeting (220) ends the connect op; every later reply goes to the op in
+ * progress. A 421 at any time is the server closing the session (RFC 5321 3.8). */
+static void client_handle_smtp(struct client *c, const struct smtp_resp *r)
+{
+	if (c->conn == CONN_GREETING) {
+		if (r->code != 220) {
+			client_fail(c, STATS_ERR_IO, "server refused the connection: %u %s", r->code,
+				    r->text);
+			c->connect_failures++;
+			client_drop(c);
+			return;
+		}
+		c->conn = CONN_ONLINE;
+		c->connect_failures = 0;
+		client_op_end(c);
+		return;
+	}
+	const struct op_hooks *h = client_hooks(c);
+	if (r->code == 421 && !(c->op_active && c->op == OP_QUIT)) {
+		client_fail(c, STATS_ERR_IO, "server closes the session: 421 %s", r->last);
+		client_drop(c);
+		return;
+	}
+	if (!c->op_active || h->smtp == NULL) {
+		client_fail(c, STATS_ERR_CHECK, "reply nobody asked for: %u %s", r->code, r->last);
+		client_drop(c);
+		return;
+	}
+	h->smtp(c, r);
+}
+
+static bool client_consume_smtp(struct client *c, const unsigned char *buf, size_t n)
+{
+	uint32_t gen = c->conn_gen;
+	const char *err;
+	size_t off = 0;
+	while (off < n) {
+		size_t used;
+		int r = smtp_resp_reader_feed(&c->srd, buf + off, n - off, &used, &err);
+		if (r < 0) {
+			client_fail(c, STATS_ERR_CHECK, "protocol violation: %s", err);
+			client_drop(c);
+			return false;
+		}
+		off += used;
+		if (r == 0)
+			break;
+		struct smtp_resp resp;
+		smtp_resp_reader_get(&c->srd, &resp);
+		client_handle_smtp(c, &resp);
+		if (gen != c->conn_gen)
+			return false;
+		smtp_resp_reader_next(&c->srd);
+	}
+	return true;
+}
+
 /* Feed n bytes to the reader and handle every complete response. false when the
  * connection was closed or changed state (TLS starts) meanwhile. */
 static bool client_consume(struct client *c, const unsigned char *buf, size_t n)
 {
+	if (client_opts(c)->mode == LOAD_MODE_LMTP)
+		return client_consume_smtp(c, buf, n);
 	uint32_t gen = c->conn_gen;
 	enum client_conn state = c->conn;
 	const char *err;
@@ -1030,7 +1103,24 @@ static void client_next(struct client *c)
 	if (c->conn != CONN_ONLINE || c->op_active || c->done || c->timer != NULL)
 		return;
 	if (c->stopping) {
-		client_op_begin(c, OP_LOGOUT);
+		client_op_begin(c, o->mode == LOAD_MODE_LMTP ? OP_QUIT : OP_LOGOUT);
+		client_flush(c);
+		return;
+	}
+	if (o->mode == LOAD_MODE_LMTP) {
+		/* logged_in stands for "LHLO accepted" */
+		if (!c->logged_in && c->login_failures >= CLIENT_LOGIN_TRIES) {
+			client_give_up(c);
+			return;
+		}
+		if (!c->logged_in) {
+			client_op_begin(c, OP_LHLO);
+		} else {
+			client_set_ready(c);
+			if (!c->w->go)
+				return;
+			client_op_begin(c, OP_DELIVER);
+		}
 		client_flush(c);
 		return;
 	}
@@ -1084,7 +1174,7 @@ static void client_next(struct client *c)
 		}
 		break;
 	case LOAD_MODE_LMTP:
-		return;
+		return; /* handled above */
 	}
 	client_flush(c);
 }
@@ -1165,6 +1255,15 @@ void client_tick(struct client *c, uint64_t now_us)
 	if (c->conn != CONN_ONLINE) {
 		if (now_us - c->op_start_us > limit) {
 			client_fail(c, STATS_ERR_TIMEOUT, "no greeting within %u s", o->timeout_s);
+			client_drop(c);
+		}
+		return;
+	}
+	if (o->mode == LOAD_MODE_LMTP) {
+		/* no tags: a transaction (or LHLO, QUIT) as a whole must finish in time */
+		if (c->op_active && now_us - c->op_start_us > limit) {
+			client_fail(c, STATS_ERR_TIMEOUT, "%s not finished within %u s",
+				    op_name(c->op), o->timeout_s);
 			client_drop(c);
 		}
 		return;

@@ -43,6 +43,7 @@ struct coord_second {
 	float p50[OP_COUNT], p99[OP_COUNT];
 	uint64_t total, total_errors;
 	float total_p50, total_p99;
+	uint64_t deliveries;   /* lmtp */
 };
 
 struct coord {
@@ -194,6 +195,7 @@ static void coord_series_add(struct coord *co, double t, double secs)
 	struct stats_op total;
 	stats_total(&co->interval, &total);
 	s->total = stats_op_count(&total);
+	s->deliveries = co->interval.op[OP_DELIVER].items;
 	s->total_errors = stats_errors(&co->interval);
 	s->total_p50 = (float)(stats_op_quantile_us(&total, 0.5) / 1000);
 	s->total_p99 = (float)(stats_op_quantile_us(&total, 0.99) / 1000);
@@ -272,6 +274,15 @@ static void coord_print_caps(struct coord *co)
 	const struct load_opts *o = co->o;
 	if (!co->caps_seen) {
 		printf("server capabilities: unknown (no client logged in)\n");
+		return;
+	}
+	if (o->mode == LOAD_MODE_LMTP) {
+		printf("LMTP extensions:");
+		for (unsigned bit = CAP_LMTP_FIRST; bit <= CAP_LMTP_LAST; bit <<= 1)
+			printf(" %s%s", (co->caps & bit) ? "" : "no-", op_cap_name(bit));
+		printf("\n");
+		if (!(co->caps & CAP_LMTP_PIPELINING) || !o->lmtp_pipelining)
+			printf("NOTE: no pipelining: one command per round trip\n");
 		return;
 	}
 	printf("server capabilities:");
@@ -441,7 +452,7 @@ static void coord_report(struct coord *co)
 	printf("\n== setup (%.1f s) ==\n", co->t_ready - co->t_start);
 	stats_print_table(stdout, &co->phase[LOAD_PHASE_SETUP], co->t_ready - co->t_start, false);
 	printf("\n== run: %s, %u clients, %.1f s ==\n", load_mode_name(o->mode), o->clients, run);
-	stats_print_table(stdout, &co->phase[LOAD_PHASE_RUN], run, true);
+	stats_print_table(stdout, &co->phase[LOAD_PHASE_RUN], run, o->mode != LOAD_MODE_LMTP);
 	const struct stats *r = &co->phase[LOAD_PHASE_RUN];
 	printf("  traffic: %.1f MiB in, %.1f MiB out\n", (double)r->bytes_in / 1048576,
 	       (double)r->bytes_out / 1048576);
@@ -459,6 +470,14 @@ static void coord_report(struct coord *co)
 			printf("NOTE: every %s was answered BAD: the server may not implement it "
 			       "(--mix basic leaves out SEARCH and IDLE)\n",
 			       op_name((enum op_id)op));
+	}
+	if (o->mode == LOAD_MODE_LMTP) {
+		const struct stats_op *d = &r->op[OP_DELIVER];
+		printf("lmtp: %llu deliveries (recipient-messages answered 250) in %.1f s: %.1f "
+		       "deliveries/s; %llu transactions of %u recipient(s): %.1f/s, %llu failed\n",
+		       (unsigned long long)d->items, run, (double)d->items / run,
+		       (unsigned long long)stats_op_count(d), o->rcpts,
+		       (double)stats_op_count(d) / run, (unsigned long long)stats_op_errors(d));
 	}
 	if (o->mode == LOAD_MODE_FILL) {
 		const struct stats_op *f = &r->op[OP_FILL];
@@ -532,7 +551,28 @@ static void coord_json(struct coord *co)
 			first = false;
 		}
 	}
-	fprintf(f, "],\n  \"clients_ready\": %u,\n  \"clients_gave_up\": %u,\n",
+	fprintf(f, "],\n");
+	if (o->mode == LOAD_MODE_LMTP) {
+		const struct stats_op *d = &co->phase[LOAD_PHASE_RUN].op[OP_DELIVER];
+		fprintf(f, "  \"lmtp\": {\"rcpts\": %u, \"pipelining\": %s, \"sender\": ", o->rcpts,
+			o->lmtp_pipelining && (co->caps & CAP_LMTP_PIPELINING) ? "true" : "false");
+		stats_json_string(f, o->sender);
+		fprintf(f, ", \"rcpt_domain\": ");
+		stats_json_string(f, o->rcpt_domain);
+		fprintf(f, ", \"extensions\": [");
+		first = true;
+		for (unsigned bit = CAP_LMTP_FIRST; bit <= CAP_LMTP_LAST; bit <<= 1) {
+			if (co->caps & bit) {
+				fprintf(f, "%s\"%s\"", first ? "" : ", ", op_cap_name(bit));
+				first = false;
+			}
+		}
+		fprintf(f, "], \"transactions\": %llu, \"failed\": %llu, \"deliveries\": %llu, "
+			   "\"deliveries_per_s\": %.2f},\n",
+			(unsigned long long)stats_op_count(d), (unsigned long long)stats_op_errors(d),
+			(unsigned long long)d->items, run > 0 ? (double)d->items / run : 0.0);
+	}
+	fprintf(f, "  \"clients_ready\": %u,\n  \"clients_gave_up\": %u,\n",
 		coord_ready_clients(co) - coord_dead_clients(co), coord_dead_clients(co));
 	fprintf(f, "  \"setup\": ");
 	stats_print_json(f, &co->phase[LOAD_PHASE_SETUP], co->t_ready - co->t_start, 2);
@@ -559,9 +599,12 @@ static void coord_json(struct coord *co)
 	for (size_t i = 0; i < co->n_series; i++) {
 		const struct coord_second *s = &co->series[i];
 		fprintf(f, "%s\n    {\"t\": %.1f, \"conns\": %u, \"ops\": %llu, \"errors\": %llu, "
-			   "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"by_op\": {",
+			   "\"p50_ms\": %.3f, \"p99_ms\": %.3f, ",
 			i ? "," : "", s->t, s->conns, (unsigned long long)s->total,
 			(unsigned long long)s->total_errors, s->total_p50, s->total_p99);
+		if (o->mode == LOAD_MODE_LMTP)
+			fprintf(f, "\"deliveries\": %llu, ", (unsigned long long)s->deliveries);
+		fprintf(f, "\"by_op\": {");
 		first = true;
 		for (int op = 0; op < OP_COUNT; op++) {
 			if (s->count[op] == 0)
@@ -601,6 +644,11 @@ int coord_run(const struct load_opts *o, const struct mbox *mbox)
 	if (o->mode == LOAD_MODE_MIX)
 		printf("mix: %s; duration %.0f s; think %u ms; prefill %u; %zu mbox messages\n",
 		       o->mix_spec, o->duration, o->think_ms, o->prefill, mbox->count);
+	if (o->mode == LOAD_MODE_LMTP)
+		printf("lmtp: %u recipient(s) per transaction (%s%s%s), duration %.0f s, %zu mbox "
+		       "messages\n",
+		       o->rcpts, o->user_prefix, o->rcpt_domain[0] ? "N@" : "N", o->rcpt_domain,
+		       o->duration, mbox->count);
 	if (o->server_pid > 0)
 		coord_measure(co, &co->mem_before, &co->mem_before_ok, "before");
 	struct sigaction sa;

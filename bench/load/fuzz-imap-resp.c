@@ -1,13 +1,16 @@
-/* fuzz-imap-resp.c: libFuzzer target for the load generator's response reader and parser.
- * The first byte chooses the chunk size and the literal keep limit; the rest is server output,
- * fed once whole and once in chunks. Both runs must frame the same responses with the same
- * parse results (count, kinds, literal lengths and hashes), and nothing may crash or leak. */
+/* fuzz-imap-resp.c: libFuzzer target for the load generator's response readers: the IMAP
+ * reader and parser, and the SMTP/LMTP reply framer (smtp-resp.c, for --mode lmtp). The first
+ * byte chooses the chunk size and the literal keep limit; the rest is server output, fed to
+ * each reader once whole and once in chunks. Both runs must frame the same responses with the
+ * same results (count, kinds, literal lengths and hashes; reply codes and texts), and nothing
+ * may crash or leak. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "imap-resp.h"
 #include "lib/pool.h"
+#include "smtp-resp.h"
 
 struct fuzz_summary {
 	uint64_t hash;
@@ -75,6 +78,48 @@ static void fuzz_run(const uint8_t *data, size_t size, size_t chunk, size_t keep
 	pool_destroy(&pool);
 }
 
+static void fuzz_smtp(const uint8_t *data, size_t size, size_t chunk, struct fuzz_summary *s)
+{
+	struct smtp_resp_reader r;
+	size_t pos = 0;
+	memset(s, 0, sizeof(*s));
+	smtp_resp_reader_init(&r, 8192);
+	while (pos < size) {
+		size_t n = chunk == 0 || size - pos < chunk ? size - pos : chunk;
+		size_t off = 0;
+		bool stop = false;
+		while (off < n) {
+			size_t used;
+			const char *err;
+			int ret = smtp_resp_reader_feed(&r, data + pos + off, n - off, &used, &err);
+			if (ret < 0) {
+				s->errors++;
+				stop = true;
+				break;
+			}
+			off += used;
+			if (ret == 0)
+				break;
+			struct smtp_resp resp;
+			smtp_resp_reader_get(&r, &resp);
+			if (resp.code < 200 || resp.code > 599 || resp.lines == 0 ||
+			    strlen(resp.text) != resp.text_len || resp.last < resp.text ||
+			    resp.last > resp.text + resp.text_len)
+				abort();
+			fuzz_mix(s, resp.code);
+			fuzz_mix(s, resp.lines);
+			for (size_t i = 0; i < resp.text_len; i++)
+				fuzz_mix(s, (unsigned char)resp.text[i]);
+			s->responses++;
+			smtp_resp_reader_next(&r);
+		}
+		if (stop)
+			break;
+		pos += n;
+	}
+	smtp_resp_reader_free(&r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -86,6 +131,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_summary whole, chunked;
 	fuzz_run(data + 1, size - 1, 0, keep, &whole);
 	fuzz_run(data + 1, size - 1, chunk, keep, &chunked);
+	if (whole.responses != chunked.responses || whole.errors != chunked.errors ||
+	    whole.hash != chunked.hash)
+		abort();
+	fuzz_smtp(data + 1, size - 1, 0, &whole);
+	fuzz_smtp(data + 1, size - 1, chunk, &chunked);
 	if (whole.responses != chunked.responses || whole.errors != chunked.errors ||
 	    whole.hash != chunked.hash)
 		abort();

@@ -17,7 +17,7 @@ void load_opts_usage(FILE *f)
 	      "\n"
 	      "target:\n"
 	      "  --host H               server address (127.0.0.1)\n"
-	      "  --port N               port (143, or 993 with --tls)\n"
+	      "  --port N               port (143, or 993 with --tls; lmtp: 2424)\n"
 	      "  --tls | --starttls     implicit TLS, or STARTTLS after the greeting\n"
 	      "clients:\n"
 	      "  -c, --clients N        simulated clients (10)\n"
@@ -29,7 +29,7 @@ void load_opts_usage(FILE *f)
 	      "  --source-ips LIST      source addresses, e.g. 127.0.0.1-127.0.0.8,127.0.1.1\n"
 	      "  --connect-rate N       new connections per second in total (1000)\n"
 	      "what to do:\n"
-	      "  --mode M               mix (default), idle, fill, lmtp (not available yet)\n"
+	      "  --mode M               mix (default), idle, fill, lmtp\n"
 	      "  -d, --duration S       seconds of the measured phase (30; fill: until done)\n"
 	      "  --mix SPEC             default | basic | name=weight,... ; a preset may be\n"
 	      "                         followed by overrides: basic,search=5 (see --list-ops)\n"
@@ -41,7 +41,12 @@ void load_opts_usage(FILE *f)
 	      "  --fill-window N        APPEND commands in flight per client (2)\n"
 	      "  --mailbox NAME         the mailbox worked on (INBOX)\n"
 	      "  --archive NAME         COPY/MOVE target, created if missing (Archive)\n"
-	      "  --mbox FILE            messages for APPEND (default: small synthetic ones)\n"
+	      "  --mbox FILE            messages for APPEND/DATA (default: small synthetic ones)\n"
+	      "lmtp mode:\n"
+	      "  --rcpts K              recipients per transaction, distinct users (1)\n"
+	      "  --rcpt-domain D        RCPT TO:<PREFIXn@D> (bench.test; '' for no domain)\n"
+	      "  --sender A             MAIL FROM:<A> (load@bench.test)\n"
+	      "  --no-pipelining        one command per round trip even with PIPELINING\n"
 	      "  --seed N               random seed (1)\n"
 	      "  --timeout S            answer timeout per command (60)\n"
 	      "  --setup-timeout S      time allowed for all clients to log in and prepare (600)\n"
@@ -254,7 +259,8 @@ static void load_opts_list_ops(void)
 		       op_preset_weight(OP_MIX_BASIC, (enum op_id)op),
 		       caps ? op_cap_name(caps) : "-");
 	}
-	printf("(internal, measured but not in the mix: connect login create fill sync)\n");
+	printf("(internal, measured but not in the mix: connect login create fill sync;\n"
+	       " lmtp mode: lhlo deliver quit)\n");
 }
 
 enum {
@@ -262,7 +268,7 @@ enum {
 	OPT_PASSWORD, OPT_SOURCES, OPT_CONNECT_RATE, OPT_MODE, OPT_MIX, OPT_THINK, OPT_IDLE_SECS,
 	OPT_PREFILL, OPT_FILL, OPT_FILL_BATCH, OPT_FILL_WINDOW, OPT_MAILBOX, OPT_ARCHIVE, OPT_MBOX,
 	OPT_SEED, OPT_TIMEOUT, OPT_SETUP_TIMEOUT, OPT_SERVER_PID, OPT_SETTLE, OPT_JSON, OPT_ERRORS,
-	OPT_LIST_OPS,
+	OPT_LIST_OPS, OPT_RCPTS, OPT_RCPT_DOMAIN, OPT_SENDER, OPT_NO_PIPELINING,
 };
 
 static const struct option load_long_opts[] = {
@@ -299,6 +305,10 @@ static const struct option load_long_opts[] = {
 	{"brief", no_argument, NULL, 'q'},
 	{"errors", required_argument, NULL, OPT_ERRORS},
 	{"list-ops", no_argument, NULL, OPT_LIST_OPS},
+	{"rcpts", required_argument, NULL, OPT_RCPTS},
+	{"rcpt-domain", required_argument, NULL, OPT_RCPT_DOMAIN},
+	{"sender", required_argument, NULL, OPT_SENDER},
+	{"no-pipelining", no_argument, NULL, OPT_NO_PIPELINING},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -330,6 +340,10 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
 	o->settle_s = 2;
 	o->max_error_lines = 20;
 	o->mix_spec = "default";
+	o->rcpts = 1;
+	o->rcpt_domain = "bench.test";
+	o->sender = "load@bench.test";
+	o->lmtp_pipelining = true;
 
 	while (r == 0 && (c = getopt_long(argc, argv, "c:P:d:qh", load_long_opts, NULL)) != -1) {
 		switch (c) {
@@ -405,6 +419,10 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
 		case 'q': o->brief = true; break;
 		case OPT_ERRORS: r = load_opts_u("--errors", optarg, 0, 1000000, &o->max_error_lines); break;
 		case OPT_LIST_OPS: load_opts_list_ops(); return 0;
+		case OPT_RCPTS: r = load_opts_u("--rcpts", optarg, 1, 1000, &o->rcpts); break;
+		case OPT_RCPT_DOMAIN: o->rcpt_domain = optarg; break;
+		case OPT_SENDER: o->sender = optarg; break;
+		case OPT_NO_PIPELINING: o->lmtp_pipelining = false; break;
 		case 'h': load_opts_usage(stdout); return 0;
 		default: load_opts_usage(stderr); return -1;
 		}
@@ -415,22 +433,30 @@ int load_opts_parse(struct load_opts *o, int argc, char **argv)
 		fprintf(stderr, "kura-load: unexpected argument %s\n", argv[optind]);
 		return -1;
 	}
-	if (o->mode == LOAD_MODE_LMTP) {
-		fprintf(stderr, "kura-load: --mode lmtp: LMTP delivery is not available yet; it comes "
-				"with kura's delivery issue (see bench/README.md, 'Extension points')\n");
-		return -1;
-	}
 	if (o->tls && o->starttls) {
 		fprintf(stderr, "kura-load: --tls and --starttls exclude each other\n");
 		return -1;
 	}
+	if (o->mode == LOAD_MODE_LMTP && (o->tls || o->starttls)) {
+		fprintf(stderr, "kura-load: --mode lmtp speaks plain LMTP (no --tls, --starttls)\n");
+		return -1;
+	}
 	if (o->port == 0)
-		o->port = o->tls ? 993 : 143;
+		o->port = o->mode == LOAD_MODE_LMTP ? 2424 : o->tls ? 993 : 143;
 	if (o->procs > o->clients)
 		o->procs = o->clients;
 	if (!users_set)
-		o->users = o->clients;
+		o->users = o->mode == LOAD_MODE_LMTP && o->rcpts > o->clients ? o->rcpts : o->clients;
 	o->shared = o->users < o->clients;
+	if (o->mode == LOAD_MODE_LMTP && o->rcpts > o->users) {
+		fprintf(stderr, "kura-load: --rcpts %u needs at least as many --users (%u)\n",
+			o->rcpts, o->users);
+		return -1;
+	}
+	if (strpbrk(o->rcpt_domain, "<>@ \r\n") != NULL || strpbrk(o->sender, "<> \r\n") != NULL) {
+		fprintf(stderr, "kura-load: --rcpt-domain and --sender: no spaces, <, > or line ends\n");
+		return -1;
+	}
 	if (o->mode == LOAD_MODE_FILL) {
 		if (o->fill == 0) {
 			fprintf(stderr, "kura-load: --mode fill needs --fill N\n");

@@ -14,10 +14,9 @@ enum load_mode {
 	LOAD_MODE_MIX,   /* N clients run the weighted mix for --duration */
 	LOAD_MODE_IDLE,  /* N clients SELECT and sit in IDLE; server memory before/after */
 	LOAD_MODE_FILL,  /* each client fills its INBOX to --fill messages */
-	/* Extension point for the delivery issue: N LMTP sessions delivering mbox messages to
-	 * bench users (LHLO, MAIL FROM, RCPT TO per user, DATA; every reply checked), while the
-	 * IMAP clients of the mix see the new mail through EXISTS (their model then syncs it, see
-	 * OP_SYNC). Until kura has an LMTP listener this mode is refused at startup, not faked. */
+	/* N LMTP sessions (RFC 2033), each LHLO once, then transactions back to back: MAIL FROM,
+	 * --rcpts RCPT TO of bench users, DATA, an mbox message, one reply per accepted
+	 * recipient; every reply is checked (anything but the expected code is an error). */
 	LOAD_MODE_LMTP,
 };
 
@@ -55,6 +54,11 @@ struct load_opts {
 	unsigned fill;                   /* fill mode: messages per INBOX */
 	unsigned fill_batch, fill_window;
 	const char *mailbox, *archive;
+
+	unsigned rcpts;                  /* lmtp: recipients per transaction */
+	const char *rcpt_domain;         /* lmtp: RCPT TO:<PREFIXn@rcpt_domain> ("": no domain) */
+	const char *sender;              /* lmtp: MAIL FROM */
+	bool lmtp_pipelining;            /* lmtp: pipeline when PIPELINING is offered */
 
 	const char *mbox_path;
 	uint64_t seed;

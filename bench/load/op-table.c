@@ -26,6 +26,9 @@ const struct op_hooks *op_hooks_get(enum op_id op)
 	case OP_STATUS: return &op_status_hooks;
 	case OP_NOOP: return &op_noop_hooks;
 	case OP_LOGOUT: return &op_logout_hooks;
+	case OP_LHLO: return &op_lhlo_hooks;
+	case OP_DELIVER: return &op_deliver_hooks;
+	case OP_QUIT: return &op_quit_hooks;
 	case OP_COUNT: break;
 	}
 	return &op_noop_hooks;

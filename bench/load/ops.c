@@ -38,6 +38,9 @@ static const struct op_info op_infos[OP_COUNT] = {
 	[OP_STATUS] = {"status", true, 0, 3, 3},
 	[OP_NOOP] = {"noop", true, 0, 1, 2},
 	[OP_LOGOUT] = {"logout", true, 0, 1, 1},
+	[OP_LHLO] = {"lhlo", false, 0, 0, 0},
+	[OP_DELIVER] = {"deliver", false, 0, 0, 0},
+	[OP_QUIT] = {"quit", false, 0, 0, 0},
 };
 
 const char *op_name(enum op_id op)
@@ -84,6 +87,11 @@ const char *op_cap_name(unsigned cap_bit)
 	case CAP_LOGINDISABLED: return "LOGINDISABLED";
 	case CAP_ESEARCH: return "ESEARCH";
 	case CAP_CONDSTORE: return "CONDSTORE";
+	case CAP_LMTP_PIPELINING: return "PIPELINING";
+	case CAP_LMTP_8BITMIME: return "8BITMIME";
+	case CAP_LMTP_ENHANCEDSTATUSCODES: return "ENHANCEDSTATUSCODES";
+	case CAP_LMTP_SIZE: return "SIZE";
+	case CAP_LMTP_CHUNKING: return "CHUNKING";
 	default: return "?";
 	}
 }

@@ -36,6 +36,10 @@ enum op_id {
 	OP_STATUS,
 	OP_NOOP,
 	OP_LOGOUT,
+	OP_LHLO,         /* lmtp mode: LHLO after the greeting (learns PIPELINING etc.) */
+	OP_DELIVER,      /* lmtp mode: one transaction: MAIL, RCPT x --rcpts, DATA, message, a
+			  * reply per accepted recipient; items = recipients answered 250 */
+	OP_QUIT,         /* lmtp mode: QUIT, 221 */
 	OP_COUNT
 };
 
@@ -50,6 +54,14 @@ enum op_id {
 #define CAP_LOGINDISABLED 0x0080u
 #define CAP_ESEARCH 0x0100u
 #define CAP_CONDSTORE 0x0200u
+/* LMTP service extensions from the LHLO reply (lmtp mode) */
+#define CAP_LMTP_PIPELINING 0x1000u
+#define CAP_LMTP_8BITMIME 0x2000u
+#define CAP_LMTP_ENHANCEDSTATUSCODES 0x4000u
+#define CAP_LMTP_SIZE 0x8000u
+#define CAP_LMTP_CHUNKING 0x10000u
+#define CAP_LMTP_FIRST CAP_LMTP_PIPELINING
+#define CAP_LMTP_LAST CAP_LMTP_CHUNKING
 
 enum op_mix_preset { OP_MIX_DEFAULT, OP_MIX_BASIC };
 

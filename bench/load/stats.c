@@ -108,7 +108,7 @@ void stats_total(const struct stats *s, struct stats_op *total_r)
 {
 	memset(total_r, 0, sizeof(*total_r));
 	for (int op = 0; op < OP_COUNT; op++) {
-		if (op_in_mix((enum op_id)op) || op == OP_FILL)
+		if (op_in_mix((enum op_id)op) || op == OP_FILL || op == OP_DELIVER)
 			stats_op_merge(total_r, &s->op[op]);
 	}
 }
@@ -141,10 +141,14 @@ void stats_print_interval(FILE *f, const struct stats *delta, double secs, doubl
 	uint64_t all_errors = stats_errors(delta);
 	if (secs <= 0)
 		secs = 1;
-	fprintf(f, "[%5.0fs] %8.0f ops/s  errors %-4llu p50 %7.2f ms  p99 %7.2f ms  conns %u\n", t,
+	fprintf(f, "[%5.0fs] %8.0f ops/s  errors %-4llu p50 %7.2f ms  p99 %7.2f ms  conns %u", t,
 		(double)stats_op_count(&total) / secs, (unsigned long long)all_errors,
 		stats_op_quantile_us(&total, 0.50) / 1000, stats_op_quantile_us(&total, 0.99) / 1000,
 		conns);
+	/* lmtp mode: an op is a transaction; what counts is recipients delivered */
+	if (stats_op_count(&delta->op[OP_DELIVER]) > 0)
+		fprintf(f, "  %8.0f deliveries/s", (double)delta->op[OP_DELIVER].items / secs);
+	fputc('\n', f);
 	if (brief)
 		return;
 	for (int op = 0; op < OP_COUNT; op++) {
@@ -155,6 +159,8 @@ void stats_print_interval(FILE *f, const struct stats *delta, double secs, doubl
 		fprintf(f, "         %-14s %8.1f/s  p50 %7.2f ms  p99 %7.2f ms", op_name((enum op_id)op),
 			(double)n / secs, stats_op_quantile_us(o, 0.50) / 1000,
 			stats_op_quantile_us(o, 0.99) / 1000);
+		if (o->items > 0 && o->items != o->ok)
+			fprintf(f, "  %8.1f msgs/s", (double)o->items / secs);
 		stats_print_errors(f, o);
 		fputc('\n', f);
 	}

@@ -20,8 +20,9 @@
 #include "lmtp/lmtp-data.h"
 #include "lmtp/lmtp-delivery.h"
 #include "lmtp/lmtp-parser.h"
-#include "lmtp/lmtp-spool.h"
+#include "lib/spool.h"
 #include "store/store.h"
+#include "store/store-search.h"
 
 #define KURA_VERSION "0.1.0"
 
@@ -38,6 +39,7 @@ static void usage(FILE *f)
 		"  user list                  list users\n"
 		"  user import FILE           import a Dovecot passwd-file (keeps the hashes)\n"
 		"  check USER [--repair]      verify a user's mail store (and repair what can be)\n"
+		"  check USER --reindex       rebuild the user's search index\n"
 		"  deliver -u USER [-m MAILBOX] [-f SENDER] [-a ADDRESS]\n"
 		"                             deliver one message read from stdin (exit codes from\n"
 		"                             sysexits.h: 0 delivered, 67 no such user, 75 try later)\n"
@@ -209,7 +211,8 @@ static void check_report(void *ctx, const char *line)
 static int cmd_check(const struct settings *set, int argc, char **argv)
 {
 	bool repair = argc == 2 && strcmp(argv[1], "--repair") == 0;
-	if (argc < 1 || argc > 2 || (argc == 2 && !repair)) {
+	bool reindex = argc == 2 && strcmp(argv[1], "--reindex") == 0;
+	if (argc < 1 || argc > 2 || (argc == 2 && !repair && !reindex)) {
 		usage(stderr);
 		return 2;
 	}
@@ -235,6 +238,18 @@ static int cmd_check(const struct settings *set, int argc, char **argv)
 		fprintf(stderr, "kura: cannot open the store of %s: %s\n", canon, err ? err : "?");
 		return 1;
 	}
+	if (reindex) {
+		unsigned count = 0;
+		int r = store_search_reindex(store, check_report, NULL, &count, &err);
+		store_close(&store);
+		if (r < 0) {
+			fprintf(stderr, "kura: reindex failed: %s\n", err ? err : "?");
+			return 1;
+		}
+		printf("%s: search index rebuilt (%u message%s)\n", canon, count,
+		       count == 1 ? "" : "s");
+		return 0;
+	}
 	unsigned problems = 0;
 	int ret = store_check(store, repair, check_report, NULL, &problems, &err);
 	store_close(&store);
@@ -251,7 +266,7 @@ static int cmd_check(const struct settings *set, int argc, char **argv)
 
 /* Read stdin into the spool: LF line ends become CRLF (lmtp-data.h raw mode), a leading mbox
  * "From " separator line is dropped, and more than max bytes is refused. 0, 1 too big, -1. */
-static int deliver_read(struct lmtp_spool *spool, uint64_t max, const char **error_r)
+static int deliver_read(struct spool *spool, uint64_t max, const char **error_r)
 {
 	static unsigned char in[65536], out[2 * 65536];
 	struct lmtp_data dec;
@@ -293,13 +308,13 @@ static int deliver_read(struct lmtp_spool *spool, uint64_t max, const char **err
 			total += out_len;
 			if (max > 0 && total > max)
 				return 1;
-			if (out_len > 0 && lmtp_spool_write(spool, out, out_len, error_r) < 0)
+			if (out_len > 0 && spool_write(spool, out, out_len, error_r) < 0)
 				return -1;
 		}
 		have = 0;
 	}
 	size_t tail = lmtp_data_finish(&dec, out);
-	if (tail > 0 && lmtp_spool_write(spool, out, tail, error_r) < 0)
+	if (tail > 0 && spool_write(spool, out, tail, error_r) < 0)
 		return -1;
 	return max > 0 && total + tail > max ? 1 : 0;
 }
@@ -402,14 +417,14 @@ static int cmd_deliver(const struct settings *set, int argc, char **argv)
 		return EX_NOUSER;
 	}
 	settings_path(set, "spool", path, sizeof(path));
-	struct lmtp_spool *spool;
-	if (dir_create(path, 0700) < 0 || lmtp_spool_create(path, &spool, &err) < 0) {
+	struct spool *spool;
+	if (dir_create(path, 0700) < 0 || spool_create(path, &spool, &err) < 0) {
 		fprintf(stderr, "kura deliver: %s\n", err != NULL ? err : strerror(errno));
 		return EX_TEMPFAIL;
 	}
 	int r = deliver_read(spool, set->append_limit, &err);
 	if (r != 0) {
-		lmtp_spool_destroy(&spool);
+		spool_destroy(&spool);
 		if (r > 0) {
 			fprintf(stderr, "kura deliver: message larger than append_limit (%llu bytes)\n",
 				(unsigned long long)set->append_limit);
@@ -423,7 +438,7 @@ static int cmd_deliver(const struct settings *set, int argc, char **argv)
 	if (dir_create(path, 0700) < 0 || store_open(path, canon, &store, &err) < 0) {
 		fprintf(stderr, "kura deliver: cannot open the store of %s: %s\n", canon,
 			err != NULL ? err : strerror(errno));
-		lmtp_spool_destroy(&spool);
+		spool_destroy(&spool);
 		return EX_TEMPFAIL;
 	}
 	/* no -m: the detail of the -a address, as over LMTP (user+lists@ -> "lists") */
@@ -447,7 +462,7 @@ static int cmd_deliver(const struct settings *set, int argc, char **argv)
 	struct lmtp_delivery_result res;
 	int ret = lmtp_deliver(store, spool, &d, &res);
 	store_close(&store);
-	lmtp_spool_destroy(&spool);
+	spool_destroy(&spool);
 	pool_destroy(&pool);
 	if (ret == 0)
 		return EX_OK;

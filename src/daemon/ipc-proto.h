@@ -26,8 +26,9 @@ enum ipc_type {
 	/* auth -> login: u32 id, str code, str message */
 	IPC_AUTH_FAIL,
 
-	/* login -> mail: str session, str user, str tag, str remote ip, u32 tls,
-	 * bytes pipelined input; fd = the client socket, or the relay socket for TLS */
+	/* login -> mail: str session, str user, str tag (IMAP; "" for POP3), str remote ip,
+	 * u32 tls, bytes pipelined input, u32 protocol (enum ipc_protocol); fd = the client
+	 * socket, or the relay socket for TLS */
 	IPC_HANDOFF = 200,
 
 	/* lmtp -> auth: u32 id, u32 count (1..4), count x str name: which of these names (tried
@@ -37,6 +38,9 @@ enum ipc_type {
 	 * matched, str canonical user name ("" unless found) */
 	IPC_USER_RESULT,
 };
+
+/* The protocol of a handed-off session. */
+enum ipc_protocol { IPC_PROTO_IMAP = 0, IPC_PROTO_POP3 = 1 };
 
 enum ipc_user_result { IPC_USER_UNKNOWN = 0, IPC_USER_FOUND = 1, IPC_USER_TEMPFAIL = 2 };
 

@@ -234,7 +234,7 @@ static enum lmtp_delivery_status hook_deliver(struct lmtp_session *s, const stru
 	if (lmtp_deliver(store, txn->spool, &d, &res) == 0)
 		log_info("lmtp session %s: delivered <%s> to %s (%s), mailbox %s, uid %u, %llu bytes",
 			 c->session_id, txn->mail_from, rcpt->user, rcpt->addr, res.mailbox, res.uid,
-			 (unsigned long long)lmtp_spool_size(txn->spool));
+			 (unsigned long long)spool_size(txn->spool));
 	else
 		log_error("lmtp session %s: delivery of <%s> to %s (%s) failed: %s", c->session_id,
 			  txn->mail_from, rcpt->user, rcpt->addr,
@@ -278,7 +278,7 @@ static const struct lmtp_session_hooks lmtp_hooks = {
 static void lmtp_accept(struct lmtp_proc *lp, int lfd, bool local)
 {
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = listen_accept(lfd);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));

@@ -1,10 +1,11 @@
-/* login.c: the login process. Accepts IMAP connections, terminates TLS, runs the
- * not-authenticated state, asks the auth process to check credentials and hands the session
- * to the mail process owning the user: the socket itself for plaintext connections, a relayed
- * plaintext socketpair for TLS. It runs chrooted under an unprivileged uid when started as
- * root. Traps: replies from other processes may arrive after the client left (ids, not
- * pointers, cross process boundaries); hook calls from inside the session are answered later
- * (deferred) so the session never re-enters itself. */
+/* login.c: the login process. Accepts IMAP and POP3 connections, terminates TLS, runs the
+ * not-authenticated state (imap_session or pop3_session), asks the auth process to check
+ * credentials and hands the session to the mail process owning the user: the socket itself
+ * for plaintext connections, a relayed plaintext socketpair for TLS. It runs chrooted under an
+ * unprivileged uid when started as root. Traps: replies from other processes may arrive after
+ * the client left (ids, not pointers, cross process boundaries); hook calls from inside the
+ * session are answered later (deferred) so the session never re-enters itself. Everything
+ * below the hooks is the same for both protocols; only the session calls differ. */
 #include "roles.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "daemon/privdrop.h"
 #include "imap/imap-session.h"
 #include "lib/log.h"
+#include "pop3/pop3-session.h"
 #include "lib/xmalloc.h"
 #include "net/conn.h"
 #include "net/ipc.h"
@@ -35,12 +37,13 @@ struct login_proc {
 	SSL_CTX *tls_ctx;
 	struct imap_settings imap_set_plain;     /* plaintext not allowed before TLS */
 	struct imap_settings imap_set_plain_ok;  /* plaintext allowed (policy/loopback) */
+	struct pop3_settings pop3_set_plain, pop3_set_plain_ok;
 	struct ipc_chan *ctl;
 	struct ipc_chan *auth;
 	struct ipc_chan **mail;
 	unsigned mail_count;
-	struct loop_io *imap_io, *imaps_io;
-	int imap_fd, imaps_fd;
+	struct login_listeners fds;
+	struct loop_io *io[LOGIN_LISTENER_COUNT];
 	struct login_client *clients;
 	struct relay *relays;
 	uint32_t next_auth_id;
@@ -50,7 +53,9 @@ struct login_proc {
 
 struct login_client {
 	struct login_proc *lp;
-	struct imap_session *session;
+	enum ipc_protocol proto;
+	struct imap_session *session; /* IMAP */
+	struct pop3_session *pop3;    /* POP3 */
 	struct login_client *prev, *next;
 	uint32_t auth_id;   /* 0: no exchange with the auth process */
 	char session_id[20];
@@ -195,9 +200,51 @@ static void client_destroy(struct login_client *c, bool count_down)
 {
 	client_unlink(c);
 	imap_session_destroy(&c->session);
+	pop3_session_destroy(&c->pop3);
 	if (count_down)
 		c->lp->connections--;
 	loop_defer(c->lp->loop, client_free_deferred, c);
+}
+
+static bool client_has_session(const struct login_client *c)
+{
+	return c->session != NULL || c->pop3 != NULL;
+}
+
+static struct conn *client_conn(struct login_client *c)
+{
+	return c->session != NULL ? imap_session_conn(c->session) : pop3_session_conn(c->pop3);
+}
+
+static struct conn *client_take_conn(struct login_client *c)
+{
+	return c->session != NULL ? imap_session_take_conn(c->session)
+				  : pop3_session_take_conn(c->pop3);
+}
+
+static void client_bye(struct login_client *c, const char *reason)
+{
+	if (c->session != NULL)
+		imap_session_bye(c->session, reason);
+	else if (c->pop3 != NULL)
+		pop3_session_bye(c->pop3, reason);
+}
+
+static void client_auth_challenge(struct login_client *c, const unsigned char *data, size_t len)
+{
+	if (c->session != NULL)
+		imap_session_auth_challenge(c->session, data, len);
+	else if (c->pop3 != NULL)
+		pop3_session_auth_challenge(c->pop3, data, len);
+}
+
+static void client_auth_result(struct login_client *c, bool ok, const char *user,
+			       const char *code, const char *msg)
+{
+	if (c->session != NULL)
+		imap_session_auth_result(c->session, ok, user, code, msg);
+	else if (c->pop3 != NULL)
+		pop3_session_auth_result(c->pop3, ok, user, code, msg);
 }
 
 static struct login_client *client_by_auth_id(struct login_proc *lp, uint32_t id)
@@ -211,11 +258,11 @@ static struct login_client *client_by_auth_id(struct login_proc *lp, uint32_t id
 static void client_deferred_fail(void *ctx)
 {
 	struct login_client *c = ctx;
-	if (c->session == NULL || c->deferred_msg == NULL)
+	if (!client_has_session(c) || c->deferred_msg == NULL)
 		return;
 	char *code = c->deferred_code, *msg = c->deferred_msg;
 	c->deferred_code = c->deferred_msg = NULL;
-	imap_session_auth_result(c->session, false, NULL, code, msg);
+	client_auth_result(c, false, NULL, code, msg);
 	free(code);
 	free(msg);
 }
@@ -230,10 +277,9 @@ static void client_fail_later(struct login_client *c, const char *code, const ch
 	loop_defer(c->lp->loop, client_deferred_fail, c);
 }
 
-static void hook_auth_begin(struct imap_session *s, const char *mech, const unsigned char *ir,
-			    size_t ir_len, bool has_ir)
+static void client_auth_begin(struct login_client *c, const char *mech, const unsigned char *ir,
+			      size_t ir_len, bool has_ir)
 {
-	struct login_client *c = imap_session_owner(s);
 	struct login_proc *lp = c->lp;
 	if (lp->auth == NULL) {
 		client_fail_later(c, "UNAVAILABLE",
@@ -256,9 +302,8 @@ static void hook_auth_begin(struct imap_session *s, const char *mech, const unsi
 	buf_free_secure(&msg);
 }
 
-static void hook_auth_continue(struct imap_session *s, const unsigned char *resp, size_t len)
+static void client_auth_continue(struct login_client *c, const unsigned char *resp, size_t len)
 {
-	struct login_client *c = imap_session_owner(s);
 	if (c->lp->auth == NULL || c->auth_id == 0) {
 		client_fail_later(c, "UNAVAILABLE", "Authentication service is restarting");
 		return;
@@ -271,9 +316,8 @@ static void hook_auth_continue(struct imap_session *s, const unsigned char *resp
 	buf_free_secure(&msg);
 }
 
-static void hook_auth_abort(struct imap_session *s)
+static void client_auth_abort(struct login_client *c)
 {
-	struct login_client *c = imap_session_owner(s);
 	if (c->lp->auth != NULL && c->auth_id != 0) {
 		struct buf msg;
 		ipc_msg_init(&msg, IPC_AUTH_ABORT);
@@ -284,20 +328,22 @@ static void hook_auth_abort(struct imap_session *s)
 	c->auth_id = 0;
 }
 
-static void hook_logged_in(struct imap_session *s, const char *user, const char *tag)
+/* Authenticated: hand the session to the mail process owning the user. tag is IMAP's (the
+ * mail process writes the tagged OK); POP3 has none. */
+static void client_logged_in(struct login_client *c, const char *user, const char *tag)
 {
-	struct login_client *c = imap_session_owner(s);
 	struct login_proc *lp = c->lp;
 	c->auth_id = 0;
 	unsigned idx = mail_index_for_user(user, lp->mail_count);
 	struct ipc_chan *chan = lp->mail[idx];
-	struct conn *conn = imap_session_conn(s);
-	c->tls = conn_is_tls(conn); /* implicit TLS or after STARTTLS */
+	struct conn *conn = client_conn(c);
+	c->tls = conn_is_tls(conn); /* implicit TLS or after STARTTLS/STLS */
 	if (chan == NULL) {
-		conn_printf(conn, "%s NO [UNAVAILABLE] Mail service is restarting, try again shortly\r\n",
-			    tag);
+		if (c->session != NULL)
+			conn_printf(conn, "%s NO [UNAVAILABLE] Mail service is restarting, try again "
+					  "shortly\r\n", tag);
 		log_warn("session %s: mail process %u unavailable for %s", c->session_id, idx, user);
-		imap_session_bye(s, "Mail service unavailable");
+		client_bye(c, "Mail service unavailable");
 		return;
 	}
 	struct buf msg;
@@ -309,6 +355,7 @@ static void hook_logged_in(struct imap_session *s, const char *user, const char 
 	ipc_put_u32(&msg, c->tls ? 1 : 0);
 	struct buf *in = conn_input(conn);
 	ipc_put_bytes(&msg, in->data, in->len);
+	ipc_put_u32(&msg, c->proto);
 	buf_reset(in);
 
 	if (!c->tls) {
@@ -323,8 +370,9 @@ static void hook_logged_in(struct imap_session *s, const char *user, const char 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_error("socketpair: %s", strerror(errno));
 		buf_free_secure(&msg);
-		conn_printf(conn, "%s NO [UNAVAILABLE] Internal error\r\n", tag);
-		imap_session_bye(s, "Internal error");
+		if (c->session != NULL)
+			conn_printf(conn, "%s NO [UNAVAILABLE] Internal error\r\n", tag);
+		client_bye(c, "Internal error");
 		return;
 	}
 	ipc_chan_send(chan, &msg, sp[1]);
@@ -332,12 +380,12 @@ static void hook_logged_in(struct imap_session *s, const char *user, const char 
 	struct relay *r = xcalloc(1, sizeof(*r));
 	r->lp = lp;
 	memcpy(r->session_id, c->session_id, sizeof(r->session_id));
-	r->client = imap_session_take_conn(s);
+	r->client = client_take_conn(c);
 	struct conn_limits limits;
 	conn_limits_default(&limits);
 	r->mail = conn_create(lp->loop, sp[0], &limits, &relay_mail_cb, r);
 	conn_set_callbacks(r->client, &relay_client_cb, r);
-	conn_set_idle_timeout(r->client, 0); /* the mail process enforces the IMAP timeouts */
+	conn_set_idle_timeout(r->client, 0); /* the mail process enforces the session timeouts */
 	conn_pause_input(r->client, false);   /* paused while the auth process was asked */
 	r->next = lp->relays;
 	if (r->next != NULL)
@@ -347,11 +395,38 @@ static void hook_logged_in(struct imap_session *s, const char *user, const char 
 	client_destroy(c, false); /* the relay keeps counting as the connection */
 }
 
-static void hook_closed(struct imap_session *s, const char *reason)
+static void client_closed(struct login_client *c, const char *reason)
 {
-	struct login_client *c = imap_session_owner(s);
 	log_info("session %s: disconnected: %s", c->session_id, reason);
 	client_destroy(c, true);
+}
+
+/* The hooks of both protocols: unwrap the session and go on in the client_* functions. */
+
+static void hook_auth_begin(struct imap_session *s, const char *mech, const unsigned char *ir,
+			    size_t ir_len, bool has_ir)
+{
+	client_auth_begin(imap_session_owner(s), mech, ir, ir_len, has_ir);
+}
+
+static void hook_auth_continue(struct imap_session *s, const unsigned char *resp, size_t len)
+{
+	client_auth_continue(imap_session_owner(s), resp, len);
+}
+
+static void hook_auth_abort(struct imap_session *s)
+{
+	client_auth_abort(imap_session_owner(s));
+}
+
+static void hook_logged_in(struct imap_session *s, const char *user, const char *tag)
+{
+	client_logged_in(imap_session_owner(s), user, tag);
+}
+
+static void hook_closed(struct imap_session *s, const char *reason)
+{
+	client_closed(imap_session_owner(s), reason);
 }
 
 static const struct imap_session_hooks login_hooks = {
@@ -362,24 +437,77 @@ static const struct imap_session_hooks login_hooks = {
 	.closed = hook_closed,
 };
 
-static void login_accept(struct login_proc *lp, int lfd, bool implicit_tls)
+static void pop3_hook_auth_begin(struct pop3_session *s, const char *mech,
+				 const unsigned char *ir, size_t ir_len, bool has_ir)
 {
+	client_auth_begin(pop3_session_owner(s), mech, ir, ir_len, has_ir);
+}
+
+static void pop3_hook_auth_continue(struct pop3_session *s, const unsigned char *resp,
+				    size_t len)
+{
+	client_auth_continue(pop3_session_owner(s), resp, len);
+}
+
+static void pop3_hook_auth_abort(struct pop3_session *s)
+{
+	client_auth_abort(pop3_session_owner(s));
+}
+
+static void pop3_hook_logged_in(struct pop3_session *s, const char *user)
+{
+	client_logged_in(pop3_session_owner(s), user, "");
+}
+
+static void pop3_hook_closed(struct pop3_session *s, const char *reason)
+{
+	client_closed(pop3_session_owner(s), reason);
+}
+
+static const struct pop3_session_hooks login_pop3_hooks = {
+	.auth_begin = pop3_hook_auth_begin,
+	.auth_continue = pop3_hook_auth_continue,
+	.auth_abort = pop3_hook_auth_abort,
+	.logged_in = pop3_hook_logged_in,
+	.closed = pop3_hook_closed,
+};
+
+/* What each listener speaks. */
+static const struct {
+	enum ipc_protocol proto;
+	bool implicit_tls;
+	const char *name;
+	const char *busy; /* answer when over max_connections (plaintext listeners only) */
+} login_listener_kinds[LOGIN_LISTENER_COUNT] = {
+	[LOGIN_LISTEN_IMAP] = {IPC_PROTO_IMAP, false, "imap",
+			       "* BYE Too many connections, try again later\r\n"},
+	[LOGIN_LISTEN_IMAPS] = {IPC_PROTO_IMAP, true, "imaps", NULL},
+	[LOGIN_LISTEN_POP3] = {IPC_PROTO_POP3, false, "pop3",
+			       "-ERR [SYS/TEMP] Too many connections, try again later\r\n"},
+	[LOGIN_LISTEN_POP3S] = {IPC_PROTO_POP3, true, "pop3s", NULL},
+};
+
+static void login_accept(struct login_proc *lp, enum login_listener which)
+{
+	bool implicit_tls = login_listener_kinds[which].implicit_tls;
+	enum ipc_protocol proto = login_listener_kinds[which].proto;
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = listen_accept(lp->fds.fd[which]);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
 		if (lp->shutting_down || lp->connections >= lp->set->max_connections) {
-			static const char busy[] = "* BYE Too many connections, try again later\r\n";
-			if (!implicit_tls)
-				(void)!write(fd, busy, sizeof(busy) - 1);
+			const char *busy = login_listener_kinds[which].busy;
+			if (busy != NULL)
+				(void)!write(fd, busy, strlen(busy));
 			close(fd);
 			continue;
 		}
 		struct login_client *c = xcalloc(1, sizeof(*c));
 		c->lp = lp;
+		c->proto = proto;
 		c->tls = implicit_tls;
 		make_session_id(c->session_id, sizeof(c->session_id));
 		unsigned port = 0;
@@ -393,44 +521,72 @@ static void login_accept(struct login_proc *lp, int lfd, bool implicit_tls)
 		limits.in_max = lp->set->max_line + 16384;
 		static const struct conn_callbacks placeholder = {0};
 		struct conn *conn = conn_create(lp->loop, fd, &limits, &placeholder, NULL);
-		struct imap_session_params p = {
-			.loop = lp->loop,
-			.conn = conn,
-			.set = plain_ok ? &lp->imap_set_plain_ok : &lp->imap_set_plain,
-			.hooks = &login_hooks,
-			.owner = c,
-			.state = IMAP_STATE_NOT_AUTH,
-			.session_id = c->session_id,
-			.remote_ip = c->ip,
-			.tls = implicit_tls,
-		};
-		c->session = imap_session_create(&p);
+		if (proto == IPC_PROTO_IMAP) {
+			struct imap_session_params p = {
+				.loop = lp->loop,
+				.conn = conn,
+				.set = plain_ok ? &lp->imap_set_plain_ok : &lp->imap_set_plain,
+				.hooks = &login_hooks,
+				.owner = c,
+				.state = IMAP_STATE_NOT_AUTH,
+				.session_id = c->session_id,
+				.remote_ip = c->ip,
+				.tls = implicit_tls,
+			};
+			c->session = imap_session_create(&p);
+		} else {
+			struct pop3_session_params p = {
+				.loop = lp->loop,
+				.conn = conn,
+				.set = plain_ok ? &lp->pop3_set_plain_ok : &lp->pop3_set_plain,
+				.hooks = &login_pop3_hooks,
+				.owner = c,
+				.state = POP3_STATE_AUTHORIZATION,
+				.session_id = c->session_id,
+				.remote_ip = c->ip,
+				.tls = implicit_tls,
+			};
+			c->pop3 = pop3_session_create(&p);
+		}
 		c->next = lp->clients;
 		if (c->next != NULL)
 			c->next->prev = c;
 		lp->clients = c;
 		lp->connections++;
 		log_info("session %s: connect from %s:%u (%s)", c->session_id, c->ip, port,
-			 implicit_tls ? "imaps" : "imap");
+			 login_listener_kinds[which].name);
 		if (implicit_tls) {
 			/* before the greeting, which must go out inside TLS; the handshake can fail
 			 * at once (bytes already queued), and then the session is gone */
 			conn_start_tls(conn, lp->tls_ctx);
-			if (c->session == NULL)
+			if (!client_has_session(c))
 				continue;
 		}
-		imap_session_greet(c->session);
+		if (c->session != NULL)
+			imap_session_greet(c->session);
+		else
+			pop3_session_greet(c->pop3);
 	}
 }
 
 static void login_imap_accept(void *ctx, unsigned events)
 {
-	login_accept(ctx, login_proc->imap_fd, false);
+	login_accept(ctx, LOGIN_LISTEN_IMAP);
 }
 
 static void login_imaps_accept(void *ctx, unsigned events)
 {
-	login_accept(ctx, login_proc->imaps_fd, true);
+	login_accept(ctx, LOGIN_LISTEN_IMAPS);
+}
+
+static void login_pop3_accept(void *ctx, unsigned events)
+{
+	login_accept(ctx, LOGIN_LISTEN_POP3);
+}
+
+static void login_pop3s_accept(void *ctx, unsigned events)
+{
+	login_accept(ctx, LOGIN_LISTEN_POP3S);
 }
 
 /* --- channels --- */
@@ -465,16 +621,16 @@ static void login_auth_msg(void *ctx, struct ipc_chan *chan, uint32_t type, stru
 		return;
 	}
 	struct login_client *c = client_by_auth_id(lp, id);
-	if (c == NULL || c->session == NULL)
+	if (c == NULL || !client_has_session(c))
 		return; /* the client left meanwhile */
 	if (type == IPC_AUTH_CHALLENGE) {
-		imap_session_auth_challenge(c->session, data, len);
+		client_auth_challenge(c, data, len);
 	} else if (type == IPC_AUTH_OK) {
 		c->auth_id = 0;
-		imap_session_auth_result(c->session, true, user, NULL, NULL);
+		client_auth_result(c, true, user, NULL, NULL);
 	} else {
 		c->auth_id = 0;
-		imap_session_auth_result(c->session, false, NULL, code[0] ? code : NULL, msg);
+		client_auth_result(c, false, NULL, code[0] ? code : NULL, msg);
 	}
 }
 
@@ -567,13 +723,12 @@ static void login_shutdown(void *ctx)
 	if (lp->shutting_down)
 		return;
 	lp->shutting_down = true;
-	loop_io_remove(&lp->imap_io);
-	loop_io_remove(&lp->imaps_io);
+	for (int i = 0; i < LOGIN_LISTENER_COUNT; i++)
+		loop_io_remove(&lp->io[i]);
 	/* a BYE can complete at once and unlink the client: take next first */
 	for (struct login_client *c = lp->clients, *next; c != NULL; c = next) {
 		next = c->next;
-		if (c->session != NULL)
-			imap_session_bye(c->session, "Server shutting down");
+		client_bye(c, "Server shutting down");
 	}
 	/* relayed sessions: the mail processes send their BYE; we pass it on */
 	loop_timer_add(lp->loop, 0, login_exit_check, lp);
@@ -594,9 +749,19 @@ static void login_imap_settings(struct login_proc *lp, struct imap_settings *is,
 	is->append_limit = set->append_limit;
 }
 
-int login_main(const struct settings *set, int ctl_fd, int imap_fd, int imaps_fd, unsigned index)
+static void login_pop3_settings(struct login_proc *lp, struct pop3_settings *ps, bool plain_ok)
 {
-	struct login_proc lp = {.set = set, .imap_fd = imap_fd, .imaps_fd = imaps_fd};
+	memset(ps, 0, sizeof(*ps));
+	ps->tls_ctx = lp->tls_ctx;
+	ps->plaintext_auth = plain_ok;
+	ps->timeout_preauth_ms = lp->set->timeout_preauth * 1000;
+	ps->timeout_idle_ms = lp->set->timeout_idle * 1000;
+}
+
+int login_main(const struct settings *set, int ctl_fd, const struct login_listeners *fds,
+	       unsigned index)
+{
+	struct login_proc lp = {.set = set, .fds = *fds};
 	login_proc = &lp;
 	char error[512];
 	const char *err = NULL;
@@ -612,19 +777,28 @@ int login_main(const struct settings *set, int ctl_fd, int imap_fd, int imaps_fd
 	}
 	login_imap_settings(&lp, &lp.imap_set_plain, false);
 	login_imap_settings(&lp, &lp.imap_set_plain_ok, true);
+	login_pop3_settings(&lp, &lp.pop3_set_plain, false);
+	login_pop3_settings(&lp, &lp.pop3_set_plain_ok, true);
 	lp.mail_count = set->mail_processes;
 	lp.mail = xcalloc(lp.mail_count, sizeof(*lp.mail));
 	lp.loop = loop_create();
 	lp.ctl = ipc_chan_create(lp.loop, ctl_fd, login_ctl_msg, login_ctl_closed, &lp);
 	loop_signal_add(lp.loop, SIGTERM, login_shutdown, &lp);
 	loop_signal_add(lp.loop, SIGINT, login_shutdown, &lp);
-	if (imap_fd >= 0)
-		lp.imap_io = loop_io_add(lp.loop, imap_fd, LOOP_READ, true, login_imap_accept, &lp);
-	if (imaps_fd >= 0)
-		lp.imaps_io = loop_io_add(lp.loop, imaps_fd, LOOP_READ, true, login_imaps_accept, &lp);
-	if ((imap_fd >= 0 && lp.imap_io == NULL) || (imaps_fd >= 0 && lp.imaps_io == NULL)) {
-		log_error("cannot watch the listeners: %s", strerror(errno));
-		return 1;
+	static void (*const accept_cb[LOGIN_LISTENER_COUNT])(void *, unsigned) = {
+		[LOGIN_LISTEN_IMAP] = login_imap_accept,
+		[LOGIN_LISTEN_IMAPS] = login_imaps_accept,
+		[LOGIN_LISTEN_POP3] = login_pop3_accept,
+		[LOGIN_LISTEN_POP3S] = login_pop3s_accept,
+	};
+	for (int i = 0; i < LOGIN_LISTENER_COUNT; i++) {
+		if (lp.fds.fd[i] < 0)
+			continue;
+		lp.io[i] = loop_io_add(lp.loop, lp.fds.fd[i], LOOP_READ, true, accept_cb[i], &lp);
+		if (lp.io[i] == NULL) {
+			log_error("cannot watch the listeners: %s", strerror(errno));
+			return 1;
+		}
 	}
 	log_info("login[%u] ready", index);
 	loop_run(lp.loop);

@@ -1,29 +1,38 @@
 /* mail.c: the mail process. Owns the users that hash to it; receives sessions handed over by
  * login processes (the client socket, or a relay socket for TLS) and runs them in the
- * authenticated state. Traps: the pipelined bytes that came with the hand-off are processed
+ * authenticated state (IMAP) or the TRANSACTION state (POP3). Traps: the pipelined bytes that came with the hand-off are processed
  * before anything new is read; a malformed hand-off drops that login channel, not us. */
 #include "roles.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "daemon/ipc-proto.h"
 #include "daemon/privdrop.h"
 #include "imap/imap-session.h"
 #include "lib/fdutil.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "net/conn.h"
+#include "pop3/pop3-session.h"
 #include "net/ipc.h"
 #include "net/loop.h"
 #include "store/store.h"
 
+/* APPEND literals held in memory per command; the rest goes to DATA/spool (see
+ * docs/ARCHITECTURE.md): the size of max_line's default, so a connection's worst case stays
+ * in the order of its line buffer, while most messages (tens of KiB) cost no file at all. */
+#define MAIL_APPEND_MEM_MAX (64 * 1024)
+
 /* One open store per user, shared by all of the user's sessions in this process. */
 struct mail_user {
-	struct mail_user *next;
+	struct hash_node node; /* keyed by name, in mail_proc.users */
 	char *name;
 	struct store *store;
 	unsigned refs;
@@ -31,7 +40,8 @@ struct mail_user {
 
 struct mail_session {
 	struct mail_proc *mp;
-	struct imap_session *session;
+	struct imap_session *session; /* IMAP */
+	struct pop3_session *pop3;    /* POP3 */
 	struct mail_session *prev, *next;
 	struct mail_user *user;
 };
@@ -47,35 +57,53 @@ struct mail_proc {
 	unsigned index;
 	struct loop *loop;
 	struct imap_settings imap_set;
+	struct pop3_settings pop3_set;
 	struct ipc_chan *ctl;
 	struct mail_peer *peers;
 	struct mail_session *sessions;
-	struct mail_user *users;
+	struct hash_table users; /* of struct mail_user: tens of thousands in a big install */
 	char users_root[1100];
+	char spool_dir[1100]; /* DATA/spool: APPEND literals too big for memory */
 	bool shutting_down;
 	int watch_fd; /* inotify on DATA/users/.notify: commits by other processes */
+	/* at most set->mail_open_stores_max stores open, the rest parked (store.h) */
+	struct store_pool *stores;
+	/* fd budget: a new session needs its own fd and maybe a store's; refused beyond */
+	unsigned session_count;
+	unsigned fd_base;  /* fds open when ready (listeners, inotify, control channel) */
+	unsigned fd_limit; /* RLIMIT_NOFILE */
 };
+
+/* fds one open store holds: ROOT/USER, bodies/, store.lock, store.db, -wal, -shm */
+#define MAIL_STORE_FDS 6
+/* kept free for what the estimate does not count: body fds of running FETCHes, a reopen
+ * beyond the limit while every open store is busy, login channels, SQLite temp files */
+#define MAIL_FD_SLACK 64
 
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 {
-	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
-		if (strcmp(u->name, name) == 0) {
-			u->refs++;
-			return u;
-		}
+	struct hash_node *n = hash_find(&mp->users, name);
+	if (n != NULL) {
+		struct mail_user *u = (struct mail_user *)n;
+		u->refs++;
+		return u;
 	}
 	struct store *store;
 	const char *err;
-	if (store_open(mp->users_root, name, &store, &err) < 0) {
+	int r = store_open(mp->users_root, name, &store, &err);
+	if (r < 0 && (errno == EMFILE || errno == ENFILE) && store_pool_shed(mp->stores, NULL) > 0)
+		r = store_open(mp->users_root, name, &store, &err); /* out of fds: park one, again */
+	if (r < 0) {
 		log_error("cannot open the store of %s: %s", name, err);
 		return NULL;
 	}
+	store_pool_add(mp->stores, store); /* parks the least recently used beyond the limit */
 	struct mail_user *u = xcalloc(1, sizeof(*u));
 	u->name = xstrdup(name);
 	u->store = store;
 	u->refs = 1;
-	u->next = mp->users;
-	mp->users = u;
+	u->node.key = u->name;
+	hash_insert(&mp->users, &u->node);
 	return u;
 }
 
@@ -83,13 +111,19 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 static void mail_watch_user(void *ctx, const char *name)
 {
 	struct mail_proc *mp = ctx;
-	for (struct mail_user *u = mp->users; u != NULL; u = u->next) {
-		if (name == NULL || strcmp(u->name, name) == 0) {
-			if (store_refresh(u->store) < 0)
-				log_error("cannot refresh the store of %s", u->name);
-			if (name != NULL)
-				return;
-		}
+	if (name != NULL) {
+		struct mail_user *u = (struct mail_user *)hash_find(&mp->users, name);
+		if (u != NULL && store_refresh(u->store) < 0)
+			log_error("cannot refresh the store of %s", u->name);
+		return;
+	}
+	/* the queue overflowed: every user may have changed */
+	size_t iter;
+	for (struct hash_node *n = hash_first(&mp->users, &iter); n != NULL;
+	     n = hash_next(&mp->users, n, &iter)) {
+		struct mail_user *u = (struct mail_user *)n;
+		if (store_refresh(u->store) < 0)
+			log_error("cannot refresh the store of %s", u->name);
 	}
 }
 
@@ -101,16 +135,40 @@ static void mail_watch_read(void *ctx, unsigned events)
 		log_error("reading store notifications: %s", strerror(errno));
 }
 
+/* Would one more session (and maybe one more open store) still leave MAIL_FD_SLACK fds? */
+static bool mail_fds_available(struct mail_proc *mp)
+{
+	struct rlimit rl; /* read again: an operator may change it with prlimit(1) */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		mp->fd_limit = rl.rlim_cur > 1000000000 ? 1000000000u : (unsigned)rl.rlim_cur;
+	unsigned open, parked;
+	store_pool_counts(mp->stores, &open, &parked);
+	if (open < mp->set->mail_open_stores_max)
+		open++;
+	uint64_t need = (uint64_t)mp->fd_base + mp->session_count + 1 +
+			(uint64_t)open * MAIL_STORE_FDS + MAIL_FD_SLACK;
+	return need <= mp->fd_limit;
+}
+
+static void mail_park_idle(void *ctx)
+{
+	struct mail_proc *mp = ctx;
+	unsigned parked = store_pool_park_idle(mp->stores, mp->set->mail_store_park_idle);
+	if (parked > 0) {
+		unsigned open, still;
+		store_pool_counts(mp->stores, &open, &still);
+		log_debug("parked %u idle stores (%u open, %u parked)", parked, open, still);
+	}
+	unsigned period = mp->set->mail_store_park_idle / 4;
+	loop_timer_add(mp->loop, (uint64_t)(period < 1 ? 1 : period > 15 ? 15 : period) * 1000,
+		       mail_park_idle, mp);
+}
+
 static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 {
 	if (u == NULL || --u->refs > 0)
 		return;
-	for (struct mail_user **p = &mp->users; *p != NULL; p = &(*p)->next) {
-		if (*p == u) {
-			*p = u->next;
-			break;
-		}
-	}
+	hash_remove(&mp->users, &u->node);
 	store_close(&u->store);
 	free(u->name);
 	free(u);
@@ -119,15 +177,14 @@ static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 static void mail_session_free(void *ctx)
 {
 	struct mail_session *ms = ctx;
+	ms->mp->session_count--;
 	mail_user_unref(ms->mp, ms->user);
 	free(ms);
 }
 
-static void mail_session_closed(struct imap_session *s, const char *reason)
+static void mail_session_end(struct mail_session *ms, const char *id, const char *reason)
 {
-	struct mail_session *ms = imap_session_owner(s);
-	log_info("session %s: %s disconnected: %s", imap_session_id(s), imap_session_user(s),
-		 reason);
+	log_info("session %s: %s disconnected: %s", id, ms->user->name, reason);
 	if (ms->prev != NULL)
 		ms->prev->next = ms->next;
 	else
@@ -135,13 +192,37 @@ static void mail_session_closed(struct imap_session *s, const char *reason)
 	if (ms->next != NULL)
 		ms->next->prev = ms->prev;
 	imap_session_destroy(&ms->session);
+	pop3_session_destroy(&ms->pop3);
 	/* the session frees its view at the end of the batch: close the store after that */
 	loop_defer(ms->mp->loop, mail_session_free, ms);
+}
+
+static void mail_session_closed(struct imap_session *s, const char *reason)
+{
+	mail_session_end(imap_session_owner(s), imap_session_id(s), reason);
+}
+
+static void mail_pop3_closed(struct pop3_session *s, const char *reason)
+{
+	mail_session_end(pop3_session_owner(s), pop3_session_id(s), reason);
 }
 
 static const struct imap_session_hooks mail_hooks = {
 	.closed = mail_session_closed,
 };
+
+static const struct pop3_session_hooks mail_pop3_hooks = {
+	.closed = mail_pop3_closed,
+};
+
+static void mail_session_link(struct mail_proc *mp, struct mail_session *ms)
+{
+	mp->session_count++;
+	ms->next = mp->sessions;
+	if (ms->next != NULL)
+		ms->next->prev = ms;
+	mp->sessions = ms;
+}
 
 static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 {
@@ -152,15 +233,39 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	uint32_t tls = ipc_get_u32(r);
 	size_t pipelined_len;
 	const unsigned char *pipelined = ipc_get_bytes(r, &pipelined_len);
-	if (!ipc_reader_done(r) || fd < 0) {
+	uint32_t proto = ipc_get_u32(r);
+	if (!ipc_reader_done(r) || (proto != IPC_PROTO_IMAP && proto != IPC_PROTO_POP3)) {
 		log_error("malformed hand-off from a login process");
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
+	if (fd < 0) {
+		/* the kernel could not give us the client's fd (ipc.c: MSG_CTRUNC, we were out of
+		 * fds): that client's connection is gone, the channel and the rest are fine */
+		log_error("session %s: hand-off for %s arrived without its connection (out of file "
+			  "descriptors?)", session_id, user);
+		return;
+	}
+	if (ipc_fds_exhausted() || !mail_fds_available(mp)) {
+		/* near the fd limit: this login fails cleanly, sessions already here go on */
+		char line[600];
+		if (proto == IPC_PROTO_POP3)
+			snprintf(line, sizeof(line), "-ERR [SYS/TEMP] Server busy, try again later\r\n");
+		else
+			snprintf(line, sizeof(line), "%s NO [UNAVAILABLE] Server busy, try again "
+				 "later\r\n* BYE Server busy\r\n", tag);
+		(void)!write(fd, line, strlen(line));
+		close(fd);
+		log_warn("session %s: %s refused: %u sessions, near the fd limit (%u)", session_id,
+			 user, mp->session_count, mp->fd_limit);
+		return;
+	}
 	if (mp->shutting_down) {
-		static const char bye[] = "* BYE Server shutting down\r\n";
-		(void)!write(fd, bye, sizeof(bye) - 1);
+		const char *bye = proto == IPC_PROTO_POP3
+					  ? "-ERR [SYS/TEMP] Server shutting down\r\n"
+					  : "* BYE Server shutting down\r\n";
+		(void)!write(fd, bye, strlen(bye));
 		close(fd);
 		return;
 	}
@@ -177,8 +282,12 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	}
 	struct mail_user *mu = mail_user_get(mp, user);
 	if (mu == NULL) {
-		conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again later\r\n"
-				  "* BYE Internal error\r\n", tag);
+		if (proto == IPC_PROTO_POP3)
+			conn_printf(conn, "-ERR [SYS/TEMP] Cannot open your mail store, try again "
+					  "later\r\n");
+		else
+			conn_printf(conn, "%s NO [SERVERBUG] Cannot open your mail store, try again "
+					  "later\r\n* BYE Internal error\r\n", tag);
 		conn_flush(conn);
 		conn_destroy(&conn);
 		return;
@@ -186,6 +295,27 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 	struct mail_session *ms = xcalloc(1, sizeof(*ms));
 	ms->mp = mp;
 	ms->user = mu;
+	if (proto == IPC_PROTO_POP3) {
+		struct pop3_session_params pp = {
+			.loop = mp->loop,
+			.conn = conn,
+			.set = &mp->pop3_set,
+			.hooks = &mail_pop3_hooks,
+			.owner = ms,
+			.state = POP3_STATE_TRANSACTION,
+			.session_id = session_id,
+			.remote_ip = ip,
+			.user = user,
+			.tls = tls != 0,
+			.store = mu->store,
+		};
+		ms->pop3 = pop3_session_create(&pp);
+		mail_session_link(mp, ms);
+		log_info("session %s: %s logged in from %s (POP3, %s)", session_id, user, ip,
+			 tls ? "TLS" : "plaintext");
+		pop3_session_logged_in(ms->pop3);
+		return;
+	}
 	struct imap_session_params p = {
 		.loop = mp->loop,
 		.conn = conn,
@@ -200,10 +330,7 @@ static void mail_handoff(struct mail_proc *mp, struct ipc_reader *r, int fd)
 		.store = mu->store,
 	};
 	ms->session = imap_session_create(&p);
-	ms->next = mp->sessions;
-	if (ms->next != NULL)
-		ms->next->prev = ms;
-	mp->sessions = ms;
+	mail_session_link(mp, ms);
 	log_info("session %s: %s logged in from %s (%s)", session_id, user, ip,
 		 tls ? "TLS" : "plaintext");
 	imap_session_logged_in(ms->session, tag);
@@ -291,10 +418,40 @@ static void mail_shutdown(void *ctx)
 	/* a BYE can complete at once and free the session: take next first */
 	for (struct mail_session *ms = mp->sessions, *next; ms != NULL; ms = next) {
 		next = ms->next;
-		imap_session_bye(ms->session, "Server shutting down");
+		if (ms->session != NULL)
+			imap_session_bye(ms->session, "Server shutting down");
+		else
+			pop3_session_bye(ms->pop3, "Server shutting down");
 	}
 	loop_timer_add(mp->loop, 0, mail_exit_check, mp);
 	loop_timer_add(mp->loop, 3000, mail_deadline, mp);
+}
+
+/* Raise the soft fd limit to the hard one (connections cost one fd each here) and note what
+ * is open already. */
+static void mail_fd_budget(struct mail_proc *mp)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		mp->fd_limit = rl.rlim_cur > 1000000000 ? 1000000000u : (unsigned)rl.rlim_cur;
+	} else {
+		mp->fd_limit = 1024;
+	}
+	mp->fd_base = 16;
+	DIR *d = opendir("/proc/self/fd");
+	if (d != NULL) {
+		unsigned n = 0;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL)
+			n += de->d_name[0] != '.';
+		closedir(d);
+		mp->fd_base = n;
+	}
 }
 
 int mail_main(const struct settings *set, int ctl_fd, unsigned index)
@@ -306,8 +463,10 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 		return 1;
 	}
 	settings_path(set, "users", mp.users_root, sizeof(mp.users_root));
-	if (dir_create(mp.users_root, 0700) < 0) {
-		log_error("cannot create %s: %s", mp.users_root, strerror(errno));
+	settings_path(set, "spool", mp.spool_dir, sizeof(mp.spool_dir));
+	if (dir_create(mp.users_root, 0700) < 0 || dir_create(mp.spool_dir, 0700) < 0) {
+		log_error("cannot create %s or %s: %s", mp.users_root, mp.spool_dir,
+			  strerror(errno));
 		return 1;
 	}
 	mp.imap_set.timeout_preauth_ms = set->timeout_preauth * 1000;
@@ -316,6 +475,13 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.imap_set.preauth_literal_max = set->preauth_literal_max;
 	mp.imap_set.literal_max = set->max_line;
 	mp.imap_set.append_limit = set->append_limit;
+	mp.imap_set.spool_dir = mp.spool_dir;
+	mp.imap_set.append_mem_max = MAIL_APPEND_MEM_MAX;
+	mp.pop3_set.timeout_preauth_ms = set->timeout_preauth * 1000;
+	/* RFC 1939 3: the autologout timer is at least 10 minutes; timeout_idle is >= 30 */
+	mp.pop3_set.timeout_idle_ms = set->timeout_idle * 1000;
+	hash_init(&mp.users);
+	mp.stores = store_pool_create(set->mail_open_stores_max);
 	mp.loop = loop_create();
 	const char *werr;
 	mp.watch_fd = store_watch_open(mp.users_root, &werr);
@@ -327,7 +493,13 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	mp.ctl = ipc_chan_create(mp.loop, ctl_fd, mail_ctl_msg, mail_ctl_closed, &mp);
 	loop_signal_add(mp.loop, SIGTERM, mail_shutdown, &mp);
 	loop_signal_add(mp.loop, SIGINT, mail_shutdown, &mp);
-	log_info("mail[%u] ready", index);
+	if (set->mail_store_park_idle > 0)
+		mail_park_idle(&mp); /* parks nothing yet; arms the timer */
+	mail_fd_budget(&mp);
+	log_info("mail[%u] ready (fd limit %u, at most %u stores open)", index, mp.fd_limit,
+		 set->mail_open_stores_max);
 	loop_run(mp.loop);
+	hash_free(&mp.users); /* every session ended, so every user was unreferenced */
+	store_pool_destroy(&mp.stores);
 	return 0;
 }

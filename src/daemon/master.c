@@ -48,7 +48,7 @@ struct child {
 struct master {
 	const struct settings *set;
 	struct loop *loop;
-	int imap_fd, imaps_fd;
+	struct login_listeners login_fds;
 	int lmtp_fd, lmtp_unix_fd;
 	struct child *children;
 	size_t child_count;
@@ -243,9 +243,11 @@ static void child_exec_role(struct master *m, struct child *c, int ctl_fd)
 		break;
 	}
 	default: {
-		int keep[] = {ctl_fd, m->imap_fd, m->imaps_fd};
-		close_other_fds(keep, 3);
-		ret = login_main(m->set, ctl_fd, m->imap_fd, m->imaps_fd, c->index);
+		int keep[1 + LOGIN_LISTENER_COUNT] = {ctl_fd};
+		for (int i = 0; i < LOGIN_LISTENER_COUNT; i++)
+			keep[1 + i] = m->login_fds.fd[i];
+		close_other_fds(keep, 1 + LOGIN_LISTENER_COUNT);
+		ret = login_main(m->set, ctl_fd, &m->login_fds, c->index);
 		break;
 	}
 	}
@@ -434,7 +436,8 @@ static int master_prepare(const struct settings *set, uid_t uid, gid_t gid, bool
 		log_info("generated a self-signed certificate for %s in %s", set->hostname,
 			 set->tls_cert);
 	(void)error;
-	/* the spool for messages being delivered (LMTP, kura deliver): unlinked temporary files */
+	/* the spool for messages being delivered (LMTP, kura deliver) and APPENDed (the mail
+	 * processes): unlinked temporary files */
 	settings_path(set, "spool", path, sizeof(path));
 	if (dir_create(path, 0700) < 0) {
 		log_error("cannot create %s: %s", path, strerror(errno));
@@ -481,8 +484,9 @@ static int master_lmtp_listen(struct master *m, uid_t uid, gid_t gid, bool root)
 
 int master_main(const struct settings *set)
 {
-	struct master m = {.set = set, .imap_fd = -1, .imaps_fd = -1, .lmtp_fd = -1,
-			   .lmtp_unix_fd = -1};
+	struct master m = {.set = set, .lmtp_fd = -1, .lmtp_unix_fd = -1};
+	for (int i = 0; i < LOGIN_LISTENER_COUNT; i++)
+		m.login_fds.fd[i] = -1;
 	char error[512];
 	log_set_role("master");
 	log_set_level((enum log_level)set->log_level);
@@ -498,17 +502,20 @@ int master_main(const struct settings *set)
 	}
 	if (master_prepare(set, uid, gid, root) < 0)
 		return 1;
-	if (set->imap_listen[0] != '\0') {
-		m.imap_fd = listen_open(set->imap_listen, error, sizeof(error));
-		if (m.imap_fd < 0) {
-			log_error("cannot listen for IMAP on %s", error);
-			return 1;
-		}
-	}
-	if (set->imaps_listen[0] != '\0') {
-		m.imaps_fd = listen_open(set->imaps_listen, error, sizeof(error));
-		if (m.imaps_fd < 0) {
-			log_error("cannot listen for IMAPS on %s", error);
+	const struct {
+		const char *addr, *what;
+	} listeners[LOGIN_LISTENER_COUNT] = {
+		[LOGIN_LISTEN_IMAP] = {set->imap_listen, "IMAP"},
+		[LOGIN_LISTEN_IMAPS] = {set->imaps_listen, "IMAPS"},
+		[LOGIN_LISTEN_POP3] = {set->pop3_listen, "POP3"},
+		[LOGIN_LISTEN_POP3S] = {set->pop3s_listen, "POP3S"},
+	};
+	for (int i = 0; i < LOGIN_LISTENER_COUNT; i++) {
+		if (listeners[i].addr[0] == '\0')
+			continue;
+		m.login_fds.fd[i] = listen_open(listeners[i].addr, error, sizeof(error));
+		if (m.login_fds.fd[i] < 0) {
+			log_error("cannot listen for %s on %s", listeners[i].what, error);
 			return 1;
 		}
 	}
@@ -553,6 +560,10 @@ int master_main(const struct settings *set)
 	log_info("kura ready: IMAP (STARTTLS) on %s, IMAPS on %s, data in %s",
 		 set->imap_listen[0] ? set->imap_listen : "(off)",
 		 set->imaps_listen[0] ? set->imaps_listen : "(off)", set->data_dir);
+	if (set->pop3_listen[0] || set->pop3s_listen[0])
+		log_info("POP3 (STLS) on %s, POP3S on %s",
+			 set->pop3_listen[0] ? set->pop3_listen : "(off)",
+			 set->pop3s_listen[0] ? set->pop3s_listen : "(off)");
 	if (lmtp_count > 0)
 		log_info("LMTP on %s%s%s", set->lmtp_listen[0] ? set->lmtp_listen : "",
 			 set->lmtp_listen[0] && set->lmtp_socket[0] ? " and " : "",
@@ -570,10 +581,10 @@ int master_main(const struct settings *set)
 	}
 	free(m.children);
 	loop_destroy(&m.loop);
-	if (m.imap_fd >= 0)
-		close(m.imap_fd);
-	if (m.imaps_fd >= 0)
-		close(m.imaps_fd);
+	for (int i = 0; i < LOGIN_LISTENER_COUNT; i++) {
+		if (m.login_fds.fd[i] >= 0)
+			close(m.login_fds.fd[i]);
+	}
 	if (m.lmtp_fd >= 0)
 		close(m.lmtp_fd);
 	if (m.lmtp_unix_fd >= 0) {

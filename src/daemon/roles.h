@@ -8,7 +8,19 @@
 /* Run the master in the foreground until SIGTERM/SIGINT. Returns the exit status. */
 int master_main(const struct settings *set);
 
-int login_main(const struct settings *set, int ctl_fd, int imap_fd, int imaps_fd,
+/* The listeners a login process accepts on (-1: not configured). */
+enum login_listener {
+	LOGIN_LISTEN_IMAP,  /* STARTTLS */
+	LOGIN_LISTEN_IMAPS, /* implicit TLS */
+	LOGIN_LISTEN_POP3,  /* STLS */
+	LOGIN_LISTEN_POP3S, /* implicit TLS */
+	LOGIN_LISTENER_COUNT
+};
+struct login_listeners {
+	int fd[LOGIN_LISTENER_COUNT];
+};
+
+int login_main(const struct settings *set, int ctl_fd, const struct login_listeners *fds,
 	       unsigned index);
 int auth_main(const struct settings *set, int ctl_fd);
 int mail_main(const struct settings *set, int ctl_fd, unsigned index);

@@ -30,6 +30,8 @@ static const struct key_def settings_keys[] = {
 	STR(data_dir, KEY_STR),
 	STR(imap_listen, KEY_LISTEN),
 	STR(imaps_listen, KEY_LISTEN),
+	STR(pop3_listen, KEY_LISTEN),
+	STR(pop3s_listen, KEY_LISTEN),
 	STR(tls_cert, KEY_STR),
 	STR(tls_key, KEY_STR),
 	STR(hostname, KEY_STR),
@@ -39,6 +41,8 @@ static const struct key_def settings_keys[] = {
 	{"plaintext_auth", KEY_PLAINTEXT, offsetof(struct settings, plaintext_auth), 0, 0, 0},
 	NUM(login_processes, 1, 64),
 	NUM(mail_processes, 1, 256),
+	NUM(mail_open_stores_max, 1, 1000000),
+	NUM(mail_store_park_idle, 0, 86400),
 	NUM(auth_workers, 1, 64),
 	NUM(timeout_preauth, 1, 3600),
 	NUM(timeout_idle, 1800, 86400),
@@ -64,12 +68,16 @@ void settings_defaults(struct settings *set)
 	snprintf(set->data_dir, sizeof(set->data_dir), "./kura-data");
 	snprintf(set->imap_listen, sizeof(set->imap_listen), "127.0.0.1:1143");
 	snprintf(set->imaps_listen, sizeof(set->imaps_listen), "127.0.0.1:1993");
+	snprintf(set->pop3_listen, sizeof(set->pop3_listen), "127.0.0.1:1110");
+	snprintf(set->pop3s_listen, sizeof(set->pop3s_listen), "127.0.0.1:1995");
 	snprintf(set->user, sizeof(set->user), "kura");
 	snprintf(set->login_user, sizeof(set->login_user), "nobody");
 	set->plaintext_auth = PLAINTEXT_AUTH_NEVER;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	set->login_processes = cores > 0 && cores < 64 ? (unsigned)cores : 2;
 	set->mail_processes = set->login_processes;
+	set->mail_open_stores_max = 500;
+	set->mail_store_park_idle = 60;
 	set->auth_workers = 2;
 	set->timeout_preauth = 60;
 	set->timeout_idle = 1800;
@@ -243,8 +251,10 @@ int settings_finish(struct settings *set, char *error, size_t error_size)
 		    set->hostname[0] == '\0')
 			snprintf(set->hostname, sizeof(set->hostname), "localhost");
 	}
-	if (set->imap_listen[0] == '\0' && set->imaps_listen[0] == '\0') {
-		snprintf(error, error_size, "no listener: set imap_listen or imaps_listen");
+	if (set->imap_listen[0] == '\0' && set->imaps_listen[0] == '\0' &&
+	    set->pop3_listen[0] == '\0' && set->pop3s_listen[0] == '\0') {
+		snprintf(error, error_size,
+			 "no listener: set imap_listen, imaps_listen, pop3_listen or pop3s_listen");
 		return -1;
 	}
 	/* sockaddr_un.sun_path holds 108 bytes with the NUL. The default DATA/lmtp.sock under a

@@ -14,6 +14,8 @@ struct settings {
 	char data_dir[1024];
 	char imap_listen[256];  /* "host:port" or "" (disabled); STARTTLS port */
 	char imaps_listen[256]; /* implicit TLS */
+	char pop3_listen[256];  /* "host:port" or "" (disabled); STLS port */
+	char pop3s_listen[256]; /* POP3 over implicit TLS */
 	char tls_cert[1024];    /* default DATA/tls/cert.pem */
 	char tls_key[1024];     /* default DATA/tls/key.pem */
 	char hostname[256];
@@ -23,6 +25,8 @@ struct settings {
 	enum plaintext_auth plaintext_auth;
 	unsigned login_processes;
 	unsigned mail_processes;
+	unsigned mail_open_stores_max; /* per mail process; the rest are parked (store.h) */
+	unsigned mail_store_park_idle; /* seconds unused before a store is parked; 0: never */
 	unsigned auth_workers;
 	uint64_t timeout_preauth;  /* seconds */
 	uint64_t timeout_idle;     /* seconds, >= 1800 (RFC 9051 5.4) */

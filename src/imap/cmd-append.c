@@ -1,6 +1,8 @@
 /* cmd-append.c: APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502: all messages or none),
  * UIDPLUS (APPENDUID), APPENDLIMIT (RFC 7889: the parser refuses a bigger literal with
- * TOOBIG before it is sent) and literal8 (RFC 3516 BINARY). */
+ * TOOBIG before it is sent) and literal8 (RFC 3516 BINARY). A message literal is in memory or,
+ * past the session's in-memory budget, in the command's spool file, mapped here
+ * (imap_cmd_literal): the store gets one contiguous range either way. */
 #include <string.h>
 
 #include "imap-arg.h"
@@ -43,7 +45,8 @@ int cmd_append(struct imap_cmd *cmd)
 			}
 			i++;
 		}
-		if (i >= cmd->count || cmd->args[i].type != IMAP_ARG_LITERAL) {
+		if (i >= cmd->count || (cmd->args[i].type != IMAP_ARG_LITERAL &&
+					cmd->args[i].type != IMAP_ARG_LITERAL_SINK)) {
 			imap_cmd_reply(cmd, "BAD", NULL, "APPEND needs the message as a literal");
 			return 1;
 		}
@@ -51,12 +54,14 @@ int cmd_append(struct imap_cmd *cmd)
 			imap_cmd_reply(cmd, "NO", NULL, "Refusing to store an empty message");
 			return 1;
 		}
-		if (!cmd->args[i].literal8 && memchr(cmd->args[i].str, '\0', cmd->args[i].len)) {
+		if (imap_cmd_literal(cmd, &cmd->args[i], &m->data, &m->size, &err) < 0) {
+			imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot read the message: %s", err);
+			return 1;
+		}
+		if (!cmd->args[i].literal8 && memchr(m->data, '\0', m->size)) {
 			imap_cmd_reply(cmd, "NO", NULL, "NUL in a message needs a literal8");
 			return 1;
 		}
-		m->data = (const unsigned char *)cmd->args[i].str;
-		m->size = cmd->args[i].len;
 		i++;
 		if (++n > APPEND_MAX_MESSAGES) {
 			imap_cmd_reply(cmd, "NO", "LIMIT", "Too many messages in one APPEND");

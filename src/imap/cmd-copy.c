@@ -32,15 +32,14 @@ static int copy_run(struct imap_cmd *cmd, bool move)
 	}
 	struct imap_seqset set;
 	if (imap_seqset_parse(cmd->args[0].str, cmd->args[0].len, cmd->pool, COPY_RANGES_MAX, &set,
-			      &err) < 0 ||
-	    set.is_saved) {
-		imap_cmd_reply(cmd, "BAD", NULL, "%s", set.is_saved ? "No saved search result" : err);
+			      &err) < 0) {
+		imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 		return 1;
 	}
 	uint32_t *idx;
 	size_t n;
 	bool bad;
-	imap_seqset_resolve(&set, v->uids, v->count, cmd->uid, cmd->pool, &idx, &n, &bad);
+	imap_session_seqset_resolve(s, &set, cmd->uid, cmd->pool, &idx, &n, &bad);
 	if (bad) {
 		imap_cmd_reply(cmd, "BAD", NULL, "Message sequence number out of range");
 		return 1;

@@ -34,11 +34,11 @@ int cmd_expunge(struct imap_cmd *cmd)
 		const char *err;
 		bool bad;
 		if (imap_seqset_parse(cmd->args[0].str, cmd->args[0].len, cmd->pool, 10000, &set,
-				      &err) < 0 || set.is_saved) {
-			imap_cmd_reply(cmd, "BAD", NULL, "%s", set.is_saved ? "No saved search result" : err);
+				      &err) < 0) {
+			imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 			return 1;
 		}
-		imap_seqset_resolve(&set, v->uids, v->count, true, cmd->pool, &idx, &n, &bad);
+		imap_session_seqset_resolve(s, &set, true, cmd->pool, &idx, &n, &bad);
 	}
 	uint32_t *uids = pool_alloc_array(cmd->pool, n ? n : 1, sizeof(uint32_t));
 	size_t k = 0;

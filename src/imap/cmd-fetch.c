@@ -449,30 +449,6 @@ static const char *fetch_parse_modifiers(struct imap_cmd *cmd, const struct imap
 	return NULL;
 }
 
-struct fetch_vanished_ctx {
-	const struct imap_view *v;
-	const struct imap_seq_range *ranges;
-	size_t range_count;
-	uint32_t *uids;
-	size_t count, alloc;
-};
-
-static int fetch_vanished_cb(void *ctx, uint32_t uid)
-{
-	struct fetch_vanished_ctx *c = ctx;
-	/* a UID still in the view is announced by the VANISHED that reports its expunge to this
-	 * session (after this command); (EARLIER) only names what the client no longer sees */
-	if (!imap_seqset_ranges_contain(c->ranges, c->range_count, uid) ||
-	    imap_view_find(c->v, uid) >= 0)
-		return 0;
-	if (c->count == c->alloc) {
-		c->alloc = c->alloc ? c->alloc * 2 : 256;
-		c->uids = xrealloc(c->uids, c->alloc * sizeof(*c->uids));
-	}
-	c->uids[c->count++] = uid;
-	return 0;
-}
-
 /* UID FETCH ... (CHANGEDSINCE n VANISHED): "* VANISHED (EARLIER) uid-set" of the UIDs of the set
  * expunged after n, before any FETCH response (RFC 7162 3.2.6). kura keeps every expunge's
  * MODSEQ (the store never drops them), so this is exact. */
@@ -481,7 +457,6 @@ static int fetch_send_vanished(struct imap_cmd *cmd, const struct imap_seqset *s
 {
 	struct imap_session *s = cmd->session;
 	struct imap_view *v = s->view;
-	struct fetch_vanished_ctx c = {.v = v};
 	/* "*" is the highest UID in the mailbox (RFC 9051 6.4.9), but an expunged UID may lie
 	 * above every UID left, and the client's "1:*" means all it knows. A VANISHED (EARLIER)
 	 * may name any UID (3.2.10), so a range with "*" covers both readings: from the lower of
@@ -502,24 +477,17 @@ static int fetch_send_vanished(struct imap_cmd *cmd, const struct imap_seqset *s
 		wide.ranges[i] = r;
 	}
 	struct imap_seq_range *ranges;
-	imap_seqset_normalize(&wide, UINT32_MAX, cmd->pool, &ranges, &c.range_count);
-	c.ranges = ranges;
-	struct store_mailbox *mb = pool_alloc(cmd->pool, sizeof(*mb));
+	size_t range_count;
+	imap_seqset_normalize(&wide, UINT32_MAX, cmd->pool, &ranges, &range_count);
+	struct buf out;
+	buf_init(&out, (size_t)-2);
 	const char *err;
-	int ret = store_changes_since(s->store, v->mb.id, since, mb, NULL, fetch_vanished_cb, &c,
-				      &err);
+	int ret = imap_view_vanished_earlier(v, since, ranges, range_count, 0, &out, &err);
 	if (ret < 0)
 		log_error("session %s: FETCH VANISHED: %s", s->session_id, err);
-	if (ret > 0 && c.count > 0) {
-		struct buf out;
-		buf_init(&out, (size_t)-2);
-		buf_append_str(&out, "* VANISHED (EARLIER) ");
-		imap_seqset_append(&out, c.uids, c.count);
-		buf_append_str(&out, "\r\n");
+	else if (out.len > 0)
 		conn_write(imap_cmd_conn(cmd), out.data, out.len);
-		buf_free(&out);
-	}
-	free(c.uids);
+	buf_free(&out);
 	return ret < 0 ? -1 : 0;
 }
 
@@ -550,10 +518,6 @@ int cmd_fetch(struct imap_cmd *cmd)
 		imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 		return 1;
 	}
-	if (set.is_saved) {
-		imap_cmd_reply(cmd, "BAD", NULL, "No saved search result");
-		return 1;
-	}
 	struct fetch_state *st = pool_alloc(cmd->pool, sizeof(*st));
 	st->body_fd = -1;
 	if (imap_fetch_parse(&cmd->args[1], s->enabled_rev2, cmd->pool, &st->req, &err) < 0) {
@@ -561,8 +525,7 @@ int cmd_fetch(struct imap_cmd *cmd)
 		return 1;
 	}
 	bool bad;
-	imap_seqset_resolve(&set, v->uids, v->count, cmd->uid, cmd->pool, &st->idx, &st->count,
-			    &bad);
+	imap_session_seqset_resolve(s, &set, cmd->uid, cmd->pool, &st->idx, &st->count, &bad);
 	if (bad) {
 		imap_cmd_reply(cmd, "BAD", NULL, "Message sequence number out of range");
 		return 1;

@@ -184,59 +184,23 @@ static uint32_t select_seq_match(const struct select_qresync *q, const struct im
 	return known_upto;
 }
 
-struct select_vanished_ctx {
-	const struct imap_view *v;
-	const struct imap_seq_range *known;
-	size_t known_count;
-	uint32_t above;
-	uint32_t *uids;
-	size_t count, alloc;
-};
-
-static int select_vanished_cb(void *ctx, uint32_t uid)
-{
-	struct select_vanished_ctx *c = ctx;
-	/* a UID still in the view (expunged after it was loaded) is reported by a VANISHED
-	 * without EARLIER once the client knows it (RFC 7162 3.2.10) */
-	if (uid <= c->above || !imap_seqset_ranges_contain(c->known, c->known_count, uid) ||
-	    imap_view_find(c->v, uid) >= 0)
-		return 0;
-	if (c->count == c->alloc) {
-		c->alloc = c->alloc ? c->alloc * 2 : 256;
-		c->uids = xrealloc(c->uids, c->alloc * sizeof(*c->uids));
-	}
-	c->uids[c->count++] = uid;
-	return 0;
-}
-
-/* "* VANISHED (EARLIER) uid-set": the known UIDs expunged after the client's MODSEQ. The store
- * keeps the MODSEQ of every expunge for as long as the mailbox exists, so this is exact (the
- * "too old mod-sequence" case of 3.2.5.2 cannot arise); seq-match-data only narrows it. */
+/* "* VANISHED (EARLIER) uid-set": the known UIDs expunged after the client's MODSEQ (exact:
+ * the "too old mod-sequence" case of 3.2.5.2 cannot arise); seq-match-data only narrows it. */
 static int select_send_vanished(struct imap_cmd *cmd, struct select_state *st)
 {
 	struct imap_session *s = cmd->session;
-	struct select_vanished_ctx c = {
-		.v = s->view, .known = st->known, .known_count = st->known_count,
-	};
-	if (st->q.has_seq_match)
-		c.above = select_seq_match(&st->q, s->view);
-	struct store_mailbox *mb = pool_alloc(cmd->pool, sizeof(*mb));
+	uint32_t above = st->q.has_seq_match ? select_seq_match(&st->q, s->view) : 0;
+	struct buf out;
+	buf_init(&out, (size_t)-2);
 	const char *err;
-	int ret = store_changes_since(s->store, s->view->mb.id, st->q.modseq, mb, NULL,
-				      select_vanished_cb, &c, &err);
+	int ret = imap_view_vanished_earlier(s->view, st->q.modseq, st->known, st->known_count,
+					     above, &out, &err);
 	if (ret < 0)
 		log_error("session %s: QRESYNC: %s", s->session_id, err);
-	if (ret > 0 && c.count > 0) {
-		struct buf out;
-		buf_init(&out, (size_t)-2);
-		buf_append_str(&out, "* VANISHED (EARLIER) ");
-		imap_seqset_append(&out, c.uids, c.count);
-		buf_append_str(&out, "\r\n");
+	else if (out.len > 0)
 		conn_write(imap_cmd_conn(cmd), out.data, out.len);
-		buf_free(&out);
-	}
-	free(c.uids);
-	return ret < 0 ? -1 : 0;
+	buf_free(&out);
+	return ret;
 }
 
 static void select_reply(struct imap_cmd *cmd, bool examine)

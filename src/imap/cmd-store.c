@@ -302,9 +302,8 @@ int cmd_store(struct imap_cmd *cmd)
 	}
 	struct imap_seqset set;
 	if (imap_seqset_parse(cmd->args[0].str, cmd->args[0].len, cmd->pool, STORE_RANGES_MAX,
-			      &set, &err) < 0 ||
-	    set.is_saved) {
-		imap_cmd_reply(cmd, "BAD", NULL, "%s", set.is_saved ? "No saved search result" : err);
+			      &set, &err) < 0) {
+		imap_cmd_reply(cmd, "BAD", NULL, "%s", err);
 		return 1;
 	}
 	/* (flag-list / (flag *(SP flag))) */
@@ -332,7 +331,7 @@ int cmd_store(struct imap_cmd *cmd)
 	uint32_t *idx;
 	size_t n;
 	bool bad;
-	imap_seqset_resolve(&set, v->uids, v->count, cmd->uid, cmd->pool, &idx, &n, &bad);
+	imap_session_seqset_resolve(s, &set, cmd->uid, cmd->pool, &idx, &n, &bad);
 	if (bad) {
 		imap_cmd_reply(cmd, "BAD", NULL, "Message sequence number out of range");
 		return 1;

@@ -55,6 +55,10 @@ void imap_session_untagged(struct imap_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Finish an asynchronous command (its tagged reply already written) and go on with input. */
 void imap_cmd_done(struct imap_session *s);
+/* A command that works in slices (SEARCH) returns 0 with resume set after calling this: the
+ * session calls resume again at the next turn of the loop, after other connections' events,
+ * whether or not its output drained. */
+void imap_cmd_yield(struct imap_cmd *cmd);
 /* True while the output is small enough to add more (a resumable command checks it before
  * each message). */
 bool imap_cmd_output_room(struct imap_cmd *cmd);
@@ -65,6 +69,6 @@ struct conn *imap_cmd_conn(struct imap_cmd *cmd);
 imap_cmd_func cmd_capability, cmd_noop, cmd_logout, cmd_starttls, cmd_login, cmd_authenticate,
 	cmd_id, cmd_enable, cmd_select, cmd_create, cmd_delete, cmd_rename, cmd_subscribe,
 	cmd_list, cmd_namespace, cmd_status, cmd_append, cmd_check, cmd_close, cmd_expunge,
-	cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle;
+	cmd_fetch, cmd_store, cmd_copy, cmd_move, cmd_idle, cmd_search, cmd_sort, cmd_thread;
 
 #endif

@@ -38,6 +38,9 @@ static const struct imap_command_def imap_commands[] = {
 	{"STORE", cmd_store, SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_UID_OK},
 	{"COPY", cmd_copy, SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_UID_OK},
 	{"MOVE", cmd_move, SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_UID_OK},
+	{"SEARCH", cmd_search, SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_UID_OK},
+	{"SORT", cmd_sort, SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_UID_OK},
+	{"THREAD", cmd_thread, SELECTED, IMAP_CMD_FLAG_USES_SEQS | IMAP_CMD_FLAG_UID_OK},
 	/* UID's real handler is the command after it (imap-session.c) */
 	{"UID", NULL, SELECTED, 0},
 };

@@ -1,7 +1,8 @@
 /* imap-parser.c: a resumable byte-at-a-time state machine for IMAP commands; partial tokens live
  * in p->token, never in the caller's buffer. Traps: a failed command's rest is discarded unstored,
  * yet a "{n+}" ending one of its lines still brings n bytes, so a tracker watches every structural
- * byte for it; a literal's size passes every limit before one byte of it is allocated. */
+ * byte for it; a literal's size passes every limit before one byte of it is allocated (or before
+ * it is offered to the owner's sink, which then gets the bytes as they pass). */
 #include "imap-parser.h"
 
 #include <stdint.h>
@@ -68,8 +69,11 @@ struct imap_parser {
 
 	uint64_t lit_size;
 	bool lit_digits, lit_overflow, lit_nonsync, lit8, lit_nul;
-	char *lit_data;          /* in pool, lit_size + 1 bytes */
-	size_t lit_pos;
+	char *lit_data;          /* in pool, lit_size + 1 bytes; NULL when streamed */
+	uint64_t lit_pos;
+	bool lit_sink;           /* this literal goes to limits.literal_sink_write */
+	uint64_t lit_sink_ref;
+	const char *lit_sink_error; /* in pool: a write failed, the rest is discarded */
 	bool cont_pending;       /* a synchronising literal was accepted and nothing came yet */
 
 	enum lit_track trk;
@@ -126,6 +130,8 @@ static void parser_command_clear(struct imap_parser *p)
 	p->depth = 0;
 	p->bracket_depth = 0;
 	p->lit_data = NULL;
+	p->lit_sink = false;
+	p->lit_sink_error = NULL;
 	p->cont_pending = false;
 }
 
@@ -315,12 +321,14 @@ static void parser_literal_done(struct imap_parser *p)
 {
 	struct imap_arg arg;
 	memset(&arg, 0, sizeof(arg));
-	arg.type = IMAP_ARG_LITERAL;
+	arg.type = p->lit_sink ? IMAP_ARG_LITERAL_SINK : IMAP_ARG_LITERAL;
 	arg.literal8 = p->lit8;
 	arg.nonsync = p->lit_nonsync;
 	arg.str = p->lit_data;
 	arg.len = (size_t)p->lit_size;
+	arg.sink_ref = p->lit_sink ? p->lit_sink_ref : 0;
 	p->lit_data = NULL;
+	p->lit_sink = false;
 	parser_level_add(p, &arg);
 	p->state = PS_AFTER;
 }
@@ -377,6 +385,8 @@ static int parser_literal_begin(struct imap_parser *p, bool literal8)
 	p->lit_overflow = false;
 	p->lit_nonsync = false;
 	p->lit_nul = false;
+	p->lit_sink = false;
+	p->lit_sink_error = NULL;
 	p->state = PS_LIT_SIZE;
 	return 0;
 }
@@ -413,8 +423,29 @@ static int parser_literal_accept(struct imap_parser *p)
 		return parser_fail(p, "BAD", "TOOBIG", why);
 	}
 
-	p->lit_data = pool_alloc(p->pool, (size_t)n + 1);
 	p->lit_pos = 0;
+	if (n > 0 && p->limits.literal_sink_begin != NULL) {
+		const char *error = NULL;
+		uint64_t ref = 0;
+		int ret = p->limits.literal_sink_begin(p->limits.literal_sink_ctx, p->name, n, &ref,
+						       &error);
+		if (ret < 0) {
+			why = pool_printf(p->pool, "Cannot take the literal: %s",
+					  error != NULL ? error : "refused");
+			/* answered as TOOBIG is: the client sends no more, or we discard it */
+			if (!p->lit_nonsync)
+				return parser_fail(p, "NO", "SERVERBUG", why);
+			if (n > (uint64_t)p->limits.nonsync_skip_max)
+				return parser_fatal(p, "SERVERBUG", why);
+			return parser_fail(p, "NO", "SERVERBUG", why);
+		}
+		if (ret > 0) {
+			p->lit_sink = true;
+			p->lit_sink_ref = ref;
+		}
+	}
+	if (!p->lit_sink)
+		p->lit_data = pool_alloc(p->pool, (size_t)n + 1);
 	if (!p->lit_nonsync)
 		p->cont_pending = true;
 	if (n == 0)
@@ -672,6 +703,15 @@ again:
 	xabort("imap_parser: byte in an unexpected state");
 }
 
+/* A piece of a streamed literal to the owner; after a failure the rest is discarded. */
+static void parser_sink_write(struct imap_parser *p, const unsigned char *data, size_t n)
+{
+	const char *error = NULL;
+	if (p->limits.literal_sink_write(p->limits.literal_sink_ctx, data, n, &error) < 0)
+		p->lit_sink_error = pool_printf(p->pool, "Cannot store the literal: %s",
+						error != NULL ? error : "write failed");
+}
+
 static bool parser_state_quoted(enum parser_state s)
 {
 	return s == PS_QUOTED || s == PS_QUOTED_ESC || s == PS_ATOM_BRACKET_Q ||
@@ -690,7 +730,10 @@ static int parser_parse(struct imap_parser *p, const unsigned char *data, size_t
 			size_t n = len - *pos;
 			if ((uint64_t)n > p->lit_size - p->lit_pos)
 				n = (size_t)(p->lit_size - p->lit_pos);
-			memcpy(p->lit_data + p->lit_pos, data + *pos, n);
+			if (!p->lit_sink)
+				memcpy(p->lit_data + p->lit_pos, data + *pos, n);
+			else if (p->lit_sink_error == NULL)
+				parser_sink_write(p, data + *pos, n);
 			if (!p->lit8 && !p->lit_nul && memchr(data + *pos, 0, n) != NULL)
 				p->lit_nul = true;
 			p->lit_pos += n;
@@ -701,6 +744,11 @@ static int parser_parse(struct imap_parser *p, const unsigned char *data, size_t
 				/* RFC 9051 CHAR8 excludes NUL; literal8 exists for that */
 				return parser_fail_bad(p, "NUL byte in literal (use literal8 for "
 							  "binary data)");
+			}
+			if (p->lit_sink_error != NULL) {
+				/* the whole literal was read (the client had to send it), so the
+				 * rest of the command is skipped from here as after any error */
+				return parser_fail(p, "NO", "SERVERBUG", p->lit_sink_error);
 			}
 			parser_literal_done(p);
 			continue;

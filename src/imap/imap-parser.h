@@ -44,14 +44,30 @@
  * the next call returns that fatal error. A fatal error has fatal set (tag may be NULL): answer
  * "* BYE" and close; every later call returns it again until imap_parser_reset().
  *
+ * Streamed literals: when the owner sets literal_sink_begin, each accepted literal is offered
+ * to it first; one it takes is passed to literal_sink_write piece by piece as the bytes arrive
+ * (never held by the parser) and becomes an IMAP_ARG_LITERAL_SINK argument that carries only
+ * its size and the owner's reference. Every rule above still applies to it (size limits, NUL
+ * outside literal8, the continuation, resuming). The owner keeps what the sink received until
+ * the command is over: after imap_parser_next() returns 1 (the arguments refer to it) or -1,
+ * and after imap_parser_reset(), nothing the parser streamed before is used again, and the next
+ * command's first literal_sink_begin comes only after that. A sink that refuses a literal or
+ * fails a write makes the command fail with NO [SERVERBUG] and the sink's message: a refusal
+ * is answered like TOOBIG (a synchronising literal gets no continuation; a non-synchronising
+ * one is read and discarded if it is at most nonsync_skip_max bytes, else the error is fatal);
+ * after a failed write the rest of the literal is read and discarded and the error is
+ * answered at its end, then the rest of the command is skipped as after any error.
+ *
  * Memory: the arguments live in the pool; a line of one-byte atoms costs about 64 pool bytes
  * per 2 input bytes (imap_arg arrays grow by doubling), so the pool is bounded by about
- * 64 x line_max plus the accepted literals. The parser itself holds no buffer between commands. */
+ * 64 x line_max plus the accepted literals that were not streamed. The parser itself holds no
+ * buffer between commands. */
 #ifndef KURA_IMAP_PARSER_H
 #define KURA_IMAP_PARSER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 #include "lib/pool.h"
@@ -62,6 +78,9 @@ enum imap_arg_type {
 	IMAP_ARG_QUOTED,
 	IMAP_ARG_LITERAL,
 	IMAP_ARG_LIST,
+	/* a literal streamed to the owner's sink (limits.literal_sink_begin): str is NULL, len
+	 * its size, sink_ref the owner's reference; literal8 and nonsync as for LITERAL */
+	IMAP_ARG_LITERAL_SINK,
 };
 
 struct imap_arg {
@@ -69,15 +88,22 @@ struct imap_arg {
 	bool literal8;    /* "~{n}" */
 	bool nonsync;     /* "{n+}" */
 	/* ATOM, QUOTED, LITERAL: the bytes (NUL-terminated copy in the pool; may contain NUL only
-	 * for literal8) and their length. NIL: str is NULL. */
+	 * for literal8) and their length. NIL: str is NULL. LITERAL_SINK: str NULL, len set. */
 	const char *str;
 	size_t len;
 	/* LIST: the elements (NULL when count is 0). */
 	struct imap_arg *list;
 	size_t count;
-	/* NIL only: the atom as sent ("NIL", "nil", ...), because an astring such as a mailbox
-	 * or a user name may legitimately be the atom NIL (imap_arg_get_astring reads it). */
-	const char *nil_text;
+	/* (one of two, by type; a union keeps the node at 48 bytes: the parser's worst-case
+	 * memory is counted in nodes) */
+	union {
+		/* NIL only: the atom as sent ("NIL", "nil", ...), because an astring such as a
+		 * mailbox or a user name may legitimately be the atom NIL (imap_arg_get_astring
+		 * reads it). */
+		const char *nil_text;
+		/* LITERAL_SINK only: what literal_sink_begin returned in *ref_r */
+		uint64_t sink_ref;
+	};
 };
 
 struct imap_parsed {
@@ -109,6 +135,17 @@ struct imap_parser_limits {
 	size_t literal_max_default;
 	/* true: apply LITERAL- (a non-synchronising literal over 4096 bytes is refused). */
 	bool literal_minus;
+	/* Optional (NULL: every literal goes to the pool): stream literals to the owner instead
+	 * (see "Streamed literals" above). literal_sink_begin is called for each literal of at
+	 * least one byte once its size passed every limit, before the continuation is offered:
+	 * 1 stream this one (*ref_r is the owner's reference, copied into the argument's
+	 * sink_ref), 0 read it into the pool as usual, -1 refuse it (*error_r: why, printable
+	 * ASCII; copied). literal_sink_write gets the literal's bytes in order, in pieces of any
+	 * size: 0 taken, -1 failed (*error_r as above; no further bytes of this literal come). */
+	int (*literal_sink_begin)(void *ctx, const char *command_name, uint64_t size,
+				  uint64_t *ref_r, const char **error_r);
+	int (*literal_sink_write)(void *ctx, const void *data, size_t size, const char **error_r);
+	void *literal_sink_ctx;
 };
 
 struct imap_parser;
@@ -136,7 +173,7 @@ static inline bool imap_is_tag_char(unsigned char c)
 }
 
 /* Defaults: line_max 65536, list_depth_max 32, args_max 10000, nonsync_skip_max 65536,
- * literal_max NULL, literal_max_default 65536, literal_minus false. */
+ * literal_max NULL, literal_max_default 65536, literal_minus false, no literal sink. */
 void imap_parser_limits_default(struct imap_parser_limits *limits);
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *limits);
 void imap_parser_destroy(struct imap_parser **parser);
@@ -146,7 +183,9 @@ void imap_parser_destroy(struct imap_parser **parser);
 void imap_parser_reset(struct imap_parser *parser);
 
 /* Parse the next command from in, consuming what it uses. Arguments are allocated from pool,
- * which must stay the same (and not be cleared) until 1 or -1 is returned. */
+ * which must stay the same (and not be cleared) until 1 or -1 is returned; after that it may
+ * be cleared, even while the parser still skips the rest of a failed command (a skip keeps
+ * nothing in the pool). */
 int imap_parser_next(struct imap_parser *parser, struct buf *in, struct pool *pool,
 		     struct imap_parsed *cmd_r, struct imap_parser_error *err_r);
 

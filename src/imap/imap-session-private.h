@@ -5,7 +5,9 @@
 
 #include "imap/imap-command.h"
 #include "imap/imap-session.h"
+#include "imap/imap-seqset.h"
 #include "lib/buf.h"
+#include "lib/spool.h"
 
 enum imap_auth_phase {
 	IMAP_AUTH_NONE,
@@ -42,6 +44,17 @@ struct imap_session {
 	bool idle_push_queued;      /* a deferred push is on the loop */
 	enum imap_auth_phase auth_phase;
 	bool auth_is_login;         /* the exchange was started by LOGIN, not AUTHENTICATE */
+	struct loop_timer *yield_timer; /* a sliced command resumes at the next loop turn */
+	/* the literals of the command being parsed or run (settings spool_dir, append_mem_max):
+	 * bytes kept in memory so far, and the spool file the bigger ones went to (NULL until
+	 * one did); released when the command is over */
+	size_t literal_mem;
+	struct spool *literal_spool;
+
+	/* SEARCHRES (RFC 5182, RFC 9051 6.4.4.1): the last SEARCH RETURN (SAVE) result as
+	 * UIDs, ascending (so an expunged message simply drops out); reset with the selection */
+	uint32_t *saved_uids;
+	size_t saved_count;
 };
 
 /* Mailbox names go to and from this client in UTF-8 (else modified UTF-7). */
@@ -63,6 +76,22 @@ void imap_session_enable_qresync(struct imap_session *s);
 
 /* Leave the selected state (CLOSE, UNSELECT, a new SELECT, logout). */
 void imap_session_unselect(struct imap_session *s);
+
+/* SEARCHRES: replace the saved result (uids ascending; count 0 empties it). */
+void imap_session_saved_set(struct imap_session *s, const uint32_t *uids, size_t count);
+/* A sequence set of a command, resolved against the view: "$" to the saved result (RFC 5182:
+ * the saved messages, whether the command takes UIDs or sequence numbers), anything else
+ * through imap_seqset_resolve. Same results as imap_seqset_resolve. */
+int imap_session_seqset_resolve(struct imap_session *s, const struct imap_seqset *set,
+				bool by_uid, struct pool *pool, uint32_t **idx_r, size_t *count_r,
+				bool *bad_r);
+
+/* The bytes of a message literal of the running command: an IMAP_ARG_LITERAL's, or an
+ * IMAP_ARG_LITERAL_SINK's from the command's spool file (mapped at the first call: page-cache
+ * pages, not the process's anonymous memory). Valid until the command is over. 0, or -1 with
+ * *error_r (static). */
+int imap_cmd_literal(struct imap_cmd *cmd, const struct imap_arg *arg,
+		     const unsigned char **data_r, size_t *size_r, const char **error_r);
 
 /* The capability list for the current state, without "* CAPABILITY " (static buffer). */
 const char *imap_session_capabilities(struct imap_session *s);

@@ -15,6 +15,7 @@
 #include "imap/imap-view.h"
 #include "lib/base64.h"
 #include "lib/log.h"
+#include "lib/spool.h"
 #include "lib/xmalloc.h"
 
 static void session_input(struct imap_session *s);
@@ -65,6 +66,74 @@ static size_t session_literal_max(void *ctx, const char *name)
 	return s->set->literal_max;
 }
 
+/* APPEND's literals: the first append_mem_max bytes of a command in the pool, every literal
+ * that would go over to the command's spool file (created at the first one), referenced by
+ * its offset in it. A MULTIAPPEND of many small messages is bounded the same way as one big
+ * message; other commands' literals are small (literal_max) and stay in memory. */
+static int session_literal_sink_begin(void *ctx, const char *name, uint64_t size,
+				      uint64_t *ref_r, const char **error_r)
+{
+	struct imap_session *s = ctx;
+	if (s->set->spool_dir == NULL || s->state == IMAP_STATE_NOT_AUTH ||
+	    strcasecmp(name, "APPEND") != 0)
+		return 0;
+	if (size <= s->set->append_mem_max - s->literal_mem) { /* literal_mem <= the max */
+		s->literal_mem += (size_t)size;
+		return 0;
+	}
+	if (s->literal_spool == NULL &&
+	    spool_create(s->set->spool_dir, &s->literal_spool, error_r) < 0) {
+		log_error("session %s: APPEND: %s", s->session_id, *error_r);
+		return -1;
+	}
+	*ref_r = spool_size(s->literal_spool);
+	return 1;
+}
+
+static int session_literal_sink_write(void *ctx, const void *data, size_t size,
+				      const char **error_r)
+{
+	struct imap_session *s = ctx;
+	if (spool_write(s->literal_spool, data, size, error_r) < 0) {
+		log_error("session %s: APPEND: %s", s->session_id, *error_r);
+		return -1;
+	}
+	return 0;
+}
+
+/* The command's literals are no longer referenced (it is over, or failed to parse). */
+static void session_literals_release(struct imap_session *s)
+{
+	spool_destroy(&s->literal_spool);
+	s->literal_mem = 0;
+}
+
+int imap_cmd_literal(struct imap_cmd *cmd, const struct imap_arg *arg,
+		     const unsigned char **data_r, size_t *size_r, const char **error_r)
+{
+	struct imap_session *s = cmd->session;
+	if (arg->type == IMAP_ARG_LITERAL) {
+		*data_r = (const unsigned char *)arg->str;
+		*size_r = arg->len;
+		return 0;
+	}
+	const unsigned char *base;
+	size_t len;
+	if (arg->type != IMAP_ARG_LITERAL_SINK || s->literal_spool == NULL) {
+		*error_r = "not a literal of this command";
+		return -1;
+	}
+	if (spool_view(s->literal_spool, NULL, 0, &base, &len, error_r) < 0)
+		return -1;
+	if (arg->sink_ref > len || arg->len > len - arg->sink_ref) {
+		*error_r = "literal outside the spool file";
+		return -1;
+	}
+	*data_r = base + arg->sink_ref;
+	*size_r = arg->len;
+	return 0;
+}
+
 struct imap_session *imap_session_create(const struct imap_session_params *p)
 {
 	struct imap_session *s = xcalloc(1, sizeof(*s));
@@ -88,6 +157,11 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 	limits.literal_max_ctx = s;
 	limits.literal_max_default = s->set->preauth_literal_max;
 	limits.nonsync_skip_max = s->state == IMAP_STATE_NOT_AUTH ? 65536 : s->set->append_limit;
+	if (s->set->spool_dir != NULL) {
+		limits.literal_sink_begin = session_literal_sink_begin;
+		limits.literal_sink_write = session_literal_sink_write;
+		limits.literal_sink_ctx = s;
+	}
 	if (s->state == IMAP_STATE_NOT_AUTH) {
 		/* before login no command needs more than ID's 60 strings: keep a hostile line of
 		 * one-byte atoms from costing megabytes of argument nodes */
@@ -105,14 +179,69 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 	return s;
 }
 
+void imap_session_saved_set(struct imap_session *s, const uint32_t *uids, size_t count)
+{
+	free(s->saved_uids);
+	s->saved_uids = NULL;
+	s->saved_count = 0;
+	if (count == 0)
+		return;
+	s->saved_uids = xcalloc(count, sizeof(uint32_t));
+	memcpy(s->saved_uids, uids, count * sizeof(uint32_t));
+	s->saved_count = count;
+}
+
+int imap_session_seqset_resolve(struct imap_session *s, const struct imap_seqset *set,
+				bool by_uid, struct pool *pool, uint32_t **idx_r, size_t *count_r,
+				bool *bad_r)
+{
+	struct imap_view *v = s->view;
+	if (!set->is_saved)
+		return imap_seqset_resolve(set, v->uids, v->count, by_uid, pool, idx_r, count_r,
+					   bad_r);
+	/* RFC 5182 2.1: "$" is the saved messages, never an error, even when empty */
+	*bad_r = false;
+	uint32_t *idx = pool_alloc_array(pool, s->saved_count ? s->saved_count : 1,
+					 sizeof(uint32_t));
+	size_t n = 0;
+	for (size_t i = 0; i < s->saved_count; i++) {
+		ssize_t k = imap_view_find(v, s->saved_uids[i]);
+		if (k >= 0)
+			idx[n++] = (uint32_t)k;
+	}
+	*idx_r = idx;
+	*count_r = n;
+	return 0;
+}
+
 void imap_session_unselect(struct imap_session *s)
 {
+	/* RFC 9051 6.4.4.1: a new selection starts with an empty search result variable */
+	imap_session_saved_set(s, NULL, 0);
 	if (s->view == NULL)
 		return;
 	imap_view_close(s->view);
 	free(s->view);
 	s->view = NULL;
 	s->state = IMAP_STATE_AUTH;
+}
+
+static void session_yield_cb(void *ctx)
+{
+	struct imap_session *s = ctx;
+	s->yield_timer = NULL;
+	/* a session being destroyed is closing: its memory lasts until the deferred free */
+	if (!s->closing && !s->handed_off && s->conn != NULL)
+		session_input(s);
+}
+
+void imap_cmd_yield(struct imap_cmd *cmd)
+{
+	struct imap_session *s = cmd->session;
+	/* a 0 ms timer runs after the next epoll_wait (loop_defer would run before it, so other
+	 * connections would never get their turn) */
+	if (s->yield_timer == NULL)
+		s->yield_timer = loop_timer_add(s->loop, 0, session_yield_cb, s);
 }
 
 void imap_session_enable_condstore(struct imap_session *s)
@@ -138,6 +267,8 @@ void imap_session_enable_qresync(struct imap_session *s)
 
 static void session_cmd_cleanup(struct imap_session *s)
 {
+	if (s->yield_timer != NULL)
+		loop_timer_remove(&s->yield_timer);
 	void (*cleanup)(struct imap_cmd *) = s->cmd.cleanup;
 	s->cmd.cleanup = NULL;
 	if (cleanup != NULL)
@@ -148,9 +279,11 @@ static void session_free(void *ctx)
 {
 	struct imap_session *s = ctx;
 	session_cmd_cleanup(s);
+	session_literals_release(s);
 	imap_session_unselect(s);
 	imap_parser_destroy(&s->parser);
 	pool_destroy(&s->cmd_pool);
+	free(s->saved_uids);
 	free(s->session_id);
 	free(s->remote_ip);
 	free(s->user);
@@ -220,10 +353,10 @@ const char *imap_session_capabilities(struct imap_session *s)
 	buf_init(&b, sizeof(caps) - 1);
 	buf_append_str(&b, "IMAP4rev1 IMAP4rev2 LITERAL+ ID ENABLE");
 	if (s->state != IMAP_STATE_NOT_AUTH) {
-		/* CONDSTORE and QRESYNC (RFC 7162) work but are not advertised until SEARCH
-		 * MODSEQ (3.1.5) exists: a capability is listed only when all of it works */
 		buf_printf(&b, " IDLE UNSELECT NAMESPACE CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE"
-			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu",
+			       " CREATE-SPECIAL-USE UIDPLUS MOVE MULTIAPPEND BINARY APPENDLIMIT=%zu"
+			       " ESEARCH SEARCHRES WITHIN SORT SORT=DISPLAY ESORT"
+			       " THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC",
 			   s->set->append_limit);
 	}
 	if (s->state == IMAP_STATE_NOT_AUTH) {
@@ -358,6 +491,7 @@ static void session_cmd_finish(struct imap_session *s)
 {
 	s->cmd_pending = false;
 	session_cmd_cleanup(s);
+	session_literals_release(s);
 	pool_clear(s->cmd_pool);
 	memset(&s->cmd, 0, sizeof(s->cmd));
 	s->cmd.session = s;
@@ -464,7 +598,9 @@ static void session_dispatch(struct imap_session *s, const struct imap_parsed *p
 		if (cmd->count > 0 && imap_arg_is_atom(&cmd->args[0]))
 			sub = imap_command_find(cmd->args[0].str);
 		if (sub == NULL || (sub->flags & IMAP_CMD_FLAG_UID_OK) == 0) {
-			imap_cmd_reply(cmd, "BAD", NULL, "UID needs FETCH, STORE, COPY, MOVE, SEARCH or EXPUNGE");
+			imap_cmd_reply(cmd, "BAD", NULL,
+				       "UID needs FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD or"
+				       " EXPUNGE");
 			session_cmd_finish(s);
 			return;
 		}
@@ -575,9 +711,13 @@ static void session_input(struct imap_session *s)
 		if (ret == 0)
 			break;
 		if (ret < 0) {
+			/* nothing of the failed command is used any more: its literals, and its
+			 * arguments in the pool, even while the parser still skips its rest (it
+			 * keeps nothing in the pool then), so failed commands whose rest arrives
+			 * later cannot pile up their in-memory literals */
 			session_parse_error(s, &err);
-			if (!imap_parser_busy(s->parser))
-				pool_clear(s->cmd_pool);
+			session_literals_release(s);
+			pool_clear(s->cmd_pool);
 			continue;
 		}
 		session_dispatch(s, &parsed);

@@ -56,6 +56,12 @@ struct imap_settings {
 	size_t preauth_literal_max;
 	size_t literal_max;        /* authenticated state, commands other than APPEND */
 	size_t append_limit;
+	/* APPEND's message literals: the first append_mem_max bytes of one command stay in
+	 * memory, every literal that would go over is streamed to a spool file in spool_dir (an
+	 * unlinked temporary file, lib/spool.h) and mapped for the store. NULL: all in memory
+	 * (the login process, where APPEND is not allowed anyway). */
+	const char *spool_dir;
+	size_t append_mem_max;
 };
 
 struct imap_session_params {

@@ -476,3 +476,48 @@ uint64_t imap_view_highestmodseq(const struct imap_view *v)
 {
 	return v->reported_modseq;
 }
+
+struct view_vanished_ctx {
+	const struct imap_view *view;
+	const struct imap_seq_range *ranges;
+	size_t range_count;
+	uint32_t above;
+	uint32_t *uids;
+	size_t count, alloc;
+};
+
+static int view_vanished_cb(void *ctx, uint32_t uid)
+{
+	struct view_vanished_ctx *c = ctx;
+	if (uid <= c->above || !imap_seqset_ranges_contain(c->ranges, c->range_count, uid) ||
+	    imap_view_find(c->view, uid) >= 0)
+		return 0;
+	if (c->count == c->alloc) {
+		size_t a = c->alloc ? c->alloc * 2 : 256, bytes;
+		if (size_mul(a, sizeof(*c->uids), &bytes) < 0)
+			xabort("VANISHED overflow");
+		c->uids = xrealloc(c->uids, bytes);
+		c->alloc = a;
+	}
+	c->uids[c->count++] = uid;
+	return 0;
+}
+
+int imap_view_vanished_earlier(const struct imap_view *view, uint64_t since,
+			       const struct imap_seq_range *ranges, size_t range_count,
+			       uint32_t above, struct buf *out, const char **error_r)
+{
+	struct view_vanished_ctx c = {
+		.view = view, .ranges = ranges, .range_count = range_count, .above = above,
+	};
+	struct store_mailbox mb;
+	int ret = store_changes_since(view->store, view->mb.id, since, &mb, NULL,
+				      view_vanished_cb, &c, error_r);
+	if (ret > 0 && c.count > 0) {
+		buf_append_str(out, "* VANISHED (EARLIER) ");
+		imap_seqset_append(out, c.uids, c.count);
+		buf_append_str(out, "\r\n");
+	}
+	free(c.uids);
+	return ret < 0 ? -1 : 0;
+}

@@ -109,6 +109,17 @@ int imap_view_mailbox_flags_append(const struct imap_view *view, struct buf *out
  * can still be defined. */
 int imap_view_permanent_flags_append(const struct imap_view *view, struct buf *out);
 
+/* RFC 7162 3.2.5.1 and 3.2.6: append "* VANISHED (EARLIER) uid-set\r\n" to out, naming the
+ * UIDs in ranges[0..range_count) (normalized, ascending) above `above` that were expunged
+ * after MODSEQ `since` and are no longer in the view (one still in it is reported by the
+ * VANISHED without EARLIER that tells this session of its expunge). Nothing when there are
+ * none. The store keeps the MODSEQ of every expunge for the mailbox's life, so this is exact.
+ * 0, or -1 with *error_r when the store failed. */
+struct imap_seq_range;
+int imap_view_vanished_earlier(const struct imap_view *view, uint64_t since,
+			       const struct imap_seq_range *ranges, size_t range_count,
+			       uint32_t above, struct buf *out, const char **error_r);
+
 /* Sync if needed, then write the queued untagged responses into out: FLAGS (and
  * PERMANENTFLAGS) if keywords were added, FETCH for changed flags (with MODSEQ when
  * condstore; also for a change of MODSEQ alone then), EXPUNGE or with qresync VANISHED (only

@@ -1,6 +1,7 @@
 /* test-imap-parser.c: unit tests for the IMAP command parser. Every input is fed whole and in
- * chunks of 1, 2, 5 and 13 bytes and must give the same transcript; after every input that does
- * not end mid-command or fatally, "x NOOP" must still parse. */
+ * chunks of 1, 2, 5 and 13 bytes, and each of those with literals read into the pool, streamed
+ * to a sink, and streamed only from 3 bytes on (a mix): all must give the same transcript;
+ * after every input that does not end mid-command or fatally, "x NOOP" must still parse. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -11,6 +12,69 @@
 #include "lib/test.h"
 
 static const size_t chunk_sizes[] = {0, 1, 2, 5, 13};
+
+/* The literal sink of the tests: it keeps what it gets for the current command (the owner's
+ * side of the contract in imap-parser.h), forgotten after each 1 or -1. */
+struct test_sink {
+	size_t min;           /* stream literals of at least this size (0: none) */
+	bool refuse;          /* literal_sink_begin refuses */
+	size_t cap;           /* a write going past cap bytes in total fails (0: no cap) */
+	struct buf data;      /* this command's streamed bytes */
+	unsigned begins;      /* literals streamed in this command */
+	char last_name[32];   /* the command name literal_sink_begin was given */
+	uint64_t last_size;
+};
+static struct test_sink sink;
+/* run() in every chunking: sink.min 0 (none), 1 (every literal), 3 (a mix) */
+static const size_t sink_mins[] = {0, 1, 3};
+
+static int test_sink_begin(void *ctx, const char *name, uint64_t size, uint64_t *ref_r,
+			   const char **error_r)
+{
+	CHECK(ctx == &sink);
+	CHECK(name != NULL && size > 0);
+	snprintf(sink.last_name, sizeof(sink.last_name), "%s", name);
+	sink.last_size = size;
+	if (sink.refuse) {
+		*error_r = "refused by the test";
+		return -1;
+	}
+	if (sink.min == 0 || size < sink.min)
+		return 0;
+	*ref_r = sink.data.len;
+	sink.begins++;
+	return 1;
+}
+
+static int test_sink_write(void *ctx, const void *data, size_t size, const char **error_r)
+{
+	CHECK(ctx == &sink);
+	CHECK(size > 0);
+	if (sink.cap != 0 && sink.data.len + size > sink.cap) {
+		*error_r = "sink full";
+		return -1;
+	}
+	CHECK(buf_append(&sink.data, data, size) == 0);
+	return 0;
+}
+
+/* The owner releases what the sink holds when the command is over. */
+static void test_sink_release(void)
+{
+	buf_reset(&sink.data);
+	sink.begins = 0;
+}
+
+static void test_sink_set(struct imap_parser_limits *lim, size_t min)
+{
+	buf_free(&sink.data);
+	memset(&sink, 0, sizeof(sink));
+	buf_init(&sink.data, 64 * 1024 * 1024);
+	sink.min = min;
+	lim->literal_sink_begin = test_sink_begin;
+	lim->literal_sink_write = test_sink_write;
+	lim->literal_sink_ctx = &sink;
+}
 
 struct run_result {
 	struct buf out;  /* one line per command or error, joined by '\n' */
@@ -48,6 +112,14 @@ static void out_arg(struct buf *o, const struct imap_arg *a)
 		buf_printf(o, "%s{%zu%s}", a->literal8 ? "~" : "", a->len, a->nonsync ? "+" : "");
 		out_bytes(o, a->str, a->len);
 		break;
+	case IMAP_ARG_LITERAL_SINK:
+		/* printed as the same literal would be from the pool */
+		CHECK(a->str == NULL && a->len >= sink.min && a->len > 0);
+		CHECK(a->sink_ref <= sink.data.len && a->len <= sink.data.len - a->sink_ref);
+		buf_printf(o, "%s{%zu%s}", a->literal8 ? "~" : "", a->len, a->nonsync ? "+" : "");
+		if (a->sink_ref <= sink.data.len && a->len <= sink.data.len - a->sink_ref)
+			out_bytes(o, (const char *)sink.data.data + a->sink_ref, a->len);
+		break;
 	case IMAP_ARG_LIST:
 		buf_append_byte(o, '(');
 		for (size_t i = 0; i < a->count; i++) {
@@ -60,14 +132,20 @@ static void out_arg(struct buf *o, const struct imap_arg *a)
 	}
 }
 
-static void run(const struct imap_parser_limits *lim, const char *input, size_t len, size_t chunk,
-		struct run_result *r)
+/* sink_min: stream literals of at least this size to the test sink (0: none), unless lim
+ * brings its own sink. */
+static void run_sink(const struct imap_parser_limits *lim, const char *input, size_t len,
+		     size_t chunk, size_t sink_min, struct run_result *r)
 {
 	struct imap_parser_limits def;
-	if (lim == NULL) {
+	if (lim == NULL)
 		imap_parser_limits_default(&def);
-		lim = &def;
-	}
+	else
+		def = *lim;
+	if (def.literal_sink_begin == NULL && sink_min > 0)
+		test_sink_set(&def, sink_min);
+	lim = &def;
+	test_sink_release();
 	struct imap_parser *p = imap_parser_create(lim);
 	struct pool *pool = pool_create(1024);
 	struct buf in;
@@ -112,6 +190,7 @@ static void run(const struct imap_parser_limits *lim, const char *input, size_t 
 				buf_printf(&r->out, " %s", err.msg);
 			}
 			pool_clear(pool);
+			test_sink_release();
 			if (ret < 0 && err.fatal) {
 				r->fatal = true;
 				/* it stays fatal */
@@ -131,23 +210,34 @@ out:
 	CHECK(p == NULL);
 }
 
+static void run(const struct imap_parser_limits *lim, const char *input, size_t len, size_t chunk,
+		struct run_result *r)
+{
+	run_sink(lim, input, len, chunk, 0, r);
+}
+
 static const char *out_str(struct run_result *r)
 {
 	return r->out.data != NULL ? (const char *)r->out.data : "";
 }
 
-/* Run in every chunking; all must give `expected`. conts_bytewise >= 0: the number of
- * continuations the byte-by-byte run must request. Then "x NOOP" must parse after it. */
+#define N_CHUNKS (sizeof(chunk_sizes) / sizeof(chunk_sizes[0]))
+#define N_SINKS (sizeof(sink_mins) / sizeof(sink_mins[0]))
+
+/* Run in every chunking and sink mode; all must give `expected`. conts_bytewise >= 0: the
+ * number of continuations the byte-by-byte run must request. Then "x NOOP" must parse after
+ * it. */
 static void check_parse_at(int line, const struct imap_parser_limits *lim, const char *input,
 			   size_t len, const char *expected, int conts_bytewise)
 {
 	bool more = true;
-	for (size_t i = 0; i < sizeof(chunk_sizes) / sizeof(chunk_sizes[0]); i++) {
+	for (size_t j = 0; j < N_CHUNKS * N_SINKS; j++) {
+		size_t i = j % N_CHUNKS, sink_min = sink_mins[j / N_CHUNKS];
 		struct run_result r;
-		run(lim, input, len, chunk_sizes[i], &r);
+		run_sink(lim, input, len, chunk_sizes[i], sink_min, &r);
 		if (strcmp(out_str(&r), expected) != 0) {
-			printf("  line %d, chunk %zu:\n    got      '%s'\n    expected '%s'\n", line,
-			       chunk_sizes[i], out_str(&r), expected);
+			printf("  line %d, chunk %zu, sink %zu:\n    got      '%s'\n    expected "
+			       "'%s'\n", line, chunk_sizes[i], sink_min, out_str(&r), expected);
 			test_cur_failed = 1;
 		}
 		if (chunk_sizes[i] == 1 && conts_bytewise >= 0 && r.conts != (unsigned)conts_bytewise) {
@@ -169,12 +259,14 @@ static void check_parse_at(int line, const struct imap_parser_limits *lim, const
 	struct buf exp2;
 	buf_init(&exp2, strlen(expected) + 16);
 	buf_printf(&exp2, "%s%sx NOOP", expected, expected[0] != '\0' ? "\n" : "");
-	for (size_t i = 0; i < sizeof(chunk_sizes) / sizeof(chunk_sizes[0]); i++) {
+	for (size_t j = 0; j < N_CHUNKS * N_SINKS; j++) {
+		size_t i = j % N_CHUNKS, sink_min = sink_mins[j / N_CHUNKS];
 		struct run_result r;
-		run(lim, input2, len2, chunk_sizes[i], &r);
+		run_sink(lim, input2, len2, chunk_sizes[i], sink_min, &r);
 		if (strcmp(out_str(&r), (const char *)exp2.data) != 0) {
-			printf("  line %d, chunk %zu, with x NOOP:\n    got      '%s'\n    expected "
-			       "'%s'\n", line, chunk_sizes[i], out_str(&r), (const char *)exp2.data);
+			printf("  line %d, chunk %zu, sink %zu, with x NOOP:\n    got      '%s'\n    "
+			       "expected '%s'\n", line, chunk_sizes[i], sink_min, out_str(&r),
+			       (const char *)exp2.data);
 			test_cur_failed = 1;
 		}
 		CHECK(!r.busy);
@@ -872,6 +964,100 @@ static void test_read_line(void)
 	imap_parser_destroy(&p);
 }
 
+/* Literals streamed to the owner's sink (APPEND's spool file in the server). */
+static void test_literal_sink(void)
+{
+	struct imap_parser_limits lim;
+	imap_parser_limits_default(&lim);
+	test_sink_set(&lim, 4);
+	/* below the sink's threshold in the pool, from it on streamed; printed the same */
+	CHECK_PARSE_CONTS(&lim, "a APPEND box {3}\r\nabc {5+}\r\nhello ~{4}\r\na\0bc\r\n",
+			  "a APPEND box {3}abc {5+}hello ~{4}a\\x00bc", 2);
+	CHECK_PARSE_CONTS(&lim, "a APPEND box ({4}\r\nabcd) {4}\r\n\r\n\r\n\r\n",
+			  "a APPEND box ({4}abcd) {4}\\x0d\\x0a\\x0d\\x0a", 2);
+	/* the rules hold for streamed literals: NUL only in literal8, the line goes on after */
+	CHECK_PARSE_LIM(&lim, "a APPEND box {4+}\r\nab\0c\r\n",
+			"ERR a BAD NUL byte in literal (use literal8 for binary data)");
+	CHECK_PARSE_LIM(&lim, "a APPEND box {4}\r\nabcdx\r\n",
+			"ERR a BAD Missing space between arguments");
+	CHECK_PARSE_LIM(&lim, "a APPEND box {4}\r\nabcdx {5+}\r\nb X\r\n\r\n",
+			"ERR a BAD Missing space between arguments");
+
+	/* the arguments: type, size, references in order; nothing of them in the pool */
+	lim.literal_max_default = 2 * 1024 * 1024;
+	struct imap_parser *p = imap_parser_create(&lim);
+	struct pool *pool = pool_create(1024);
+	struct imap_parsed cmd;
+	struct imap_parser_error err;
+	size_t big = 1024 * 1024;
+	char *in = malloc(big + 100);
+	int n = snprintf(in, 100, "t1 append box {0}\r\n ~{%zu+}\r\n", big);
+	memset(in + n, 'x', big);
+	memcpy(in + n + big, " {6}\r\nabcdef\r\n", 15);
+	test_sink_release();
+	int ret = parse_one(p, pool, in, (size_t)n + big + 15, &cmd, &err);
+	CHECK(ret == 1 && cmd.count == 4);
+	if (ret != 1 || cmd.count != 4) {
+		free(in);
+		return;
+	}
+	CHECK(cmd.args[1].type == IMAP_ARG_LITERAL && cmd.args[1].len == 0); /* never offered */
+	CHECK(cmd.args[2].type == IMAP_ARG_LITERAL_SINK && cmd.args[2].str == NULL);
+	CHECK(cmd.args[2].len == big && cmd.args[2].sink_ref == 0);
+	CHECK(cmd.args[2].literal8 && cmd.args[2].nonsync);
+	CHECK(cmd.args[3].type == IMAP_ARG_LITERAL_SINK && cmd.args[3].len == 6);
+	CHECK(cmd.args[3].sink_ref == big && !cmd.args[3].literal8 && !cmd.args[3].nonsync);
+	CHECK(sink.begins == 2 && sink.data.len == big + 6);
+	CHECK_STR(sink.last_name, "append");
+	CHECK(sink.last_size == 6);
+	CHECK(sink.data.len == big + 6 && memcmp(sink.data.data + big, "abcdef", 6) == 0);
+	CHECK(pool_allocated(pool) < 16384);
+	free(in);
+	pool_destroy(&pool);
+	imap_parser_destroy(&p);
+}
+
+/* A sink that refuses a literal: answered as TOOBIG is, with NO [SERVERBUG]. */
+static void test_literal_sink_refused(void)
+{
+	struct imap_parser_limits lim;
+	imap_parser_limits_default(&lim);
+	test_sink_set(&lim, 1);
+	sink.refuse = true;
+	/* synchronising: no continuation, the client sends nothing more of it */
+	CHECK_PARSE_CONTS(&lim, "a APPEND box {5}\r\n",
+			  "ERR a NO [SERVERBUG] Cannot take the literal: refused by the test", 0);
+	/* non-synchronising: its bytes and the rest of the command are discarded */
+	CHECK_PARSE_LIM(&lim, "a APPEND box {5+}\r\nb X\r\n (x) {5+}\r\nc X\r\n\r\n",
+			"ERR a NO [SERVERBUG] Cannot take the literal: refused by the test");
+	CHECK_PARSE_LIM(&lim, "a APPEND box {0}\r\n\r\n", "a APPEND box {0}");
+	/* ... unless it is too big to skip */
+	lim.nonsync_skip_max = 4;
+	CHECK_PARSE_LIM(&lim, "a APPEND box {5+}\r\nb X\r\n\r\n",
+			"FATAL a BAD [SERVERBUG] Cannot take the literal: refused by the test");
+	sink.refuse = false;
+}
+
+/* A failed write: the rest of the literal is read and discarded, the error comes at its end,
+ * then the rest of the command is skipped (a "{n+}" literal on it included). */
+static void test_literal_sink_write_failed(void)
+{
+	struct imap_parser_limits lim;
+	imap_parser_limits_default(&lim);
+	test_sink_set(&lim, 1);
+	sink.cap = 4;
+	CHECK_PARSE_CONTS(&lim, "a APPEND box {10}\r\nb NOOP\r\n89 {5+}\r\nc X\r\n\r\n",
+			  "ERR a NO [SERVERBUG] Cannot store the literal: sink full", 1);
+	CHECK_PARSE_LIM(&lim, "a APPEND box {2}\r\nab ~{3+}\r\nb\0X\r\n",
+			"ERR a NO [SERVERBUG] Cannot store the literal: sink full");
+	/* exactly the capacity: fine */
+	CHECK_PARSE_LIM(&lim, "a APPEND box {2}\r\nab {2}\r\ncd\r\n", "a APPEND box {2}ab {2}cd");
+	/* a NUL in a plain literal is the client's error, reported first */
+	CHECK_PARSE_LIM(&lim, "a APPEND box {6+}\r\n\0bcdef\r\n",
+			"ERR a BAD NUL byte in literal (use literal8 for binary data)");
+	sink.cap = 0;
+}
+
 static void test_reset_busy(void)
 {
 	struct imap_parser_limits lim;
@@ -944,5 +1130,9 @@ int main(void)
 	TEST_RUN(test_errors_skip_literals);
 	TEST_RUN(test_read_line);
 	TEST_RUN(test_reset_busy);
+	TEST_RUN(test_literal_sink);
+	TEST_RUN(test_literal_sink_refused);
+	TEST_RUN(test_literal_sink_write_failed);
+	buf_free(&sink.data);
 	return test_finish();
 }

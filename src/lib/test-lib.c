@@ -1,6 +1,10 @@
-/* test-lib.c: unit tests for buf, pool, base64 and secure. */
+/* test-lib.c: unit tests for buf, pool, base64, secure and hash. */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "lib/base64.h"
 #include "lib/buf.h"
+#include "lib/hash.h"
 #include "lib/pool.h"
 #include "lib/secure.h"
 #include "lib/test.h"
@@ -98,6 +102,68 @@ static void test_secure(void)
 	CHECK(a[0] == 0 && a[2] == 0);
 }
 
+struct test_item {
+	struct hash_node node;
+	char name[16];
+	int value;
+};
+
+static void test_hash(void)
+{
+	enum { N = 5000 };
+	struct test_item *items = calloc(N, sizeof(*items));
+	struct hash_table t;
+	hash_init(&t);
+	CHECK(hash_find(&t, "nobody") == NULL);
+	for (int i = 0; i < N; i++) {
+		snprintf(items[i].name, sizeof(items[i].name), "user%d", i);
+		items[i].node.key = items[i].name;
+		items[i].value = i;
+		hash_insert(&t, &items[i].node);
+	}
+	CHECK(t.count == N);
+	CHECK(t.bucket_count >= N); /* it grew */
+	int found = 0;
+	for (int i = 0; i < N; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "user%d", i);
+		struct hash_node *n = hash_find(&t, key);
+		found += n != NULL && ((struct test_item *)n)->value == i;
+	}
+	CHECK(found == N);
+	CHECK(hash_find(&t, "user") == NULL && hash_find(&t, "user5000") == NULL &&
+	      hash_find(&t, "") == NULL);
+	/* remove the even ones while iterating */
+	size_t iter, seen = 0;
+	struct hash_node *n = hash_first(&t, &iter), *next;
+	for (; n != NULL; n = next) {
+		next = hash_next(&t, n, &iter);
+		seen++;
+		if (((struct test_item *)n)->value % 2 == 0)
+			hash_remove(&t, n);
+	}
+	CHECK(seen == N);
+	CHECK(t.count == N / 2);
+	CHECK(hash_find(&t, "user42") == NULL);
+	CHECK(hash_find(&t, "user43") == &items[43].node);
+	seen = 0;
+	for (n = hash_first(&t, &iter); n != NULL; n = hash_next(&t, n, &iter))
+		seen++;
+	CHECK(seen == N / 2);
+	/* a key added back after its removal */
+	hash_insert(&t, &items[42].node);
+	CHECK(hash_find(&t, "user42") == &items[42].node);
+	hash_free(&t);
+	/* two tables hash with different seeds */
+	struct hash_table a, b;
+	hash_init(&a);
+	hash_init(&b);
+	CHECK(a.seed != b.seed);
+	hash_free(&a);
+	hash_free(&b);
+	free(items);
+}
+
 int main(void)
 {
 	TEST_RUN(test_buf_limits);
@@ -105,5 +171,6 @@ int main(void)
 	TEST_RUN(test_pool);
 	TEST_RUN(test_base64);
 	TEST_RUN(test_secure);
+	TEST_RUN(test_hash);
 	return test_finish();
 }

@@ -48,12 +48,12 @@ static int lmtp_deliver_to(struct store *store, const struct store_mailbox *mb,
 	return store_append(store, mb->id, &a, 1, &r->uid, &r->uidvalidity, error_r);
 }
 
-int lmtp_deliver(struct store *store, struct lmtp_spool *spool, const struct lmtp_delivery *d,
+int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_delivery *d,
 		 struct lmtp_delivery_result *r)
 {
 	memset(r, 0, sizeof(*r));
 	struct buf prefix;
-	buf_init(&prefix, LMTP_SPOOL_PREFIX_MAX);
+	buf_init(&prefix, SPOOL_PREFIX_MAX);
 	if (d->return_path != NULL)
 		buf_printf(&prefix, "Return-Path: <%s>\r\n", d->return_path);
 	if (d->delivered_to != NULL)
@@ -66,13 +66,13 @@ int lmtp_deliver(struct store *store, struct lmtp_spool *spool, const struct lmt
 	int ret = -1;
 	struct store_mailbox *mb = xmalloc(sizeof(*mb));
 	bool preferred = false;
-	if (lmtp_spool_view(spool, prefix.data != NULL ? prefix.data : (unsigned char *)"",
-			    prefix.len, &data, &size, &err) < 0) {
+	if (spool_view(spool, prefix.data != NULL ? prefix.data : (unsigned char *)"",
+		       prefix.len, &data, &size, &err) < 0) {
 		r->status = LMTP_DELIVERY_TEMPFAIL;
 		r->error = err;
 		goto out;
 	}
-	if (d->max_size > 0 && lmtp_spool_size(spool) > d->max_size) {
+	if (d->max_size > 0 && spool_size(spool) > d->max_size) {
 		r->status = LMTP_DELIVERY_TOOBIG;
 		r->error = "message too big";
 		goto out;

@@ -20,7 +20,7 @@
 #include <time.h>
 
 #include "lib/buf.h"
-#include "lmtp/lmtp-spool.h"
+#include "lib/spool.h"
 #include "store/store.h"
 
 enum lmtp_delivery_status {
@@ -47,7 +47,7 @@ struct lmtp_delivery_result {
 };
 
 /* Deliver the spool's message. Returns 0 when delivered, -1 otherwise (r says why). */
-int lmtp_deliver(struct store *store, struct lmtp_spool *spool, const struct lmtp_delivery *d,
+int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_delivery *d,
 		 struct lmtp_delivery_result *r);
 
 /* The quota hook (see above): always false for now. */

@@ -60,7 +60,7 @@ struct lmtp_session {
 	unsigned pending_detail_from;
 	/* DATA */
 	struct lmtp_data data;
-	struct lmtp_spool *spool;
+	struct spool *spool;
 	uint64_t data_size;
 	enum lmtp_data_outcome outcome;
 	/* delivery */
@@ -110,7 +110,7 @@ static void session_txn_reset(struct lmtp_session *s)
 	s->smtputf8 = false;
 	s->rcpt_count = 0;
 	s->pending_addr = s->pending_detail = NULL;
-	lmtp_spool_destroy(&s->spool);
+	spool_destroy(&s->spool);
 	free(s->results);
 	s->results = NULL;
 	/* keep the LHLO argument: it lives at the front of the pool, so copy it across */
@@ -264,7 +264,7 @@ static void cmd_data(struct lmtp_session *s, const char *args)
 		return;
 	}
 	const char *err;
-	if (lmtp_spool_create(s->set->spool_dir, &s->spool, &err) < 0) {
+	if (spool_create(s->set->spool_dir, &s->spool, &err) < 0) {
 		log_error("lmtp session %s: %s", s->session_id, err);
 		session_reply(s, 451, "4.3.0", "Temporary failure, try again later");
 		return;
@@ -461,7 +461,7 @@ static void session_data_input(struct lmtp_session *s)
 			continue;
 		}
 		const char *err;
-		if (lmtp_spool_write(s->spool, lmtp_scratch, out_len, &err) < 0) {
+		if (spool_write(s->spool, lmtp_scratch, out_len, &err) < 0) {
 			log_error("lmtp session %s: %s", s->session_id, err);
 			s->outcome = DATA_WRITE_FAILED;
 			continue;
@@ -581,7 +581,7 @@ struct lmtp_session *lmtp_session_create(const struct lmtp_session_params *p)
 static void session_free(void *ctx)
 {
 	struct lmtp_session *s = ctx;
-	lmtp_spool_destroy(&s->spool);
+	spool_destroy(&s->spool);
 	free(s->results);
 	free(s->rcpts);
 	pool_destroy(&s->cmd_pool);

@@ -2,7 +2,7 @@
  * RFC 5321 with LHLO, and PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME, SMTPUTF8 and SIZE).
  *
  * The session parses commands from the connection's buffer, answers them, spools DATA to a
- * temporary file (lmtp-spool.h) through the decoder (lmtp-data.h), and asks its owner for what
+ * temporary file (lib/spool.h) through the decoder (lmtp-data.h), and asks its owner for what
  * lies outside the protocol through hooks: whether a recipient is a user (the owner asks the
  * auth process and answers later with lmtp_session_lookup_done) and the delivery to one
  * recipient (lmtp-delivery.h, in the owner because it owns the store handles).
@@ -28,7 +28,7 @@
 
 #include "lmtp/lmtp-delivery.h"
 #include "lmtp/lmtp-parser.h"
-#include "lmtp/lmtp-spool.h"
+#include "lib/spool.h"
 #include "net/conn.h"
 #include "net/loop.h"
 
@@ -54,7 +54,7 @@ struct lmtp_txn {
 	const char *helo;      /* sanitised LHLO argument */
 	const char *mail_from; /* "" for the null sender */
 	bool smtputf8;
-	struct lmtp_spool *spool;
+	struct spool *spool;
 	const struct lmtp_rcpt *rcpts;
 	size_t rcpt_count;
 };

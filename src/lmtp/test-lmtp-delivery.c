@@ -1,92 +1,34 @@
-/* test-lmtp-delivery.c: unit tests for the spool (lmtp-spool.h) and local delivery
- * (lmtp-delivery.h) against a real store in a temporary folder: the prefixed view of the
- * spool file for every size around a page boundary, the trace fields in front of the message
- * exactly as documented, the preferred (detail) mailbox and its fallback to INBOX, the size
- * limit, and the Received field. */
+/* test-lmtp-delivery.c: unit tests for local delivery (lmtp-delivery.h) of a spooled message
+ * (lib/spool.h, tested in src/lib/test-spool.c) against a real store in a temporary folder:
+ * the trace fields in front of the message exactly as documented, the preferred (detail)
+ * mailbox and its fallback to INBOX, the size limit, and the Received field. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/spool.h"
 #include "lmtp/lmtp-delivery.h"
-#include "lmtp/lmtp-spool.h"
 #include "store/test-store-util.h"
 
-static struct lmtp_spool *spool_with(const void *data, size_t size)
+static struct spool *spool_with(const void *data, size_t size)
 {
-	struct lmtp_spool *sp = NULL;
+	struct spool *sp = NULL;
 	const char *err = NULL;
-	CHECK(lmtp_spool_create(test_root, &sp, &err) == 0);
+	CHECK(spool_create(test_root, &sp, &err) == 0);
 	if (sp == NULL)
 		return NULL;
 	/* in uneven pieces, as the session writes decoded chunks */
 	size_t pos = 0, step = 1;
 	while (pos < size) {
 		size_t n = size - pos < step ? size - pos : step;
-		CHECK(lmtp_spool_write(sp, (const unsigned char *)data + pos, n, &err) == 0);
+		CHECK(spool_write(sp, (const unsigned char *)data + pos, n, &err) == 0);
 		pos += n;
 		step = step * 3 + 1;
 	}
-	CHECK(lmtp_spool_size(sp) == size);
+	CHECK(spool_size(sp) == size);
 	return sp;
-}
-
-static void test_spool_views(void)
-{
-	root_new();
-	long page = sysconf(_SC_PAGESIZE);
-	size_t sizes[] = {0, 1, 2, 100, (size_t)page - 1, (size_t)page, (size_t)page + 1,
-			  3 * (size_t)page + 17, 1000003};
-	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
-		size_t size = sizes[k];
-		unsigned char *msg = malloc(size + 1);
-		for (size_t i = 0; i < size; i++)
-			msg[i] = (unsigned char)('a' + (i * 7 + k) % 26);
-		struct lmtp_spool *sp = spool_with(msg, size);
-		if (sp == NULL) {
-			free(msg);
-			continue;
-		}
-		const char *err = NULL;
-		const unsigned char *data;
-		size_t len;
-		/* prefixes of different lengths, one after the other on the same mapping */
-		const char *prefixes[] = {"", "Return-Path: <a@b>\r\n", "X: 1\r\n"};
-		for (size_t p = 0; p < 3; p++) {
-			size_t plen = strlen(prefixes[p]);
-			CHECK(lmtp_spool_view(sp, prefixes[p], plen, &data, &len, &err) == 0);
-			CHECK(len == plen + size);
-			CHECK(memcmp(data, prefixes[p], plen) == 0);
-			CHECK(size == 0 || memcmp(data + plen, msg, size) == 0);
-		}
-		/* the largest prefix fits; one byte more does not */
-		char *big = malloc(LMTP_SPOOL_PREFIX_MAX + 1);
-		memset(big, 'p', LMTP_SPOOL_PREFIX_MAX + 1);
-		CHECK(lmtp_spool_view(sp, big, LMTP_SPOOL_PREFIX_MAX, &data, &len, &err) == 0);
-		CHECK(len == LMTP_SPOOL_PREFIX_MAX + size);
-		CHECK(size == 0 || memcmp(data + LMTP_SPOOL_PREFIX_MAX, msg, size) == 0);
-		CHECK(lmtp_spool_view(sp, big, LMTP_SPOOL_PREFIX_MAX + 1, &data, &len, &err) < 0);
-		free(big);
-		/* mapped: no more writes */
-		CHECK(lmtp_spool_write(sp, "x", 1, &err) < 0);
-		lmtp_spool_destroy(&sp);
-		CHECK(sp == NULL);
-		free(msg);
-	}
-	struct lmtp_spool *none = NULL;
-	lmtp_spool_destroy(&none); /* NULL-safe */
-	/* the spool leaves no file behind (O_TMPFILE or unlinked at once) */
-	DIR *d = opendir(test_root);
-	int entries = 0;
-	struct dirent *e;
-	while (d != NULL && (e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			entries++;
-	if (d != NULL)
-		closedir(d);
-	CHECK(entries == 0);
-	root_free();
 }
 
 /* The stored bytes of the newest message in mailbox name. */
@@ -117,7 +59,7 @@ static void test_deliver_trace_fields(void)
 	root_new();
 	struct store *store = open_store();
 	static const char body[] = "Subject: hi\r\n\r\nhello\r\n";
-	struct lmtp_spool *sp = spool_with(body, sizeof(body) - 1);
+	struct spool *sp = spool_with(body, sizeof(body) - 1);
 	struct lmtp_delivery d = {
 		.return_path = "bob@example.org",
 		.delivered_to = "alice@example.com",
@@ -150,7 +92,7 @@ static void test_deliver_trace_fields(void)
 	CHECK(lmtp_deliver(store, sp, &d3, &r) == 0);
 	n = stored_newest(store, "INBOX", got, sizeof(got));
 	CHECK_MEM(got, n, body, sizeof(body) - 1);
-	lmtp_spool_destroy(&sp);
+	spool_destroy(&sp);
 
 	/* an empty message: just the trace fields */
 	sp = spool_with("", 0);
@@ -159,7 +101,7 @@ static void test_deliver_trace_fields(void)
 	n = stored_newest(store, "INBOX", got, sizeof(got));
 	static const char want4[] = "Return-Path: <a@b>\r\nDelivered-To: alice@x\r\n";
 	CHECK_MEM(got, n, want4, sizeof(want4) - 1);
-	lmtp_spool_destroy(&sp);
+	spool_destroy(&sp);
 	CHECK(mb_get(store, "INBOX")->messages == 4);
 	store_close(&store);
 	root_free();
@@ -170,7 +112,7 @@ static void test_deliver_mailbox(void)
 	root_new();
 	struct store *store = open_store();
 	static const char body[] = "Subject: box\r\n\r\nx\r\n";
-	struct lmtp_spool *sp = spool_with(body, sizeof(body) - 1);
+	struct spool *sp = spool_with(body, sizeof(body) - 1);
 	struct lmtp_delivery_result r;
 	const char *err;
 
@@ -209,7 +151,7 @@ static void test_deliver_mailbox(void)
 	struct lmtp_delivery d6 = {.max_size = sizeof(body) - 1, .return_path = "x@y"};
 	CHECK(lmtp_deliver(store, sp, &d6, &r) == 0);
 	CHECK(lmtp_delivery_over_quota(store, 1) == false);
-	lmtp_spool_destroy(&sp);
+	spool_destroy(&sp);
 	store_close(&store);
 	root_free();
 }
@@ -238,7 +180,6 @@ static void test_received_field(void)
 
 int main(void)
 {
-	TEST_RUN(test_spool_views);
 	TEST_RUN(test_deliver_trace_fields);
 	TEST_RUN(test_deliver_mailbox);
 	TEST_RUN(test_received_field);

@@ -6,4 +6,4 @@ test-lmtp-parser_SRCS := src/lmtp/test-lmtp-parser.c src/lmtp/lmtp-parser.c src/
 	src/lib/xmalloc.c
 test-lmtp-data_SRCS := src/lmtp/test-lmtp-data.c src/lmtp/lmtp-data.c
 test-lmtp-delivery_SRCS = src/lmtp/test-lmtp-delivery.c src/lmtp/lmtp-delivery.c \
-	src/lmtp/lmtp-spool.c $(STORE_SRCS) $(STORE_DEP_SRCS)
+	src/lib/spool.c $(STORE_SRCS) $(STORE_DEP_SRCS)

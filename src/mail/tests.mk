@@ -32,3 +32,12 @@ test-envelope_SRCS := src/mail/test-envelope.c $(MAIL_RENDER_SRCS) $(MAIL_MIME_S
 TESTS += test-corpus
 test-corpus_SRCS := src/mail/test-corpus.c src/mail/date.c $(MAIL_RENDER_SRCS) $(MAIL_MIME_SRCS) \
 	$(MAIL_LIB_SRCS)
+
+# Run from the repository root (or with KURA_SRCDIR set): reads tests/mime-corpus/.
+TESTS += test-search-fold
+test-search-fold_SRCS := src/mail/test-search-fold.c src/mail/search-fold.c src/mail/search-text.c \
+	src/mail/html-text.c $(MAIL_MIME_SRCS) $(MAIL_LIB_SRCS)
+
+TESTS += test-sort-keys
+test-sort-keys_SRCS := src/mail/test-sort-keys.c src/mail/sort-keys.c src/mail/address.c src/mail/search-fold.c \
+	$(MAIL_MIME_SRCS) $(MAIL_LIB_SRCS)

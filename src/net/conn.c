@@ -36,6 +36,7 @@ struct conn {
 	bool handshaking;
 	bool ssl_read_wants_write, ssl_write_wants_read;
 	bool paused, closing, closed, destroyed, detached, flush_scheduled, above_high;
+	bool write_shut; /* our side was shut down after a final reply: close by lingering */
 	const char *close_reason;
 };
 
@@ -279,6 +280,7 @@ static void conn_do_write(struct conn *conn)
 		if (conn->ssl != NULL && !conn->handshaking)
 			(void)SSL_shutdown(conn->ssl);
 		shutdown(conn->fd, SHUT_WR);
+		conn->write_shut = true;
 		conn_report_closed(conn, conn->close_reason);
 	}
 }
@@ -333,6 +335,68 @@ struct conn *conn_create(struct loop *loop, int fd, const struct conn_limits *li
 	return conn;
 }
 
+/* Lingering close. A reply sent just before closing (BYE, NO [TOOBIG] for a literal the
+ * client is still sending) is lost if close() finds unread input: the kernel answers with a
+ * RST, and the client's kernel drops whatever it had not yet handed to the client, the reply
+ * included. So after shutdown(SHUT_WR) the fd stays open, its input read and thrown away, until
+ * the peer closes too, CONN_LINGER_MS pass or CONN_LINGER_MAX bytes were discarded. */
+#define CONN_LINGER_MS 2000
+#define CONN_LINGER_MAX (1024 * 1024)
+
+struct conn_linger {
+	int fd;
+	size_t discarded;
+	struct loop_io *io;
+	struct loop_timer *timer;
+};
+
+static void conn_linger_end(struct conn_linger *l)
+{
+	if (l->io != NULL)
+		loop_io_remove(&l->io);
+	if (l->timer != NULL)
+		loop_timer_remove(&l->timer);
+	close(l->fd);
+	free(l);
+}
+
+static void conn_linger_timeout(void *ctx)
+{
+	struct conn_linger *l = ctx;
+	l->timer = NULL; /* fired: gone */
+	conn_linger_end(l);
+}
+
+static void conn_linger_read(void *ctx, unsigned events)
+{
+	struct conn_linger *l = ctx;
+	(void)events;
+	for (;;) {
+		ssize_t n = read(l->fd, conn_scratch, sizeof(conn_scratch));
+		if (n > 0) {
+			l->discarded += (size_t)n;
+			if (l->discarded <= CONN_LINGER_MAX)
+				continue;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return;
+		}
+		conn_linger_end(l); /* EOF, error or enough */
+		return;
+	}
+}
+
+void conn_linger(struct loop *loop, int fd)
+{
+	struct conn_linger *l = xcalloc(1, sizeof(*l));
+	l->fd = fd;
+	l->io = loop_io_add(loop, fd, LOOP_READ, false, conn_linger_read, l);
+	l->timer = loop_timer_add(loop, CONN_LINGER_MS, conn_linger_timeout, l);
+	if (l->io == NULL)
+		conn_linger_end(l);
+}
+
 static void conn_free(void *ctx)
 {
 	struct conn *conn = ctx;
@@ -358,8 +422,12 @@ void conn_destroy(struct conn **connp)
 		SSL_free(conn->ssl);
 		conn->ssl = NULL;
 	}
-	if (!conn->detached && conn->fd >= 0)
-		close(conn->fd);
+	if (!conn->detached && conn->fd >= 0) {
+		if (conn->write_shut)
+			conn_linger(conn->loop, conn->fd);
+		else
+			close(conn->fd);
+	}
 	conn->fd = -1;
 	buf_free(&conn->out);
 	loop_defer(conn->loop, conn_free, conn);

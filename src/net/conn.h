@@ -68,6 +68,10 @@ void conn_flush(struct conn *conn);
 void conn_pause_input(struct conn *conn, bool pause);
 /* Flush the output, then shut down and report closed(reason). No further input is read. */
 void conn_close_after_flush(struct conn *conn, const char *reason);
+/* Close an fd whose writing side is shut down without losing what was sent (see conn.c): its
+ * input is discarded until the peer closes, for at most 2 s and 1 MiB. conn_destroy does this
+ * for a connection closed by conn_close_after_flush. */
+void conn_linger(struct loop *loop, int fd);
 
 /* Start TLS as a server once the pending plaintext output is flushed (STARTTLS: the tagged OK
  * goes out in plaintext first). Until the handshake completes nothing is read into the input

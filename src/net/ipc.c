@@ -1,9 +1,13 @@
 /* ipc.c: SEQPACKET message channels with fd passing. Traps: a packet bigger than our receive
  * buffer is truncated by the kernel (MSG_TRUNC tells us: treat as malformed), a received fd
- * must be closed if the message is dropped, and MSG_CTRUNC means an fd was lost. */
+ * must be closed if the message is dropped, and MSG_CTRUNC means an fd was lost: at the fd
+ * limit the kernel drops the passed fd, so one spare fd is closed around every recvmsg to
+ * keep a slot for it, and a message that lost its fd anyway is delivered without it (the
+ * receiver fails that one request; the channel stays). */
 #include "ipc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -32,6 +36,26 @@ struct ipc_chan {
 };
 
 static unsigned char ipc_scratch[IPC_MSG_MAX + 1];
+
+/* The spare fd: -2 never opened, -1 could not be reopened (at the limit). */
+static int ipc_spare_fd = -2;
+
+static void ipc_spare_release(void)
+{
+	if (ipc_spare_fd >= 0)
+		close(ipc_spare_fd);
+}
+
+static void ipc_spare_restore(void)
+{
+	/* "/" exists in a chroot too; O_PATH costs nothing but the slot */
+	ipc_spare_fd = open("/", O_PATH | O_CLOEXEC);
+}
+
+bool ipc_fds_exhausted(void)
+{
+	return ipc_spare_fd == -1;
+}
 
 uint32_t ipc_get_u32(struct ipc_reader *r)
 {
@@ -208,7 +232,9 @@ static void ipc_receive(struct ipc_chan *chan)
 		struct iovec iov = {.iov_base = ipc_scratch, .iov_len = sizeof(ipc_scratch)};
 		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
 				    .msg_controllen = sizeof(u.buf)};
+		ipc_spare_release();
 		ssize_t n = recvmsg(chan->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		ipc_spare_restore();
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -222,7 +248,7 @@ static void ipc_receive(struct ipc_chan *chan)
 			return;
 		}
 		int fd = -1;
-		bool bad = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || n < 4;
+		bool bad = (mh.msg_flags & MSG_TRUNC) != 0 || n < 4;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
 			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 				continue;
@@ -245,6 +271,8 @@ static void ipc_receive(struct ipc_chan *chan)
 			ipc_chan_closed(chan);
 			return;
 		}
+		if ((mh.msg_flags & MSG_CTRUNC) != 0 && fd < 0)
+			log_error("an IPC message lost its file descriptor (out of file descriptors?)");
 		uint32_t type;
 		memcpy(&type, ipc_scratch, 4);
 		struct ipc_reader r = {.p = ipc_scratch + 4, .left = (size_t)n - 4};

@@ -60,6 +60,11 @@ void ipc_chan_destroy(struct ipc_chan **chan);
  * of fd and closes it once sent. 0, or -1 if the channel is gone (fd closed anyway). */
 int ipc_chan_send(struct ipc_chan *chan, const struct buf *msg, int fd);
 
+/* True when the last receive left this process without a free fd (it holds one spare fd,
+ * released around every receive so that a passed fd always finds a slot): the receiver
+ * should refuse work that needs more fds. */
+bool ipc_fds_exhausted(void);
+
 /* Blocking helpers for simple one-shot exchanges outside an event loop (the master's start-up).*/
 int ipc_send_blocking(int fd, const struct buf *msg, int pass_fd);
 

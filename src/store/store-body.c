@@ -272,6 +272,8 @@ int store_body_open(struct store *store, const char *body_id, const char **error
 	if (body_id == NULL || !store_hash_valid(body_id))
 		return store_fail(store, STORE_ERR_INVALID, error_r, "invalid body id");
 	store_body_relpath(body_id, rel);
+	if (store_use(store) < 0)
+		return store_failed(store, error_r);
 	int fd = openat(store->bodies_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -425,8 +427,10 @@ static int store_bind_buf(sqlite3_stmt *stmt, int idx, const struct buf *b)
 	return sqlite3_bind_blob64(stmt, idx, b->data, b->len, SQLITE_TRANSIENT);
 }
 
-int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *data,
-			   size_t size)
+/* Parse a message and render ENVELOPE, BODYSTRUCTURE and BODY (and their IMAP4rev1 forms when
+ * they differ) and the part table into the body insert statement's parameters 3..8. */
+static int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *data,
+				  size_t size, const struct mime_part *root)
 {
 	struct buf env, bs, body, bs1, body1, parts;
 	buf_init(&env, STORE_RENDER_MAX);
@@ -436,8 +440,6 @@ int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *
 	buf_init(&body1, STORE_RENDER_MAX);
 	buf_init(&parts, STORE_RENDER_MAX);
 
-	pool_clear(store->scratch);
-	struct mime_part *root = mime_parse(store->scratch, data, size, NULL);
 	if (envelope_render(&env, store->scratch, (const unsigned char *)data + root->header_offset,
 			    root->header_size) < 0) {
 		/* hostile headers past the cap: a valid ENVELOPE that says nothing */
@@ -481,8 +483,40 @@ int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *
 	buf_free(&bs1);
 	buf_free(&body1);
 	buf_free(&parts);
-	pool_clear(store->scratch);
 	if (r != SQLITE_OK)
 		return store_fail_sql(store, NULL, "binding the message structure");
 	return 0;
+}
+
+int store_body_insert(struct store *store, const char *hash, const void *data, size_t size,
+		      int64_t *body_id_r)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_INSERT);
+	if (stmt == NULL)
+		return -1;
+	pool_clear(store->scratch);
+	/* parsed once: for the cached structure and for the search index */
+	struct mime_part *root = mime_parse(store->scratch, data, size, NULL);
+	sqlite3_bind_text(stmt, 1, hash, STORE_HASH_HEX, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)size);
+	int ret = -1;
+	if (store_body_bind_render(store, stmt, data, size, root) == 0) {
+		int r = sqlite3_step(stmt);
+		if (r == SQLITE_ROW) {
+			*body_id_r = sqlite3_column_int64(stmt, 0);
+			/* a new row, or an old one never indexed: index it now, in this
+			 * transaction (store-index.c) */
+			bool index = sqlite3_column_int(stmt, 1) == 0;
+			/* drop the rendered copies now rather than at the next use */
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			ret = index ? store_index_body(store, *body_id_r, data, root) : 0;
+		} else {
+			store_fail_sql(store, NULL, "adding a body");
+		}
+	}
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	pool_clear(store->scratch);
+	return ret;
 }

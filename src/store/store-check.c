@@ -6,10 +6,13 @@
  * messages naming it; every mailbox's counters (MESSAGES, UNSEEN, DELETED, SIZE), UIDNEXT
  * above every UID, HIGHESTMODSEQ at least every MODSEQ, keyword masks within the mailbox's
  * keywords, valid names, INBOX present; the packed message state (store-state.c) equal to the
- * rows; files no row names and temporary files.
+ * rows; files no row names and temporary files; every body in the search index once and no
+ * index row without its body.
  * What repair does: recounts counters and references, raises UIDNEXT/HIGHESTMODSEQ, clears
  * stray keyword bits, repairs the packed state (an entry per row; flags lost with a damaged
- * chunk cannot come back: those messages become unseen), creates INBOX, removes the messages whose body is missing or damaged
+ * chunk cannot come back: those messages become unseen), creates INBOX, indexes unindexed
+ * bodies again (after the commit) and drops stray index rows, removes the messages whose body
+ * is missing or damaged
  * (each reported; a damaged file is kept in ROOT/USER/damaged/ for forensics; the removal is
  * logged as an expunge so sessions resynchronise), removes orphan and temporary files.
  * What it cannot do: a body file holds only the message bytes, not which mailbox it was in,
@@ -43,6 +46,7 @@ struct store_check_ctx {
 	/* bodies whose file is missing or damaged */
 	int64_t *bad;
 	size_t bad_count, bad_alloc;
+	bool reindex; /* repair: bodies were marked to be indexed again */
 };
 
 static void store_check_say(struct store_check_ctx *c, const char *fmt, ...)
@@ -444,6 +448,50 @@ static int store_check_mailboxes(struct store_check_ctx *c)
 	return 0;
 }
 
+static int64_t store_check_count(struct store *store, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	if (store_check_prepare(store, sql, &stmt) < 0)
+		return -1;
+	int64_t n = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+	sqlite3_finalize(stmt);
+	if (n < 0)
+		return store_fail_sql(store, NULL, "checking the search index");
+	return n;
+}
+
+/* The search index: every body indexed (one FTS row each), no row without a body. Repair
+ * marks the bodies to index again (done after the commit) and drops stray rows. */
+static int store_check_index(struct store_check_ctx *c)
+{
+	struct store *store = c->store;
+	int64_t unindexed = store_check_count(store, "SELECT COUNT(*) FROM body WHERE search_state != 1"
+					      " OR id NOT IN (SELECT rowid FROM search_text)");
+	int64_t stray = store_check_count(store, "SELECT COUNT(*) FROM search_text"
+					  " WHERE rowid NOT IN (SELECT id FROM body)");
+	if (unindexed < 0 || stray < 0)
+		return -1;
+	if (unindexed > 0) {
+		store_check_problem(c, "search index: %lld messages are not indexed%s",
+				    (long long)unindexed, c->repair ? " (indexed again)" : "");
+		if (c->repair &&
+		    (store_exec(store, "DELETE FROM search_text WHERE rowid IN (SELECT id FROM body"
+				       " WHERE search_state != 1)") < 0 ||
+		     store_exec(store, "UPDATE body SET search_state = 0 WHERE search_state != 1"
+				       " OR id NOT IN (SELECT rowid FROM search_text)") < 0))
+			return -1;
+		c->reindex = c->repair;
+	}
+	if (stray > 0) {
+		store_check_problem(c, "search index: %lld rows belong to no message%s",
+				    (long long)stray, c->repair ? " (removed)" : "");
+		if (c->repair && store_exec(store, "DELETE FROM search_text WHERE rowid NOT IN"
+						   " (SELECT id FROM body)") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int store_check(struct store *store, bool repair, store_report_cb *report, void *ctx,
 		unsigned *problems_r, const char **error_r)
 {
@@ -459,7 +507,7 @@ int store_check(struct store *store, bool repair, store_report_cb *report, void 
 	/* the removals of bad messages reach the packed state before it is checked */
 	if (store_check_sqlite(&c) < 0 || store_check_bodies(&c) < 0 ||
 	    store_check_bad_messages(&c) < 0 || store_state_flush(store) < 0 ||
-	    store_check_mailboxes(&c) < 0 ||
+	    store_check_mailboxes(&c) < 0 || store_check_index(&c) < 0 ||
 	    store_body_sweep(store, repair, report, ctx, &orphans) < 0)
 		goto fail;
 	c.problems += orphans;
@@ -468,6 +516,9 @@ int store_check(struct store *store, bool repair, store_report_cb *report, void 
 		if (store_tx_commit(store) < 0)
 			return store_failed(store, error_r);
 		store_events_clear(store);
+		unsigned indexed;
+		if (c.reindex && store_index_pending(store, report, ctx, &indexed) < 0)
+			return store_failed(store, error_r);
 	} else {
 		store_tx_rollback(store);
 	}
@@ -521,24 +572,10 @@ static int store_recover_one(struct store *store, struct store_mailbox *mb,
 		goto out;
 	}
 	ret = -1;
-	sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_INSERT);
-	if (stmt == NULL)
+	int64_t body_id;
+	if (store_body_insert(store, f->hash, data != NULL ? data : "", size, &body_id) < 0)
 		goto out;
-	sqlite3_bind_text(stmt, 1, f->hash, STORE_HASH_HEX, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)size);
-	if (store_body_bind_render(store, stmt, data != NULL ? data : "", size) < 0) {
-		sqlite3_reset(stmt);
-		goto out;
-	}
-	int r = sqlite3_step(stmt);
-	int64_t body_id = r == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (r != SQLITE_ROW) {
-		store_fail_sql(store, NULL, "recovering a body");
-		goto out;
-	}
-	stmt = store_stmt(store, STMT_MSG_INSERT);
+	sqlite3_stmt *stmt = store_stmt(store, STMT_MSG_INSERT);
 	if (stmt == NULL)
 		goto out;
 	uint32_t uid = mb->uidnext++;

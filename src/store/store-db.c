@@ -69,7 +69,18 @@ int store_failed(struct store *store, const char **error_r)
  * expunges after a MODSEQ).
  * Version 4: body.parts, the part table (mail/mime-parts.h) so that a section FETCH reads only
  * its bytes; NULL for bodies stored before (FETCH parses those).
- * Version 5: msgstate, the packed per-mailbox message state (store-state.c): each message's
+ * Version 5: the search index (store-index.c, store-search.c). body.sent_date/sent_tz: the
+ * Date: header (NULL when it has none or it cannot be read: SENT* keys then use the internal
+ * date, as RFC 5256 does for SORT); body.search_state: 0 not indexed yet (every body of a
+ * store migrated from version 4: the first open indexes them, store_index_pending), 1
+ * indexed, 2 its file could not be read; body.sort_* and thread_*: the SORT and THREAD keys
+ * of mail/sort-keys.h (written when the body is indexed); search_text: one FTS5 row per body
+ * (rowid = body.id; bodies are shared by COPY, so the index is per body), the columns of
+ * mail/search-text.h
+ * with the trigram tokenizer (substrings of 3+ characters, on text folded by
+ * mail/search-fold.h, hence case_sensitive 1); search_vocab lists its trigrams (queries of
+ * 1-2 characters); the trigger drops a body's row with the body.
+ * Version 6: msgstate, the packed per-mailbox message state (store-state.c): each message's
  * flags, keywords and MODSEQ move there from the message rows (store_state_migrate), and
  * message_modseq goes (msgstate.max_modseq serves "changed since"). A STORE then rewrites a
  * few BLOBs instead of every row it touches and the index behind it.
@@ -123,11 +134,29 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"ALTER TABLE mailbox ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;",
 	"CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);",
 	"ALTER TABLE body ADD COLUMN parts BLOB;",
+	"ALTER TABLE body ADD COLUMN sent_date INTEGER;"
+	"ALTER TABLE body ADD COLUMN sent_tz INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE body ADD COLUMN search_state INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE body ADD COLUMN sort_subject BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_from BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_to BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_cc BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_display_from BLOB;"
+	"ALTER TABLE body ADD COLUMN sort_display_to BLOB;"
+	"ALTER TABLE body ADD COLUMN thread_message_id BLOB;"
+	"ALTER TABLE body ADD COLUMN thread_references BLOB;"
+	"ALTER TABLE body ADD COLUMN thread_subject_reply INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX body_unindexed ON body(id) WHERE search_state = 0;"
+	"CREATE VIRTUAL TABLE search_text USING fts5(hdr, subject, h_from, h_to, h_cc, h_bcc, body,"
+	" tokenize = 'trigram case_sensitive 1');"
+	"CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_text, 'row');"
+	"CREATE TRIGGER body_search_delete AFTER DELETE ON body"
+	" BEGIN DELETE FROM search_text WHERE rowid = old.id; END;",
 	NULL,
 };
 
 static int (*const store_migration_fns[STORE_SCHEMA_VERSION])(struct store *store) = {
-	[4] = store_state_migrate,
+	[5] = store_state_migrate,
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -168,13 +197,15 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BODY_INSERT] = "INSERT INTO body (hash, size, refs, envelope, bodystructure, body,"
 			     " bodystructure_rev1, body_rev1, parts)"
 			     " VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8)"
-			     " ON CONFLICT (hash) DO UPDATE SET refs = refs + 1 RETURNING id",
+			     " ON CONFLICT (hash) DO UPDATE SET refs = refs + 1"
+			     " RETURNING id, search_state",
 	[STMT_BODY_REF] = "UPDATE body SET refs = refs + ?2 WHERE id = ?1",
 	[STMT_BODY_UNREF] = "UPDATE body SET refs = refs - 1 WHERE id = ?1",
 	[STMT_BODY_UNREFERENCED] = "SELECT hash FROM body WHERE refs <= 0",
 	[STMT_BODY_DELETE_UNREFERENCED] = "DELETE FROM body WHERE refs <= 0",
 	[STMT_MSG_INSERT] = "INSERT INTO message (mailbox_id, uid, body_id, size, internal_date,"
 			    " internal_tz, saved_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_MSG_SIZES] = "SELECT uid, size FROM message WHERE mailbox_id = ?1 ORDER BY uid",
 	[STMT_MSG_INFO] = "SELECT m.size, m.internal_date, m.internal_tz, m.saved_date, b.hash,"
 			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1,"
 			  " b.parts FROM message m JOIN body b ON b.id = m.body_id"
@@ -191,10 +222,20 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 			   " VALUES (?1, ?2, ?3, ?4)",
 	[STMT_STATE_DELETE] = "DELETE FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
 	[STMT_STATE_DROP] = "DELETE FROM msgstate WHERE mailbox_id = ?1",
+	[STMT_INDEX_INSERT] = "INSERT INTO search_text (rowid, hdr, subject, h_from, h_to, h_cc,"
+			      " h_bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_INDEX_DONE] = "UPDATE body SET search_state = ?2, sent_date = ?3, sent_tz = ?4,"
+			    " sort_subject = ?5, sort_from = ?6, sort_to = ?7, sort_cc = ?8,"
+			    " sort_display_from = ?9, sort_display_to = ?10, thread_message_id = ?11,"
+			    " thread_references = ?12, thread_subject_reply = ?13 WHERE id = ?1",
+	[STMT_INDEX_PENDING] = "SELECT id, hash, size FROM body WHERE search_state = 0"
+			       " ORDER BY id LIMIT ?1",
 };
 
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id)
 {
+	if (store_use(store) < 0)
+		return NULL;
 	if (store->stmts[id] == NULL &&
 	    sqlite3_prepare_v3(store->db, store_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
 			       &store->stmts[id], NULL) != SQLITE_OK) {
@@ -219,6 +260,8 @@ int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what)
 
 int store_exec(struct store *store, const char *sql)
 {
+	if (store_use(store) < 0)
+		return -1;
 	if (sqlite3_exec(store->db, sql, NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail_sql(store, NULL, "database");
 	return 0;
@@ -285,11 +328,10 @@ static int store_pragma_text(struct store *store, const char *sql, const char *w
 	return 0;
 }
 
-/* Open the database (created by the caller with mode 0600 if new), set it up and bring the
- * schema up to date; *created_r when the schema was created just now. Call with the write lock
- * held. */
-int store_db_open(struct store *store, const char *path, bool *created_r)
+int store_db_connect(struct store *store, const char *path, bool set_wal)
 {
+	/* no SQLITE_OPEN_CREATE: store_open creates the file (mode 0600); a database that went
+	 * away while the store was parked is an error, not a new empty store */
 	if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		if (store->db == NULL)
@@ -299,12 +341,25 @@ int store_db_open(struct store *store, const char *path, bool *created_r)
 	}
 	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(store->db, 1);
-	/* WAL: sessions read while LMTP writes; FULL: a commit is on disk when COMMIT returns
-	 * (in WAL mode NORMAL would fsync only at checkpoints, and an acknowledged change could
-	 * be lost on power failure) */
-	if (store_pragma_text(store, "PRAGMA journal_mode = WAL", "wal") < 0 ||
-	    store_exec(store, "PRAGMA synchronous = FULL") < 0 ||
-	    store_exec(store, "PRAGMA foreign_keys = ON") < 0)
+	/* WAL: sessions read while LMTP writes (persistent in the file: set once, at store_open);
+	 * FULL: a commit is on disk when COMMIT returns (in WAL mode NORMAL would fsync only at
+	 * checkpoints, and an acknowledged change could be lost on power failure). Not through
+	 * store_exec: the reopen of a parked store runs this before it counts as open. */
+	if (set_wal && store_pragma_text(store, "PRAGMA journal_mode = WAL", "wal") < 0)
+		return -1;
+	if (sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(store->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot set up %s: %s", path,
+				  sqlite3_errmsg(store->db));
+	return 0;
+}
+
+/* Open the database (created by the caller with mode 0600 if new), set it up and bring the
+ * schema up to date; *created_r when the schema was created just now. Call with the write lock
+ * held. */
+int store_db_open(struct store *store, const char *path, bool *created_r)
+{
+	if (store_db_connect(store, path, true) < 0)
 		return -1;
 	if (store_tx_begin(store) < 0)
 		return -1;
@@ -348,12 +403,38 @@ static int store_ofd_lock(int fd, short type, off_t start, bool wait)
 
 int store_lock_write(struct store *store)
 {
-	if (store->write_lock_depth == 0 &&
-	    store_ofd_lock(store->lock_fd, F_WRLCK, 1, true) < 0)
-		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
-				  store->dir, strerror(errno));
+	if (store_use(store) < 0)
+		return -1;
+	if (store->write_lock_depth == 0) {
+		if (store_ofd_lock(store->lock_fd, F_WRLCK, 1, true) < 0)
+			return store_fail(store, STORE_ERR_INTERNAL, NULL,
+					  "cannot lock %s/store.lock: %s", store->dir,
+					  strerror(errno));
+		/* reopened after parking: counted among the open handles again before it can
+		 * write a body file (store.c) */
+		if (store->recount && store_open_recount(store) < 0) {
+			(void)store_ofd_lock(store->lock_fd, F_UNLCK, 1, false);
+			return -1;
+		}
+	}
 	store->write_lock_depth++;
 	return 0;
+}
+
+int store_lock_write_try(struct store *store)
+{
+	if (store->write_lock_depth > 0) {
+		store->write_lock_depth++;
+		return 1;
+	}
+	if (store_ofd_lock(store->lock_fd, F_WRLCK, 1, false) < 0) {
+		if (errno == EAGAIN || errno == EACCES)
+			return 0;
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
+				  store->dir, strerror(errno));
+	}
+	store->write_lock_depth++;
+	return 1;
 }
 
 void store_unlock_write(struct store *store)

@@ -243,25 +243,8 @@ static int store_append_body_row(struct store *store, const struct store_append 
 		return -1;
 	if (r > 0)
 		return store_body_ref(store, *body_id_r, 1);
-	sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_INSERT);
-	if (stmt == NULL)
-		return -1;
-	sqlite3_bind_text(stmt, 1, hash, STORE_HASH_HEX, SQLITE_STATIC);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)m->size);
-	if (store_body_bind_render(store, stmt, m->data != NULL ? (const void *)m->data : "", m->size) < 0) {
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
-		return -1;
-	}
-	r = sqlite3_step(stmt);
-	if (r == SQLITE_ROW)
-		*body_id_r = sqlite3_column_int64(stmt, 0);
-	else
-		store_fail_sql(store, NULL, "adding a body");
-	/* drop the rendered copies now rather than at the next use */
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	return r == SQLITE_ROW ? 0 : -1;
+	return store_body_insert(store, hash, m->data != NULL ? (const void *)m->data : "", m->size,
+				 body_id_r);
 }
 
 int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,
@@ -354,6 +337,58 @@ int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, v
 	if (store_state_read(store, mailbox_id, 0, cb, ctx) < 0)
 		return store_failed(store, error_r);
 	return 0;
+}
+
+int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_mailbox *mb_r,
+			store_msg_size_cb *cb, void *ctx, const char **error_r)
+{
+	store_clear_error(store);
+	sqlite3_stmt *stmt = store_stmt(store, STMT_MSG_SIZES);
+	if (stmt == NULL)
+		return store_failed(store, error_r);
+	if (sqlite3_stmt_busy(stmt))
+		return store_fail(store, STORE_ERR_INTERNAL, error_r,
+				  "store_message_sizes called from its own callback");
+	/* one read snapshot for the mailbox row (UIDVALIDITY), the state and the sizes */
+	bool own_tx = sqlite3_get_autocommit(store->db) != 0;
+	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
+		return store_failed(store, error_r);
+	struct store_msg *state = NULL;
+	size_t nstate = 0, j = 0;
+	int ret = store_mailbox_load(store, mailbox_id, mb_r);
+	if (ret == 1 && store_state_load(store, mailbox_id, &state, &nstate) < 0)
+		ret = -1;
+	if (ret == 1) {
+		/* the rows and the state entries both ascend by UID (store-state.c) */
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+		int r;
+		while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
+			struct store_msg msg = { .uid = (uint32_t)sqlite3_column_int64(stmt, 0) };
+			while (j < nstate && state[j].uid < msg.uid)
+				j++;
+			if (j < nstate && state[j].uid == msg.uid)
+				msg = state[j];
+			else
+				msg.modseq = 1; /* no entry (a damaged chunk: kura check) */
+			if (cb(ctx, &msg, (uint64_t)sqlite3_column_int64(stmt, 1)) < 0) {
+				r = SQLITE_DONE;
+				break;
+			}
+		}
+		if (r != SQLITE_DONE) {
+			store_fail_sql(store, NULL, "listing message sizes");
+			ret = -1;
+		}
+		sqlite3_reset(stmt);
+	}
+	free(state);
+	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
+		ret = -1;
+	if (ret < 0)
+		return store_failed(store, error_r);
+	if (ret == 0)
+		store_clear_error(store);
+	return ret;
 }
 
 /* The UIDs expunged from mailbox_id after since, ascending. */

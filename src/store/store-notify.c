@@ -146,6 +146,12 @@ void store_notify_touch(struct store *store)
 
 int store_refresh(struct store *store)
 {
+	/* parked: nothing to compare with, and no reason to reopen just for that (store-park.c);
+	 * the listeners read what changed, reopening it */
+	if (store->parked) {
+		store_listeners_notify(store, 0);
+		return 1;
+	}
 	/* data_version changes when another connection commits, never for our own commits */
 	sqlite3_stmt *stmt;
 	if (sqlite3_prepare_v2(store->db, "PRAGMA data_version", -1, &stmt, NULL) != SQLITE_OK)
@@ -155,7 +161,11 @@ int store_refresh(struct store *store)
 	sqlite3_finalize(stmt);
 	if (r != SQLITE_ROW)
 		return store_fail_sql(store, NULL, "reading the data version");
-	if (version == store->data_version)
+	/* the first refresh after a reopen: the version is of a new connection, and commits
+	 * made while parked are not in it; say "may have changed" */
+	bool reopened = store->reopened;
+	store->reopened = false;
+	if (version == store->data_version && !reopened)
 		return 0;
 	store->data_version = version;
 	store_listeners_notify(store, 0);

@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -54,6 +54,7 @@ enum store_stmt {
 	STMT_BODY_UNREFERENCED,
 	STMT_BODY_DELETE_UNREFERENCED,
 	STMT_MSG_INSERT,
+	STMT_MSG_SIZES,
 	STMT_MSG_INFO,
 	STMT_MSG_GET,
 	STMT_MSG_DELETE,
@@ -63,6 +64,9 @@ enum store_stmt {
 	STMT_STATE_SET,
 	STMT_STATE_DELETE,
 	STMT_STATE_DROP,
+	STMT_INDEX_INSERT,
+	STMT_INDEX_DONE,
+	STMT_INDEX_PENDING,
 	STMT_COUNT
 };
 
@@ -137,10 +141,43 @@ struct store {
 
 	struct store_state_cache state; /* chunks the current transaction changes */
 	bool counted;          /* counted among the open handles in store.lock (store.c) */
+	bool recount;          /* parked since: count again at the next write lock (store.c) */
 
 	char *notify_path;     /* ROOT/.notify/USER, touched after every commit */
 	int64_t data_version;  /* PRAGMA data_version at the last store_refresh */
+
+	/* parking (store-park.c): a parked store has no SQLite connection and no fd open */
+	struct store_pool *pool;          /* NULL: never parked by a pool */
+	struct store *lru_prev, *lru_next; /* the pool's open stores, most recently used first */
+	int64_t last_used;                /* CLOCK_MONOTONIC_COARSE seconds */
+	unsigned handles;                 /* live store_search / store_sort handles */
+	bool parked;
+	bool reopened; /* reopened since the last store_refresh: tell the listeners once */
 };
+
+/* ---- the open-handle count in store.lock (store.c) ---- */
+/* store_park: this handle stops counting (it has nothing in flight); 1 done (or it was not
+ * counted), 0 another process holds the write lock (do not park now), never fails. */
+int store_open_uncount(struct store *store);
+/* store_lock_write after a reopen (store->recount), the write lock held: count again,
+ * durably. 0 or -1 (recorded). */
+int store_open_recount(struct store *store);
+
+/* ---- parking (store-park.c) ---- */
+int store_unpark(struct store *store);
+void store_pool_touch(struct store *store);
+/* Every use of the database or of the store's fds goes through here first: reopens a parked
+ * store, marks a pooled one used. 0, or -1 (recorded). */
+static inline int store_use(struct store *store)
+{
+	if (store->parked)
+		return store_unpark(store);
+	if (store->pool != NULL)
+		store_pool_touch(store);
+	return 0;
+}
+/* store_close: leave the pool. */
+void store_pool_leave(struct store *store);
 
 /* Touch the notify file (store-notify.c). */
 void store_notify_touch(struct store *store);
@@ -169,10 +206,18 @@ sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
 int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
 int store_exec(struct store *store, const char *sql);
 void store_db_close(struct store *store);
+/* Open path into store->db and set up the connection (busy timeout, extended result codes,
+ * synchronous, foreign keys; journal_mode WAL with set_wal): store_db_open and the reopen of
+ * a parked store (store-park.c). Neither migrates nor commits. -1 (recorded) leaves store->db
+ * for the caller to close (sqlite3_system_errno tells EMFILE). */
+int store_db_connect(struct store *store, const char *path, bool set_wal);
 
 /* Cross-process locks (see the comment at the top). The write lock nests: each
  * store_lock_write is matched by one store_unlock_write, the last one releases it. */
 int store_lock_write(struct store *store);
+/* The write lock if no other process holds it, without waiting and without store_use (for
+ * store_park): 1 got it (store_unlock_write releases it), 0 busy, -1 error (recorded). */
+int store_lock_write_try(struct store *store);
 void store_unlock_write(struct store *store);
 /* 1 got the open lock exclusively, 0 got it shared, -1 error. */
 int store_lock_open(struct store *store);
@@ -264,10 +309,11 @@ void store_body_file_unlink(struct store *store, const char *hash);
  * (may be NULL) hears each removed name; *count_r counts them. */
 int store_body_sweep(struct store *store, bool remove, store_report_cb *report, void *ctx,
 		     unsigned *count_r);
-/* Parse a message and render ENVELOPE, BODYSTRUCTURE and BODY (and their IMAP4rev1 forms
- * when they differ) into the body insert statement's parameters 4..8. */
-int store_body_bind_render(struct store *store, sqlite3_stmt *stmt, const void *data,
-			   size_t size);
+/* Insert the body row of a message (its structure rendered and cached, its text indexed), or
+ * add a reference to the existing row of that hash (indexing it if it never was). Inside a
+ * transaction. data must not be NULL (use "" for an empty message). */
+int store_body_insert(struct store *store, const char *hash, const void *data, size_t size,
+		      int64_t *body_id_r);
 /* Remember hash for unlinking after the commit. */
 void store_unlink_add(struct store *store, const char *hash);
 
@@ -276,6 +322,9 @@ void store_unlink_add(struct store *store, const char *hash);
  * committed chunks (a read; cb as for store_messages). 0 or -1 (recorded). */
 int store_state_read(struct store *store, uint64_t mailbox_id, uint64_t since, store_msg_cb *cb,
 		     void *ctx);
+/* The same, every message, into a malloc'd array (*msgs_r NULL when there is none). */
+int store_state_load(struct store *store, uint64_t mailbox_id, struct store_msg **msgs_r,
+		     size_t *count_r);
 /* Inside a write transaction: the chunk, loaded on first use and kept until the commit (which
  * writes it if the caller set dirty) or the rollback. NULL on error (recorded). Valid until
  * the next call that may load another chunk. */
@@ -294,7 +343,7 @@ int store_state_get(struct store *store, uint64_t mailbox_id, uint32_t uid,
 		    struct store_msg *msg_r);
 /* Delete a mailbox's chunks (the mailbox is deleted). */
 int store_state_drop(struct store *store, uint64_t mailbox_id);
-/* Schema version 5: msgstate from the rows' columns, which go. */
+/* Schema version 6: msgstate from the rows' columns, which go. */
 int store_state_migrate(struct store *store);
 /* store_check: compare a mailbox's chunks with its rows (inside a transaction, after
  * store_state_flush). With repair, rewrite them: an entry per row, entries without a row and
@@ -308,6 +357,16 @@ struct store_state_summary {
 int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 		      uint64_t valid_keywords, uint64_t new_modseq,
 		      struct store_state_summary *sum);
+
+/* ---- the search index (store-index.c) ---- */
+struct mime_part;
+/* Index one body (its row exists, parsed as root): the FTS row, sent date, search_state 1. */
+int store_index_body(struct store *store, int64_t body_id, const void *data,
+		     const struct mime_part *root);
+/* Index every body not indexed yet (search_state 0), in batches of one transaction each.
+ * report may be NULL; *count_r counts the bodies indexed. */
+int store_index_pending(struct store *store, store_report_cb *report, void *ctx,
+			unsigned *count_r);
 
 /* ---- events (store-notify.c) ---- */
 void store_event_add(struct store *store, enum store_event_kind kind, uint64_t mailbox_id,

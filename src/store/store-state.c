@@ -4,7 +4,7 @@
  * reads instead of a row per message (SELECT); "changed since MODSEQ" reads only the chunks
  * whose max_modseq is above it (no per-row MODSEQ index to keep up); a STORE over many
  * messages decides what changes without reading a row.
- * The chunks are the only place a message's flags, keywords and MODSEQ are kept (schema 5
+ * The chunks are the only place a message's flags, keywords and MODSEQ are kept (schema 6
  * dropped those columns from the message rows: rewriting 100k rows cost more than everything
  * else a STORE does, see bench/RESULTS.md); a message row holds what never changes.
  * Traps: a message row and its state entry come and go together: every insert or delete of a
@@ -172,6 +172,21 @@ static int state_chunk_push(void *ctx, const struct store_msg *msg)
 		c->msgs = xrealloc(c->msgs, c->alloc * sizeof(*c->msgs));
 	}
 	c->msgs[c->count++] = *msg;
+	return 0;
+}
+
+int store_state_load(struct store *store, uint64_t mailbox_id, struct store_msg **msgs_r,
+		     size_t *count_r)
+{
+	struct store_state_chunk all = { .mailbox_id = mailbox_id };
+	*msgs_r = NULL;
+	*count_r = 0;
+	if (store_state_read(store, mailbox_id, 0, state_chunk_push, &all) < 0) {
+		free(all.msgs);
+		return -1;
+	}
+	*msgs_r = all.msgs;
+	*count_r = all.count;
 	return 0;
 }
 
@@ -526,7 +541,7 @@ int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 	return ret;
 }
 
-/* Schema version 5 (store-db.c), one self-contained step in the migration's transaction: the
+/* Schema version 6 (store-db.c), one self-contained step in the migration's transaction: the
  * chunks are built from the rows' flags, keywords and MODSEQ columns, which then go, with the
  * index on MODSEQ (the chunks' max_modseq serves "changed since"). */
 int store_state_migrate(struct store *store)

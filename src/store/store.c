@@ -7,7 +7,9 @@
  * handle may have left an orphan: a count in store.lock of the handles opened since the last
  * sweep and not closed (each open writes its increment durably before it can write a body
  * file; store_close takes it back). A handle that crashed never takes it back, so the next
- * first opener finds it above zero and sweeps; a store from before the counter sweeps once. */
+ * first opener finds it above zero and sweeps; a store from before the counter sweeps once.
+ * A parked handle (store-park.c) is not counted: parking takes its count back, the first write
+ * lock after the reopen counts it again (store_open_uncount). */
 #include "store/store-private.h"
 
 #include <dirent.h>
@@ -147,8 +149,46 @@ static int store_open_count(struct store *store, bool first, bool created)
 	return 0;
 }
 
+/* A parked handle is not counted: it holds no lock, so another process's open can be the
+ * first and reset the count to its own handle, and a parked handle that stayed counted would
+ * later take back a count that is not its own (an orphan of a crash then goes unswept) or,
+ * never reset, make every first open sweep (an LMTP delivery to a user whose sessions are all
+ * parked). Parking has nothing in flight (store_parkable), so it leaves the count like a
+ * close; the reopen is read-only until the first write lock, which counts the handle again
+ * before any body file is written. */
+int store_open_uncount(struct store *store)
+{
+	if (!store->counted)
+		return 1;
+	/* the park runs from the event loop: never wait for another process's append */
+	int r = store_lock_write_try(store);
+	if (r == 0)
+		return 0;
+	uint64_t count;
+	if (r > 0 && store_open_count_read(store, &count) > 0 && count > 0)
+		(void)store_open_count_write(store, count - 1, false); /* lost: one sweep more */
+	if (r > 0)
+		store_unlock_write(store);
+	store_clear_error(store);
+	store->counted = false;
+	store->recount = true;
+	return 1;
+}
+
+int store_open_recount(struct store *store)
+{
+	uint64_t count;
+	if (store_open_count_read(store, &count) < 0 ||
+	    store_open_count_write(store, count + 1, true) < 0)
+		return -1;
+	store->counted = true;
+	store->recount = false;
+	return 0;
+}
+
 /* store_close: this handle is done. Not synced: if the decrement is lost in a crash, the next
- * first open only sweeps once more. */
+ * first open only sweeps once more. A parked handle is not counted (store_open_uncount): its
+ * close writes nothing and does not reopen it. */
 static void store_close_count(struct store *store)
 {
 	uint64_t count;
@@ -259,6 +299,13 @@ int store_open(const char *root, const char *user, struct store **store_r, const
 	store_unlock_write(store);
 	if (first > 0 && store_lock_open_downgrade(store) < 0)
 		goto fail;
+	/* bodies stored before the search index existed (a store migrated from schema 4), or
+	 * left unindexed by a reindex that was interrupted: one body in memory at a time */
+	unsigned indexed;
+	if (store_index_pending(store, store_log_report, store, &indexed) < 0)
+		goto fail;
+	if (indexed > 0)
+		log_info("store %s: search index: %u messages indexed", store->dir, indexed);
 	(void)store_refresh(store); /* the data version to compare with from now on */
 	store_clear_error(store);
 	*store_r = store;
@@ -274,6 +321,7 @@ void store_close(struct store **storep)
 	struct store *store = *storep;
 	if (store == NULL)
 		return;
+	store_pool_leave(store);
 	if (store->counted)
 		store_close_count(store);
 	store_db_close(store);

@@ -142,6 +142,36 @@ int store_open(const char *root, const char *user, struct store **store_r, const
 void store_close(struct store **store);
 enum store_error store_last_error(const struct store *store);
 
+/* --- parking (store-park.c) ---
+ * A process holding many stores (the mail process: one per user with a session) puts them in
+ * a pool. The pool keeps at most open_max of them open (0: no limit) and parks the least
+ * recently used beyond that: a parked store has closed its SQLite connection and its fds
+ * (none left) but keeps its struct, listeners and path; any store call on it reopens it
+ * transparently (without migrations or the orphan sweep, which only store_open does). A store
+ * is never parked inside a transaction, while a store_search or store_sort handle on it is
+ * live, or while its listeners are being called. Body fds from store_body_open stay valid.
+ * store_refresh on a parked store does not reopen it: it tells the listeners "may have
+ * changed" (so does the first store_refresh after a reopen: PRAGMA data_version is per
+ * connection, so commits by others while parked cannot be told apart otherwise). A pool
+ * is used by one thread. */
+struct store_pool;
+struct store_pool *store_pool_create(unsigned open_max);
+/* Stores still in the pool leave it (they stay as they are, never parked again by it). */
+void store_pool_destroy(struct store_pool **pool);
+/* store joins the pool (an open store: it counts as the most recently used); stores beyond
+ * open_max are parked. store_close takes it out again. */
+void store_pool_add(struct store_pool *pool, struct store *store);
+/* Park the open stores not used for idle_secs or more; returns how many were parked. */
+unsigned store_pool_park_idle(struct store_pool *pool, unsigned idle_secs);
+/* Park one more store (the least recently used that can be) other than keep (may be NULL):
+ * 1 parked one, 0 none could be. For a caller that ran out of file descriptors. */
+int store_pool_shed(struct store_pool *pool, const struct store *keep);
+void store_pool_counts(const struct store_pool *pool, unsigned *open_r, unsigned *parked_r);
+/* Park this store now: 1 parked, 0 it cannot be now (busy, see above) or already is. Works
+ * without a pool too. */
+int store_park(struct store *store);
+bool store_is_parked(const struct store *store);
+
 /* --- mailboxes --- */
 
 /* 1 valid; 0 invalid with the reason in *error_r. Rules: valid UTF-8, no control characters,
@@ -205,6 +235,13 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 typedef int store_msg_cb(void *ctx, const struct store_msg *msg);
 int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, void *ctx,
 		   const char **error_r);
+
+/* A POP3 maildrop (RFC 1939 4: the messages as they are at login): *mb_r and every message
+ * with its stored size in bytes, in UID order, read in one snapshot. 1 done, 0 the mailbox no
+ * longer exists, -1 error. Same callback rules as store_messages. */
+typedef int store_msg_size_cb(void *ctx, const struct store_msg *msg, uint64_t size);
+int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_mailbox *mb_r,
+			store_msg_size_cb *cb, void *ctx, const char **error_r);
 
 struct pool;
 /* FETCH data of one message. 1 found, 0 (expunged meanwhile), -1 error. Strings from pool:

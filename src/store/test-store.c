@@ -454,6 +454,63 @@ static void test_crash_sweep(void)
 	root_free();
 }
 
+/* Parking and the open-handle count: a parked handle holds no lock, so it is not counted
+ * (parking takes its count back); another process may then open first without a sweep; the
+ * reopen is read-only and counts nothing, the first write counts the handle again; closing a
+ * parked handle writes nothing; a store whose write lock someone else holds is not parked. */
+static void test_park_count(void)
+{
+	root_new();
+	struct store *a = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(a, "INBOX");
+	CHECK(append1(a, inbox, make_msg(0, "one", "one"), 0, NULL, 0, NULL) == 0);
+	CHECK(open_handles() == 1);
+	/* another holds the write lock: not parked now, nothing waited for */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/alice/store.lock", test_root);
+	int fd = open(path, O_RDWR);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1 };
+	CHECK(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0);
+	CHECK(store_park(a) == 0 && !store_is_parked(a) && open_handles() == 1);
+	close(fd);
+	CHECK(store_park(a) == 1 && store_is_parked(a) && open_handles() == 0);
+	/* b opens first (a holds no lock): a clean count, no sweep; an orphan stays */
+	char dir[512], orphan[1024];
+	snprintf(dir, sizeof(dir), "%s/alice/bodies/ab", test_root);
+	snprintf(orphan, sizeof(orphan), "%s/ab%062d", dir, 7);
+	mkdir(dir, 0700);
+	write_file(orphan, "never committed");
+	struct store *b = open_store();
+	CHECK(b != NULL && exists(orphan) && open_handles() == 1);
+	unlink(orphan);
+	/* a reads: reopened, not counted */
+	struct msgs m = { 0 };
+	CHECK(store_messages(a, inbox, msgs_cb, &m, &error) == 0 && m.n == 1);
+	CHECK(!store_is_parked(a) && open_handles() == 1);
+	/* a writes: counted again before the body file */
+	CHECK(append1(a, inbox, make_msg(1, "two", "two"), 0, NULL, 0, NULL) == 0);
+	CHECK(open_handles() == 2);
+	store_close(&b);
+	CHECK(open_handles() == 1);
+	/* parked again and closed parked: the count it took back is not taken twice */
+	CHECK(store_park(a) == 1 && open_handles() == 0);
+	store_close(&a);
+	CHECK(open_handles() == 0);
+	/* parked, reopened, closed without writing: nothing to take back either */
+	a = open_store();
+	CHECK(a != NULL && open_handles() == 1);
+	CHECK(store_park(a) == 1 && open_handles() == 0);
+	CHECK(mailbox_id(a, "INBOX") == inbox && open_handles() == 0);
+	store_close(&a);
+	CHECK(open_handles() == 0);
+	a = open_store();
+	unsigned problems = 99;
+	CHECK(store_check(a, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&a);
+	root_free();
+}
+
 struct report {
 	int lines;
 	char text[4096];
@@ -774,6 +831,12 @@ static void test_migrate_v1(void)
 	CHECK(sql_int(db, "SELECT dflt_value FROM pragma_table_info('mailbox')"
 			  " WHERE name = 'first_recent_uid'") == 1);
 	CHECK(sql_int(db, "SELECT first_recent_uid FROM mailbox WHERE name = 'INBOX'") == 1);
+	/* the search index (5) and the packed state (6): the flag columns are gone */
+	CHECK(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('search_text',"
+			  " 'msgstate', 'expunged_modseq')") == 3);
+	CHECK(sql_int(db, "SELECT count(*) FROM pragma_table_info('message')"
+			  " WHERE name IN ('flags', 'keywords', 'modseq')") == 0);
+	CHECK(sql_int(db, "SELECT count(*) FROM msgstate") == 1);
 	sqlite3_close(db);
 	/* version 2 now: opening again runs no migration; a new mailbox starts at 1 too */
 	store = open_store();
@@ -789,8 +852,9 @@ static void test_migrate_v1(void)
 	root_free();
 }
 
-/* Version 4 to 5: the packed state is built from the rows' flags, keywords and MODSEQs in
- * every mailbox (more than one chunk here); those columns and message_modseq go. */
+/* Version 4 to 6: 5 adds the search index (its own test in test-store-search.c); 6 builds the
+ * packed state from the rows' flags, keywords and MODSEQs in every mailbox (more than one
+ * chunk here); those columns and message_modseq go. */
 static void test_migrate_v4(void)
 {
 	root_new();
@@ -822,6 +886,21 @@ static void test_migrate_v4(void)
 	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "DROP TABLE msgstate;"
+			       /* and the search index of version 5 */
+			       "DROP TRIGGER body_search_delete; DROP TABLE search_vocab;"
+			       "DROP TABLE search_text; DROP INDEX body_unindexed;"
+			       "ALTER TABLE body DROP COLUMN sent_date;"
+			       "ALTER TABLE body DROP COLUMN sent_tz;"
+			       "ALTER TABLE body DROP COLUMN search_state;"
+			       "ALTER TABLE body DROP COLUMN sort_subject;"
+			       "ALTER TABLE body DROP COLUMN sort_from;"
+			       "ALTER TABLE body DROP COLUMN sort_to;"
+			       "ALTER TABLE body DROP COLUMN sort_cc;"
+			       "ALTER TABLE body DROP COLUMN sort_display_from;"
+			       "ALTER TABLE body DROP COLUMN sort_display_to;"
+			       "ALTER TABLE body DROP COLUMN thread_message_id;"
+			       "ALTER TABLE body DROP COLUMN thread_references;"
+			       "ALTER TABLE body DROP COLUMN thread_subject_reply;"
 			       "ALTER TABLE message ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
 			       "ALTER TABLE message ADD COLUMN keywords INTEGER NOT NULL DEFAULT 0;"
 			       "ALTER TABLE message ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;"
@@ -871,6 +950,10 @@ static void test_migrate_v4(void)
 	      0);
 	CHECK(sql_int(db, "SELECT count(*) FROM pragma_table_info('message')"
 			  " WHERE name IN ('flags', 'keywords', 'modseq')") == 0);
+	/* version 5 ran on the way: every body indexed at the first open */
+	CHECK(sql_int(db, "SELECT count(*) FROM body WHERE search_state != 1") == 0);
+	CHECK(sql_int(db, "SELECT count(*) FROM search_text") ==
+	      sql_int(db, "SELECT count(*) FROM body"));
 	sqlite3_close(db);
 	free(texts);
 	free(msgs);
@@ -889,6 +972,7 @@ int main(void)
 	TEST_RUN(test_subscriptions);
 	TEST_RUN(test_uidvalidity);
 	TEST_RUN(test_crash_sweep);
+	TEST_RUN(test_park_count);
 	TEST_RUN(test_check_repair);
 	TEST_RUN(test_recover);
 	TEST_RUN(test_recent_claim);

@@ -645,29 +645,8 @@ def main():
         return res.summary()
     tests = [(n[2:], f) for n, f in sorted(globals().items())
              if n.startswith("t_") and callable(f)]
-    for name, fn in tests:
-        off = srv.log_size()
-        ok = res.run(name, fn, srv)
-        time.sleep(0.05)
-        crashes = srv.crashes_since(off)
-        if crashes:
-            ok = False
-            res.fail(name + ": no server process crashed", "\n".join(crashes))
-        if not ok:
-            print("#   log tail:\n#   " + srv.log_tail(10).replace("\n", "\n#   "))
-        if srv.proc.poll() is not None:
-            res.fail("server alive after " + name, srv.log_tail())
-            break
-    status = srv.stop()
-    crashes = srv.crashes_since(0)
-    res.check("no child crashed (whole run and shutdown)", not crashes, "\n".join(crashes[:20]))
-    san = srv.sanitizer_reports()
-    ok = res.check("server exits 0 on SIGTERM", status == 0,
-                   "status %s\n%s" % (status, srv.log_tail()))
-    ok = res.check("server log has no sanitizer report", not san, "\n".join(san[:20])) and ok
-    srv.cleanup(ok=ok and res.failed == 0)
-    if res.failed:
-        print("# server dir kept: %s" % srv.dir)
+    srv.run_each(res, tests)
+    srv.finish(res, srv.stop())
     timing_does_not_reveal_user(binary, res)
     return res.summary()
 

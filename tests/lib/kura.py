@@ -155,7 +155,8 @@ class Server:
         self.data_dir = os.path.join(self.dir, "data")
         self.conf_path = os.path.join(self.dir, "kura.conf")
         self.log_path = os.path.join(self.dir, "server.log")
-        self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
+        (self.imap_port, self.imaps_port, self.lmtp_port, self.pop3_port,
+         self.pop3s_port) = free_ports(5)
         self.lmtp_socket = os.path.join(self.data_dir, "lmtp.sock")
         self.config = dict(self.TEST_DEFAULTS)
         self.config.update({
@@ -164,6 +165,9 @@ class Server:
             "imaps_listen": "127.0.0.1:%d" % self.imaps_port,
             # never the embedded default 127.0.0.1:2424: tests run side by side
             "lmtp_listen": "127.0.0.1:%d" % self.lmtp_port,
+            # never the embedded defaults 127.0.0.1:1110 and 1995 either
+            "pop3_listen": "127.0.0.1:%d" % self.pop3_port,
+            "pop3s_listen": "127.0.0.1:%d" % self.pop3s_port,
         })
         for k, v in (config or {}).items():
             if v is None:
@@ -355,6 +359,46 @@ class Server:
 
     def sanitizer_reports(self):
         return [l for l in self.log_text().splitlines() if self.SANITIZER_RE.search(l)]
+
+    # -- the end of a suite
+
+    def run_each(self, res, tests):
+        """Run (name, fn) pairs as fn(self), each checked for crashed server processes in
+        its part of the log; stop at the first test after which the server is gone."""
+        for name, fn in tests:
+            off = self.log_size()
+            ok = res.run(name, fn, self)
+            time.sleep(0.05)
+            crashes = self.crashes_since(off)
+            if crashes:
+                ok = False
+                res.fail(name + ": no server process crashed", "\n".join(crashes))
+            if not ok:
+                print("#   log tail:\n#   " + self.log_tail(10).replace("\n", "\n#   "))
+            if self.proc is None or self.proc.poll() is not None:
+                res.fail("server alive after " + name, self.log_tail())
+                return False
+        return True
+
+    def finish(self, res, status, label="server"):
+        """The checks a suite ends with, after stop() returned status (None: the server was
+        not stopped cleanly, which the caller reported): exit status 0 on SIGTERM, no child
+        crashed during the whole run, no sanitizer report. Then the directory is removed, or
+        kept and named when anything in res failed. Returns whether these checks passed."""
+        ok = True
+        if status is not None:
+            ok = res.check("%s exits 0 on SIGTERM" % label, status == 0,
+                           "status %s\n%s" % (status, self.log_tail()))
+        crashes = self.crashes_since(0)
+        ok = res.check("%s: no child crashed (whole run and shutdown)" % label, not crashes,
+                       "\n".join(crashes[:20])) and ok
+        san = self.sanitizer_reports()
+        ok = res.check("%s log has no sanitizer report" % label, not san,
+                       "\n".join(san[:20])) and ok
+        self.cleanup(ok=res.failed == 0)
+        if res.failed:
+            print("# server dir kept: %s" % self.dir)
+        return ok
 
     # -- processes
 

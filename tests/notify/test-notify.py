@@ -485,23 +485,8 @@ def main():
         return res.summary()
     tests = [(n[2:], f) for n, f in sorted(globals().items())
              if n.startswith("t_") and callable(f)]
-    for name, fn in tests:
-        off = srv.log_size()
-        ok = res.run(name, fn, srv)
-        crashes = srv.crashes_since(off)
-        if crashes:
-            ok = False
-            res.fail(name + ": no server process crashed", "\n".join(crashes))
-        if not ok:
-            print("#   log tail:\n#   " + srv.log_tail(10).replace("\n", "\n#   "))
-        if srv.proc.poll() is not None:
-            res.fail("server alive after " + name, srv.log_tail())
-            break
-    status = srv.stop()
-    san = srv.sanitizer_reports()
-    res.check("server exits 0 on SIGTERM", status == 0, srv.log_tail())
-    res.check("server log has no sanitizer report", not san, "\n".join(san[:20]))
-    srv.cleanup(ok=res.failed == 0)
+    srv.run_each(res, tests)
+    srv.finish(res, srv.stop())
     return res.summary()
 
 

@@ -1,8 +1,8 @@
-/* lmtp-spool.c: the spool file and its prefixed mapping (see lmtp-spool.h). Traps: mmap needs
+/* spool.c: the spool file and its prefixed mapping (see spool.h). Traps: mmap needs
  * page-aligned file offsets, so the prefix goes at the end of an anonymous region placed
  * right before the file mapping (MAP_FIXED inside one reservation, so nothing else can land in
- * between); an empty message has no file mapping at all. */
-#include "lmtp/lmtp-spool.h"
+ * between); an empty file has no file mapping at all. */
+#include "lib/spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include "lib/fdutil.h"
 #include "lib/xmalloc.h"
 
-struct lmtp_spool {
+struct spool {
 	int fd;
 	uint64_t size;
 	bool mapped;
@@ -34,7 +34,7 @@ static int spool_fail(const char **error_r, const char *what, int err)
 	return -1;
 }
 
-int lmtp_spool_create(const char *dir, struct lmtp_spool **spool_r, const char **error_r)
+int spool_create(const char *dir, struct spool **spool_r, const char **error_r)
 {
 	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
@@ -49,13 +49,13 @@ int lmtp_spool_create(const char *dir, struct lmtp_spool **spool_r, const char *
 	}
 	if (fd < 0)
 		return spool_fail(error_r, "cannot create a spool file", errno);
-	struct lmtp_spool *s = xcalloc(1, sizeof(*s));
+	struct spool *s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	*spool_r = s;
 	return 0;
 }
 
-static void spool_unmap(struct lmtp_spool *s)
+static void spool_unmap(struct spool *s)
 {
 	if (s->base != NULL)
 		munmap(s->base, s->base_len);
@@ -63,9 +63,9 @@ static void spool_unmap(struct lmtp_spool *s)
 	s->base_len = 0;
 }
 
-void lmtp_spool_destroy(struct lmtp_spool **sp)
+void spool_destroy(struct spool **sp)
 {
-	struct lmtp_spool *s = *sp;
+	struct spool *s = *sp;
 	if (s == NULL)
 		return;
 	*sp = NULL;
@@ -74,7 +74,7 @@ void lmtp_spool_destroy(struct lmtp_spool **sp)
 	free(s);
 }
 
-int lmtp_spool_write(struct lmtp_spool *s, const void *data, size_t size, const char **error_r)
+int spool_write(struct spool *s, const void *data, size_t size, const char **error_r)
 {
 	if (s->mapped)
 		return spool_fail(error_r, "spool already mapped", EINVAL);
@@ -84,26 +84,26 @@ int lmtp_spool_write(struct lmtp_spool *s, const void *data, size_t size, const 
 	return 0;
 }
 
-uint64_t lmtp_spool_size(const struct lmtp_spool *s)
+uint64_t spool_size(const struct spool *s)
 {
 	return s->size;
 }
 
-int lmtp_spool_map(struct lmtp_spool *s, const char **error_r)
+int spool_map(struct spool *s, const char **error_r)
 {
 	if (s->mapped)
 		return 0;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t file_len;
-	if (s->size > SIZE_MAX - 2 * page - LMTP_SPOOL_PREFIX_MAX)
-		return spool_fail(error_r, "message too big to map", EFBIG);
+	if (s->size > SIZE_MAX - 2 * page - SPOOL_PREFIX_MAX)
+		return spool_fail(error_r, "spool file too big to map", EFBIG);
 	file_len = ((size_t)s->size + page - 1) / page * page;
-	s->prefix_room = (LMTP_SPOOL_PREFIX_MAX + page - 1) / page * page;
+	s->prefix_room = (SPOOL_PREFIX_MAX + page - 1) / page * page;
 	s->base_len = s->prefix_room + file_len;
 	void *base = mmap(NULL, s->base_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			  -1, 0);
 	if (base == MAP_FAILED)
-		return spool_fail(error_r, "cannot reserve memory for the message", errno);
+		return spool_fail(error_r, "cannot reserve address space for the spool file", errno);
 	s->base = base;
 	if (s->size > 0 && mmap(s->base + s->prefix_room, (size_t)s->size, PROT_READ,
 				MAP_SHARED | MAP_FIXED, s->fd, 0) == MAP_FAILED) {
@@ -115,13 +115,13 @@ int lmtp_spool_map(struct lmtp_spool *s, const char **error_r)
 	return 0;
 }
 
-int lmtp_spool_view(struct lmtp_spool *s, const void *prefix, size_t prefix_len,
-		    const unsigned char **data_r, size_t *size_r, const char **error_r)
+int spool_view(struct spool *s, const void *prefix, size_t prefix_len,
+	       const unsigned char **data_r, size_t *size_r, const char **error_r)
 {
-	if (!s->mapped && lmtp_spool_map(s, error_r) < 0)
+	if (!s->mapped && spool_map(s, error_r) < 0)
 		return -1;
-	if (prefix_len > LMTP_SPOOL_PREFIX_MAX)
-		return spool_fail(error_r, "trace headers too long", E2BIG);
+	if (prefix_len > SPOOL_PREFIX_MAX)
+		return spool_fail(error_r, "spool prefix too long", E2BIG);
 	unsigned char *start = s->base + s->prefix_room - prefix_len;
 	if (prefix_len > 0)
 		memcpy(start, prefix, prefix_len);

@@ -1,0 +1,226 @@
+/* store-index.c: writing the search index: one FTS5 row per body (mail/search-text.h's
+ * columns) and the body's sent date, in the same transaction as the body row, so a message is
+ * searchable exactly when it exists. Also indexing bodies stored before the index existed (the
+ * first open after the migration to schema 5) and rebuilding it (kura check --reindex).
+ * The SORT and THREAD keys (mail/sort-keys.h) are written with it.
+ * Traps: bodies are shared by COPY and content-addressed, so the index is keyed by body id,
+ * never by message; an unreadable body file is marked (search_state 2) so that it is not
+ * retried at every open; one body in memory at a time (mapped, not read). */
+#include "store/store-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/xmalloc.h"
+#include "mail/date.h"
+#include "mail/header.h"
+#include "mail/mime.h"
+#include "mail/search-text.h"
+#include "mail/sort-keys.h"
+#include "store/store-search.h"
+
+#define STORE_INDEX_BATCH 256
+#define STORE_INDEX_BATCH_BYTES (64u * 1024 * 1024)
+
+/* The tables of migration 5 (store-db.c), for a rebuild: keep them the same. */
+static const char store_index_tables_sql[] =
+	"CREATE VIRTUAL TABLE search_text USING fts5(hdr, subject, h_from, h_to, h_cc, h_bcc, body,"
+	" tokenize = 'trigram case_sensitive 1');"
+	"CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_text, 'row');";
+
+/* keys may be NULL (a body that could not be read: no keys, they sort as empty) */
+static int store_index_done(struct store *store, int64_t body_id, int state, bool have_date,
+			    time_t date, int tz, const struct sort_keys *keys)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_INDEX_DONE);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, body_id);
+	sqlite3_bind_int(stmt, 2, state);
+	if (have_date)
+		sqlite3_bind_int64(stmt, 3, (sqlite3_int64)date);
+	else
+		sqlite3_bind_null(stmt, 3);
+	sqlite3_bind_int(stmt, 4, have_date ? tz : 0);
+	for (unsigned i = 0; i < SORT_KEY_COUNT; i++) {
+		const struct buf *b = keys != NULL ? &keys->key[i] : NULL;
+		if (b == NULL)
+			sqlite3_bind_null(stmt, (int)i + 5);
+		else
+			sqlite3_bind_blob(stmt, (int)i + 5, b->data != NULL ? b->data : (unsigned char *)"",
+					  (int)b->len, SQLITE_STATIC);
+	}
+	sqlite3_bind_int(stmt, 13, keys != NULL && keys->subject_reply);
+	int r = store_stmt_run(store, stmt, "marking a body indexed");
+	sqlite3_clear_bindings(stmt);
+	return r;
+}
+
+int store_index_body(struct store *store, int64_t body_id, const void *data,
+		     const struct mime_part *root)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_INDEX_INSERT);
+	if (stmt == NULL)
+		return -1;
+	struct search_text *t = xmalloc(sizeof(*t));
+	search_text_init(t);
+	search_text_extract(t, data, root);
+	sqlite3_bind_int64(stmt, 1, body_id);
+	for (unsigned i = 0; i < SEARCH_COL_COUNT; i++) {
+		const struct buf *b = &t->col[i];
+		sqlite3_bind_text(stmt, (int)i + 2, b->data != NULL ? (const char *)b->data : "",
+				  (int)b->len, SQLITE_STATIC);
+	}
+	int ret = store_stmt_run(store, stmt, "indexing a message");
+	sqlite3_clear_bindings(stmt);
+	search_text_free(t);
+	free(t);
+	if (ret < 0)
+		return -1;
+
+	/* SENTBEFORE/SENTON/SENTSINCE and later SORT read the Date: field from here */
+	struct mail_header_field f;
+	time_t date = 0;
+	int tz = 0;
+	bool have_date = mail_header_find((const unsigned char *)data + root->header_offset,
+					  root->header_size, "date", &f) &&
+			 mail_date_parse(f.value, f.value_len, &date, &tz);
+	/* and SORT / THREAD their keys */
+	struct sort_keys *keys = xmalloc(sizeof(*keys));
+	sort_keys_init(keys);
+	sort_keys_extract(keys, store->scratch, data, root);
+	ret = store_index_done(store, body_id, 1, have_date, date, tz, keys);
+	sort_keys_free(keys);
+	free(keys);
+	return ret;
+}
+
+struct store_index_item {
+	int64_t id;
+	uint64_t size;
+	char hash[STORE_HASH_HEX + 1];
+};
+
+/* Index one stored body from its file (inside a transaction). */
+static int store_index_file(struct store *store, const struct store_index_item *it)
+{
+	const char *err;
+	int fd = store_body_open(store, it->hash, &err);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_size != it->size) {
+		/* missing or damaged: store_check reports it; do not try again at every open */
+		if (fd >= 0)
+			close(fd);
+		store_clear_error(store);
+		return store_index_done(store, it->id, 2, false, 0, 0, NULL);
+	}
+	size_t size = (size_t)st.st_size;
+	void *data = size == 0 ? NULL : mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (data == MAP_FAILED)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot map body %s: %s",
+				  it->hash, strerror(errno));
+	pool_clear(store->scratch);
+	const void *msg = data != NULL ? data : "";
+	struct mime_part *root = mime_parse(store->scratch, msg, size, NULL);
+	int ret = store_index_body(store, it->id, msg, root);
+	pool_clear(store->scratch);
+	if (data != NULL)
+		munmap(data, size);
+	return ret;
+}
+
+int store_index_pending(struct store *store, store_report_cb *report, void *ctx,
+			unsigned *count_r)
+{
+	struct store_index_item *items = xcalloc(STORE_INDEX_BATCH, sizeof(*items));
+	unsigned total = 0, reported = 0;
+	int ret = 0;
+	*count_r = 0;
+	for (;;) {
+		if (store_tx_begin(store) < 0) {
+			ret = -1;
+			break;
+		}
+		sqlite3_stmt *stmt = store_stmt(store, STMT_INDEX_PENDING);
+		if (stmt == NULL) {
+			store_tx_rollback(store);
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_int(stmt, 1, STORE_INDEX_BATCH);
+		size_t n = 0;
+		uint64_t bytes = 0;
+		int r = SQLITE_DONE;
+		while (n < STORE_INDEX_BATCH && bytes < STORE_INDEX_BATCH_BYTES &&
+		       (r = sqlite3_step(stmt)) == SQLITE_ROW) {
+			const char *hash = (const char *)sqlite3_column_text(stmt, 1);
+			items[n].id = sqlite3_column_int64(stmt, 0);
+			items[n].size = (uint64_t)sqlite3_column_int64(stmt, 2);
+			if (hash == NULL || !store_hash_valid(hash))
+				items[n].hash[0] = '\0';
+			else
+				memcpy(items[n].hash, hash, STORE_HASH_HEX + 1);
+			bytes += items[n].size;
+			n++;
+		}
+		sqlite3_reset(stmt);
+		if (r != SQLITE_ROW && r != SQLITE_DONE)
+			ret = store_fail_sql(store, NULL, "listing bodies to index");
+		for (size_t i = 0; i < n && ret == 0; i++) {
+			if (items[i].hash[0] == '\0')
+				ret = store_index_done(store, items[i].id, 2, false, 0, 0, NULL);
+			else
+				ret = store_index_file(store, &items[i]);
+		}
+		if (ret < 0) {
+			store_tx_rollback(store);
+			break;
+		}
+		if (store_tx_commit(store) < 0) {
+			ret = -1;
+			break;
+		}
+		total += (unsigned)n;
+		if (report != NULL && total - reported >= 5000) {
+			char line[128];
+			snprintf(line, sizeof(line), "search index: %u messages indexed", total);
+			report(ctx, line);
+			reported = total;
+		}
+		if (n == 0)
+			break;
+	}
+	free(items);
+	*count_r = total;
+	return ret;
+}
+
+int store_search_reindex(struct store *store, store_report_cb *report, void *ctx,
+			 unsigned *count_r, const char **error_r)
+{
+	store_clear_error(store);
+	*count_r = 0;
+	/* dropping the table is much cheaper than deleting its rows one by one (FTS5 reads each
+	 * row's text back to remove its tokens) */
+	if (store_tx_begin(store) < 0)
+		return store_failed(store, error_r);
+	if (store_exec(store, "DROP TABLE search_vocab; DROP TABLE search_text;") < 0 ||
+	    store_exec(store, store_index_tables_sql) < 0 ||
+	    store_exec(store, "UPDATE body SET search_state = 0") < 0) {
+		store_tx_rollback(store);
+		return store_failed(store, error_r);
+	}
+	if (store_tx_commit(store) < 0)
+		return store_failed(store, error_r);
+	if (store_index_pending(store, report, ctx, count_r) < 0)
+		return store_failed(store, error_r);
+	store_clear_error(store);
+	return 0;
+}
