@@ -3,6 +3,7 @@
 
     bench/store-bench.py [--messages 100000] [--runs 3] [--dovecot maildir,sdbox]
                          [--kura build/kura] [--workdir /tmp/...] [--keep] [--json FILE]
+                         [--ops SELECT,STORE]
 
 What it does (issue 3):
 1. Generates N + 20,000 synthetic messages once (deterministic from --seed): 1-30 KB,
@@ -308,7 +309,14 @@ def main():
     ap.add_argument("--workdir", help="where to put everything (default: a new dir in /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--json", help="write all measurements to this file")
+    ap.add_argument("--ops", help="time only the operations whose names contain one of these "
+                    "comma-separated words (e.g. SELECT,STORE); default: all")
     a = ap.parse_args()
+    if a.ops:
+        words = [w.strip().upper() for w in a.ops.split(",") if w.strip()]
+        OPS[:] = [op for op in OPS if any(w in op.upper() for w in words)]
+        if not OPS:
+            sys.exit("store-bench.py: --ops matches no operation")
 
     interrupted = []
 

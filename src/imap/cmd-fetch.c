@@ -142,11 +142,15 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 
 	st->piece_count = 0;
 	size_t start = 0;
-	buf_printf(text, "* %zu FETCH (", i + 1);
+	/* the per-message numbers without printf: FETCH 1:* (FLAGS) writes 100k lines */
+	buf_append_str(text, "* ");
+	buf_append_u64(text, (uint64_t)i + 1);
+	buf_append_str(text, " FETCH (");
 	bool first = true;
 	/* RFC 9051 6.4.9: a UID command's FETCH responses always carry UID */
 	if (cmd->uid && !req->has_uid) {
-		buf_printf(text, "UID %u", uid);
+		buf_append_str(text, "UID ");
+		buf_append_u64(text, uid);
 		first = false;
 	}
 	int ret = 1;
@@ -161,10 +165,13 @@ static int fetch_prepare(struct imap_cmd *cmd, struct fetch_state *st, struct po
 			imap_view_flags_append(v, text, v->flags[i], v->keywords[i]);
 			break;
 		case IMAP_FETCH_UID:
-			buf_printf(text, "UID %u", uid);
+			buf_append_str(text, "UID ");
+			buf_append_u64(text, uid);
 			break;
 		case IMAP_FETCH_MODSEQ:
-			buf_printf(text, "MODSEQ (%llu)", (unsigned long long)v->modseqs[i]);
+			buf_append_str(text, "MODSEQ (");
+			buf_append_u64(text, v->modseqs[i]);
+			buf_append_byte(text, ')');
 			break;
 		case IMAP_FETCH_INTERNALDATE: {
 			char date[MAIL_DATE_IMAP_SIZE];

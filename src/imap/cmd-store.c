@@ -1,8 +1,10 @@
 /* cmd-store.c: STORE and UID STORE (RFC 9051 6.4.6, 6.4.9): FLAGS, +FLAGS, -FLAGS and their
  * .SILENT forms, and the UNCHANGEDSINCE modifier (RFC 7162 3.1.3). The change is made in
- * batches of UIDs (one durable transaction each), told to the view as this session's own
+ * batches of up to STORE_BATCH UIDs (one durable transaction and one MODSEQ each: a STORE of
+ * 100k messages is one fsync), told to the view as this session's own
  * (imap_view_own_change), and the new flags are reported here as untagged FETCH responses
- * (unless .SILENT), written as the output drains: 100k responses never sit in memory at once.
+ * (unless .SILENT), rendered from the view as the output drains: of a batch only a bit per
+ * message is kept, and 100k responses never sit in memory at once.
  * With CONDSTORE enabled every FETCH carries UID and MODSEQ (RFC 7162 3.2.4), and .SILENT
  * still reports the new MODSEQ of each message it changed (of each that passed the test, with
  * UNCHANGEDSINCE: 3.1.3); messages that failed UNCHANGEDSINCE go into [MODIFIED set].
@@ -23,7 +25,9 @@
 #include "lib/log.h"
 #include "net/conn.h"
 
-#define STORE_BATCH 1024
+/* store_set_flags changes the packed state in memory, well under a microsecond a message:
+ * one batch holds the mail process's loop for some tens of milliseconds at most */
+#define STORE_BATCH 131072
 #define STORE_RANGES_MAX 10000
 
 struct store_state {
@@ -33,8 +37,11 @@ struct store_state {
 	bool conditional;        /* UNCHANGEDSINCE given (its value may be 0) */
 	uint32_t *uids;
 	size_t count, pos;       /* UIDs, and how many were given to the store so far */
-	struct store_msg *res;   /* the last batch's new states to report */
-	size_t res_count, res_pos;
+	/* the last batch: uids[batch, pos); bit j of report: report uids[batch + j] */
+	size_t batch, res_pos;
+	uint8_t *report;
+	size_t view_hint, out_hint; /* imap_view_find_from: in the callbacks, in the output */
+	size_t cb_hint;             /* the batch index after the last callback's */
 	uint32_t *failed;        /* UIDs that failed UNCHANGEDSINCE, ascending */
 	size_t failed_count, failed_alloc;
 	struct pool *pool;
@@ -44,13 +51,29 @@ static int store_changed_cb(void *ctx, const struct store_msg *msg)
 {
 	struct store_state *st = ctx;
 	struct imap_view *v = st->view;
-	ssize_t i = imap_view_find(v, msg->uid);
+	ssize_t i = imap_view_find_from(v, msg->uid, &st->view_hint);
 	/* the store reports every message of the batch that passed, changed or not */
 	bool changed = i >= 0 && msg->modseq > v->modseqs[i];
-	imap_view_own_change(v, msg);
+	if (i >= 0)
+		imap_view_own_change_at(v, (size_t)i, msg);
 	bool report = !st->silent || (v->condstore && (st->conditional || changed));
-	if (report && st->res_count < STORE_BATCH)
-		st->res[st->res_count++] = *msg;
+	if (!report)
+		return 0;
+	/* the batch's UIDs are ascending, and so are the callbacks: try the next one first */
+	size_t lo = st->batch + st->cb_hint, hi = st->pos;
+	if (lo >= hi || st->uids[lo] != msg->uid)
+		lo = st->batch;
+	while (lo < hi && st->uids[lo] != msg->uid) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (st->uids[mid] < msg->uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < st->pos && st->uids[lo] == msg->uid) {
+		st->report[(lo - st->batch) / 8] |= (uint8_t)(1u << ((lo - st->batch) % 8));
+		st->cb_hint = lo - st->batch + 1;
+	}
 	return 0;
 }
 
@@ -108,35 +131,47 @@ static int store_run(struct imap_cmd *cmd)
 	struct buf out;
 	buf_init(&out, (size_t)-2);
 	for (;;) {
-		while (st->res_pos < st->res_count) {
+		while (st->batch + st->res_pos < st->pos) {
 			if (!imap_cmd_output_room(cmd)) {
 				buf_free(&out);
 				cmd->resume = store_run;
 				return 0;
 			}
-			/* a few KiB at a time between checks of the output */
+			/* a few KiB at a time between checks of the output; the state reported is
+			 * the view's, which took this STORE's result (imap_view_own_change) and
+			 * anything newer another session did since */
 			buf_reset(&out);
-			while (st->res_pos < st->res_count && out.len < 16 * 1024) {
-				const struct store_msg *m = &st->res[st->res_pos++];
-				ssize_t i = imap_view_find(v, m->uid);
+			while (st->batch + st->res_pos < st->pos && out.len < 16 * 1024) {
+				size_t j = st->res_pos++;
+				if ((st->report[j / 8] & (1u << (j % 8))) == 0)
+					continue;
+				uint32_t uid = st->uids[st->batch + j];
+				ssize_t i = imap_view_find_from(v, uid, &st->out_hint);
 				if (i < 0)
 					continue;
-				buf_printf(&out, "* %zd FETCH (", i + 1);
+				/* one line per message, 100k at a time: no printf */
+				buf_append_str(&out, "* ");
+				buf_append_u64(&out, (uint64_t)i + 1);
+				buf_append_str(&out, " FETCH (");
 				const char *sep = "";
 				/* RFC 7162 3.2.4: UID and MODSEQ go to a CONDSTORE client */
 				if (cmd->uid || v->condstore) {
-					buf_printf(&out, "UID %u", m->uid);
+					buf_append_str(&out, "UID ");
+					buf_append_u64(&out, uid);
 					sep = " ";
 				}
 				if (!st->silent) {
-					uint8_t flags = m->flags | (v->flags[i] & IMAP_VIEW_RECENT);
-					buf_printf(&out, "%sFLAGS ", sep);
-					imap_view_flags_append(v, &out, flags, m->keywords);
+					buf_append_str(&out, sep);
+					buf_append_str(&out, "FLAGS ");
+					imap_view_flags_append(v, &out, v->flags[i], v->keywords[i]);
 					sep = " ";
 				}
-				if (v->condstore)
-					buf_printf(&out, "%sMODSEQ (%llu)", sep,
-						   (unsigned long long)m->modseq);
+				if (v->condstore) {
+					buf_append_str(&out, sep);
+					buf_append_str(&out, "MODSEQ (");
+					buf_append_u64(&out, v->modseqs[i]);
+					buf_append_byte(&out, ')');
+				}
 				buf_append_str(&out, ")\r\n");
 			}
 			if (out.len > 0 && conn_write(conn, out.data, out.len) < 0) {
@@ -148,7 +183,6 @@ static int store_run(struct imap_cmd *cmd)
 			break;
 		size_t n = st->count - st->pos < STORE_BATCH ? st->count - st->pos : STORE_BATCH;
 		const char *err;
-		st->res_count = st->res_pos = 0;
 		/* what others changed first, with their MODSEQs (never EXPUNGE here, RFC 9051
 		 * 7.4.1) */
 		imap_view_sync(v, true);
@@ -157,7 +191,12 @@ static int store_run(struct imap_cmd *cmd)
 			buf_free(&out);
 			return 1;
 		}
-		int ret = store_set_flags(s->store, v->mb.id, st->uids + st->pos, n, &st->change,
+		/* the callbacks mark uids[batch, pos) to report */
+		st->batch = st->pos;
+		st->pos += n;
+		st->res_pos = st->view_hint = st->out_hint = st->cb_hint = 0;
+		memset(st->report, 0, (n + 7) / 8);
+		int ret = store_set_flags(s->store, v->mb.id, st->uids + st->batch, n, &st->change,
 					  store_changed_cb, store_failed_cb, st, &err);
 		if (ret < 0) {
 			enum store_error e = store_last_error(s->store);
@@ -169,7 +208,6 @@ static int store_run(struct imap_cmd *cmd)
 							    : "STORE failed");
 			return 1;
 		}
-		st->pos += n;
 		/* FLAGS for new keywords (the store may define one even if no message took it,
 		 * which no listener hears of: hence the forced sync) and other sessions' updates
 		 * before our FETCHes; never EXPUNGE here (RFC 9051 7.4.1) */
@@ -312,7 +350,7 @@ int cmd_store(struct imap_cmd *cmd)
 			store_failed_add(st, st->uids[j]);
 		st->count = 0;
 	}
-	st->res = pool_alloc_array(cmd->pool, STORE_BATCH, sizeof(*st->res));
+	st->report = pool_alloc(cmd->pool, (n < STORE_BATCH ? n : STORE_BATCH) / 8 + 1);
 	cmd->state = st;
 	return store_run(cmd);
 }

@@ -18,9 +18,9 @@
 
 static void view_grow(struct imap_view *v, size_t need)
 {
-	if (need <= v->alloc)
+	if (need <= v->alloc || need == 0)
 		return;
-	size_t alloc = v->alloc ? v->alloc : 64;
+	size_t alloc = v->alloc ? v->alloc : need > 64 ? need : 64;
 	while (alloc < need)
 		alloc *= 2;
 	v->uids = xrealloc(v->uids, alloc * sizeof(*v->uids));
@@ -59,6 +59,21 @@ ssize_t imap_view_find(const struct imap_view *v, uint32_t uid)
 			hi = mid;
 	}
 	return lo < v->count && v->uids[lo] == uid ? (ssize_t)lo : -1;
+}
+
+ssize_t imap_view_find_from(const struct imap_view *v, uint32_t uid, size_t *hint)
+{
+	/* the next message, or the one after it, is the common case */
+	for (size_t i = *hint; i < v->count && i < *hint + 2; i++) {
+		if (v->uids[i] == uid) {
+			*hint = i + 1;
+			return (ssize_t)i;
+		}
+	}
+	ssize_t i = imap_view_find(v, uid);
+	if (i >= 0)
+		*hint = (size_t)i + 1;
+	return i;
 }
 
 /* ---- sync: what changed since synced_modseq ---- */
@@ -100,13 +115,14 @@ static ssize_t view_pending_find(const struct imap_view *v, size_t n, uint32_t u
 struct view_sync_ctx {
 	struct imap_view *v;
 	size_t sorted; /* pending_new[0..sorted) is ascending (from earlier syncs) */
+	size_t hint;   /* the store reports changes by ascending UID: imap_view_find_from */
 };
 
 static int view_sync_changed(void *ctx, const struct store_msg *m)
 {
 	struct view_sync_ctx *c = ctx;
 	struct imap_view *v = c->v;
-	ssize_t i = imap_view_find(v, m->uid);
+	ssize_t i = imap_view_find_from(v, m->uid, &c->hint);
 	if (i >= 0) {
 		if (m->modseq <= v->modseqs[i])
 			return 0; /* already known (this session's own change) */
@@ -223,7 +239,13 @@ static void view_changed(void *ctx, uint64_t mailbox_id)
 void imap_view_own_change(struct imap_view *v, const struct store_msg *m)
 {
 	ssize_t i = imap_view_find(v, m->uid);
-	if (i < 0 || m->modseq < v->modseqs[i])
+	if (i >= 0)
+		imap_view_own_change_at(v, (size_t)i, m);
+}
+
+void imap_view_own_change_at(struct imap_view *v, size_t i, const struct store_msg *m)
+{
+	if (m->modseq < v->modseqs[i])
 		return;
 	v->flags[i] = m->flags | (v->flags[i] & ~IMAP_VIEW_FLAG_BITS);
 	v->keywords[i] = m->keywords;
@@ -263,6 +285,9 @@ int imap_view_open(struct imap_view *v, struct store *store, const struct store_
 	v->mb = *mb;
 	v->readonly = readonly;
 	v->track_recent = track_recent;
+	/* the arrays at their final size at once (the counter is exact; a message appended
+	 * meanwhile only grows them) */
+	view_grow(v, mb->messages);
 	if (store_messages(store, mb->id, view_load_cb, v, error_r) < 0) {
 		imap_view_close(v);
 		return -1;
@@ -294,25 +319,30 @@ void imap_view_close(struct imap_view *v)
 static const char *const system_flag_names[] = {"\\Seen", "\\Answered", "\\Flagged",
 						"\\Deleted", "\\Draft"};
 
+/* "name" after a space unless it is the first in the list */
+static int view_flag_name_append(struct buf *out, bool *first, const char *name)
+{
+	int ret = *first ? 0 : buf_append_byte(out, ' ');
+	*first = false;
+	return ret | buf_append_str(out, name);
+}
+
 int imap_view_flags_append(const struct imap_view *v, struct buf *out, uint8_t flags,
 			   uint64_t keywords)
 {
+	/* written once per message by FETCH FLAGS and STORE over 100k messages: no printf */
 	bool first = true;
 	int ret = buf_append_byte(out, '(');
 	for (unsigned i = 0; i < 5; i++) {
-		if (flags & (1u << i)) {
-			ret |= buf_printf(out, "%s%s", first ? "" : " ", system_flag_names[i]);
-			first = false;
-		}
+		if (flags & (1u << i))
+			ret |= view_flag_name_append(out, &first, system_flag_names[i]);
 	}
 	for (unsigned i = 0; i < v->mb.keyword_count && i < 64; i++) {
-		if (keywords & (1ULL << i)) {
-			ret |= buf_printf(out, "%s%s", first ? "" : " ", v->mb.keywords[i]);
-			first = false;
-		}
+		if (keywords & (1ULL << i))
+			ret |= view_flag_name_append(out, &first, v->mb.keywords[i]);
 	}
 	if ((flags & IMAP_VIEW_RECENT) && v->track_recent)
-		ret |= buf_printf(out, "%s\\Recent", first ? "" : " ");
+		ret |= view_flag_name_append(out, &first, "\\Recent");
 	ret |= buf_append_byte(out, ')');
 	return ret;
 }

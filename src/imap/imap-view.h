@@ -85,10 +85,15 @@ uint64_t imap_view_highestmodseq(const struct imap_view *view);
 
 /* Index of uid, or -1. */
 ssize_t imap_view_find(const struct imap_view *view, uint32_t uid);
+/* The same for UIDs looked up in ascending order: *hint (0 at first) is kept just after the
+ * last one found, and the next message is tried before a search. */
+ssize_t imap_view_find_from(const struct imap_view *view, uint32_t uid, size_t *hint);
 
 /* This session changed a message's flags itself (and reports it itself): take the new state
  * without marking it for an untagged FETCH. */
 void imap_view_own_change(struct imap_view *view, const struct store_msg *msg);
+/* The same for the message at index i (imap_view_find). */
+void imap_view_own_change_at(struct imap_view *view, size_t i, const struct store_msg *msg);
 
 /* Read what changed in the store since the view's MODSEQ (also done by imap_view_flush when
  * the store said so). force: even if the store did not say so (NOOP, IDLE). */

@@ -90,6 +90,17 @@ int buf_append_byte(struct buf *b, unsigned char c)
 	return buf_append(b, &c, 1);
 }
 
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = sizeof(digits);
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return buf_append(b, digits + n, sizeof(digits) - n);
+}
+
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

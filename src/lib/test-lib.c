@@ -25,6 +25,14 @@ static void test_buf_limits(void)
 	CHECK(buf_printf(&b, "%d", 1) == -1);
 	CHECK(buf_reserve(&b, (size_t)-1) == -1);
 	buf_reset(&b);
+	CHECK(buf_append_u64(&b, 0) == 0 && buf_append_u64(&b, 4294967) == 0);
+	CHECK_MEM(b.data, b.len, "04294967", 8);
+	CHECK(buf_append_u64(&b, 1) == -1 && b.len == 8);
+	buf_free(&b);
+	buf_init(&b, 64);
+	CHECK(buf_append_u64(&b, UINT64_MAX) == 0);
+	CHECK_MEM(b.data, b.len, "18446744073709551615", 20);
+	buf_reset(&b);
 	buf_release(&b);
 	CHECK(b.data == NULL);
 	buf_free(&b);

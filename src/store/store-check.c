@@ -5,11 +5,14 @@
  * has the recorded size and hashes to its name; every body's reference count equals the
  * messages naming it; every mailbox's counters (MESSAGES, UNSEEN, DELETED, SIZE), UIDNEXT
  * above every UID, HIGHESTMODSEQ at least every MODSEQ, keyword masks within the mailbox's
- * keywords, valid names, INBOX present; files no row names and temporary files; every body in
- * the search index once and no index row without its body.
+ * keywords, valid names, INBOX present; the packed message state (store-state.c) equal to the
+ * rows; files no row names and temporary files; every body in the search index once and no
+ * index row without its body.
  * What repair does: recounts counters and references, raises UIDNEXT/HIGHESTMODSEQ, clears
- * stray keyword bits, creates INBOX, indexes unindexed bodies again (after the commit) and
- * drops stray index rows, removes the messages whose body is missing or damaged
+ * stray keyword bits, repairs the packed state (an entry per row; flags lost with a damaged
+ * chunk cannot come back: those messages become unseen), creates INBOX, indexes unindexed
+ * bodies again (after the commit) and drops stray index rows, removes the messages whose body
+ * is missing or damaged
  * (each reported; a damaged file is kept in ROOT/USER/damaged/ for forensics; the removal is
  * logged as an expunge so sessions resynchronise), removes orphan and temporary files.
  * What it cannot do: a body file holds only the message bytes, not which mailbox it was in,
@@ -297,7 +300,8 @@ static int store_check_bad_messages(struct store_check_ctx *c)
 					      mailbox_id, uid) < 0 ||
 			    store_check_exec2(store,
 					      "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
-					      mailbox_id, uid) < 0) {
+					      mailbox_id, uid) < 0 ||
+			    store_state_del(store, (uint64_t)mailbox_id, (uint32_t)uid) < 0) {
 				sqlite3_finalize(stmt);
 				return -1;
 			}
@@ -324,12 +328,12 @@ static int store_check_mailboxes(struct store_check_ctx *c)
 {
 	struct store *store = c->store;
 	sqlite3_stmt *stmt;
+	/* the rows give MESSAGES, SIZE and the highest UID; the packed state the rest */
 	if (store_check_prepare(
 		    store,
 		    "SELECT mb.id, mb.name, mb.messages, mb.unseen, mb.deleted, mb.size, mb.uidnext,"
-		    " mb.highestmodseq, mb.keywords, count(m.uid),"
-		    " coalesce(sum((m.flags & 1) = 0), 0), coalesce(sum((m.flags & 8) != 0), 0),"
-		    " coalesce(sum(m.size), 0), coalesce(max(m.uid), 0), coalesce(max(m.modseq), 0)"
+		    " mb.highestmodseq, mb.keywords, count(m.uid), coalesce(sum(m.size), 0),"
+		    " coalesce(max(m.uid), 0)"
 		    " FROM mailbox mb LEFT JOIN message m ON m.mailbox_id = mb.id"
 		    " GROUP BY mb.id ORDER BY mb.name",
 		    &stmt) < 0)
@@ -346,12 +350,41 @@ static int store_check_mailboxes(struct store_check_ctx *c)
 		inbox |= strcmp(name, "INBOX") == 0;
 		if (!store_mailbox_name_valid(name, &err))
 			store_check_problem(c, "mailbox %s: %s", name, err);
-		int64_t have[4], want[4];
+		int64_t uidnext = sqlite3_column_int64(stmt, 6), maxuid = sqlite3_column_int64(stmt, 11);
+		int64_t hms = sqlite3_column_int64(stmt, 7);
+		const char *kw = (const char *)sqlite3_column_text(stmt, 8);
+		store_keywords_parse(mb, kw != NULL ? kw : "", (size_t)sqlite3_column_bytes(stmt, 8));
+		uint64_t valid = mb->keyword_count >= 64 ? UINT64_MAX
+							 : ((uint64_t)1 << mb->keyword_count) - 1;
+		/* the packed state against the rows (store-state.c); a message whose entry was
+		 * lost gets a MODSEQ above all, so that clients fetch its flags again */
+		struct store_state_summary sum;
+		if (store_state_check(store, (uint64_t)id, c->repair, valid, (uint64_t)hms + 1,
+				      &sum) < 0) {
+			ret = -1;
+			break;
+		}
+		if (sum.damaged > 0)
+			store_check_problem(c, "mailbox %s: %zu chunks of message state are damaged",
+					    name, sum.damaged);
+		if (sum.missing > 0)
+			store_check_problem(c, "mailbox %s: %zu messages have no flags recorded%s",
+					    name, sum.missing,
+					    c->repair ? " (now unseen, without flags)" : "");
+		if (sum.extra > 0)
+			store_check_problem(c, "mailbox %s: %zu flag entries have no message%s", name,
+					    sum.extra, c->repair ? " (removed)" : "");
+		if (sum.stray_keywords > 0)
+			store_check_problem(c, "mailbox %s: %zu messages have undefined keyword bits%s",
+					    name, sum.stray_keywords, c->repair ? " (cleared)" : "");
+		int64_t have[4], want[4] = {
+			sqlite3_column_int64(stmt, 9), (int64_t)sum.unseen, (int64_t)sum.deleted,
+			sqlite3_column_int64(stmt, 10)
+		};
 		static const char *const what[4] = { "MESSAGES", "UNSEEN", "DELETED", "SIZE" };
 		bool fix = false;
 		for (int i = 0; i < 4; i++) {
 			have[i] = sqlite3_column_int64(stmt, 2 + i);
-			want[i] = sqlite3_column_int64(stmt, 9 + i);
 			if (have[i] != want[i]) {
 				store_check_problem(c, "mailbox %s: %s is %lld, counted %lld%s", name,
 						    what[i], (long long)have[i], (long long)want[i],
@@ -359,8 +392,6 @@ static int store_check_mailboxes(struct store_check_ctx *c)
 				fix = true;
 			}
 		}
-		int64_t uidnext = sqlite3_column_int64(stmt, 6), maxuid = sqlite3_column_int64(stmt, 13);
-		int64_t hms = sqlite3_column_int64(stmt, 7), maxms = sqlite3_column_int64(stmt, 14);
 		if (uidnext <= maxuid) {
 			store_check_problem(c, "mailbox %s: UIDNEXT %lld is not above UID %lld%s",
 					    name, (long long)uidnext, (long long)maxuid,
@@ -368,39 +399,17 @@ static int store_check_mailboxes(struct store_check_ctx *c)
 			uidnext = maxuid + 1;
 			fix = true;
 		}
-		if (hms < maxms) {
-			store_check_problem(c, "mailbox %s: HIGHESTMODSEQ %lld is below MODSEQ %lld%s",
-					    name, (long long)hms, (long long)maxms,
-					    c->repair ? " (fixed)" : "");
-			hms = maxms;
+		if (hms < (int64_t)sum.max_modseq) {
+			/* a repaired entry's new MODSEQ is not a problem of its own */
+			if (sum.max_modseq != (uint64_t)hms + 1 || sum.missing == 0)
+				store_check_problem(c,
+						    "mailbox %s: HIGHESTMODSEQ %lld is below MODSEQ"
+						    " %llu%s",
+						    name, (long long)hms,
+						    (unsigned long long)sum.max_modseq,
+						    c->repair ? " (fixed)" : "");
+			hms = (int64_t)sum.max_modseq;
 			fix = true;
-		}
-		const char *kw = (const char *)sqlite3_column_text(stmt, 8);
-		store_keywords_parse(mb, kw != NULL ? kw : "", (size_t)sqlite3_column_bytes(stmt, 8));
-		uint64_t valid = mb->keyword_count >= 64 ? UINT64_MAX
-							 : ((uint64_t)1 << mb->keyword_count) - 1;
-		sqlite3_stmt *kq;
-		if (store_check_prepare(store,
-					"SELECT count(*) FROM message WHERE mailbox_id = ?1"
-					" AND (keywords & ~?2) != 0",
-					&kq) < 0) {
-			ret = -1;
-			break;
-		}
-		sqlite3_bind_int64(kq, 1, id);
-		sqlite3_bind_int64(kq, 2, (sqlite3_int64)valid);
-		int64_t stray = sqlite3_step(kq) == SQLITE_ROW ? sqlite3_column_int64(kq, 0) : 0;
-		sqlite3_finalize(kq);
-		if (stray > 0) {
-			store_check_problem(c, "mailbox %s: %lld messages have undefined keyword bits%s",
-					    name, (long long)stray, c->repair ? " (cleared)" : "");
-			if (c->repair &&
-			    store_check_exec2(store, "UPDATE message SET keywords = keywords & ?2"
-						     " WHERE mailbox_id = ?1",
-					      id, (int64_t)valid) < 0) {
-				ret = -1;
-				break;
-			}
 		}
 		if (fix && c->repair) {
 			sqlite3_stmt *up;
@@ -495,9 +504,10 @@ int store_check(struct store *store, bool repair, store_report_cb *report, void 
 	/* under the write lock a file without a row is an orphan, not an append in flight */
 	if (store_tx_begin(store) < 0)
 		return store_failed(store, error_r);
+	/* the removals of bad messages reach the packed state before it is checked */
 	if (store_check_sqlite(&c) < 0 || store_check_bodies(&c) < 0 ||
-	    store_check_bad_messages(&c) < 0 || store_check_mailboxes(&c) < 0 ||
-	    store_check_index(&c) < 0 ||
+	    store_check_bad_messages(&c) < 0 || store_state_flush(store) < 0 ||
+	    store_check_mailboxes(&c) < 0 || store_check_index(&c) < 0 ||
 	    store_body_sweep(store, repair, report, ctx, &orphans) < 0)
 		goto fail;
 	c.problems += orphans;
@@ -573,13 +583,12 @@ static int store_recover_one(struct store *store, struct store_mailbox *mb,
 	sqlite3_bind_int64(stmt, 2, uid);
 	sqlite3_bind_int64(stmt, 3, body_id);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)size);
-	sqlite3_bind_int(stmt, 5, 0);
-	sqlite3_bind_int64(stmt, 6, 0);
-	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)mb->highestmodseq + 1);
-	sqlite3_bind_int64(stmt, 8, (sqlite3_int64)f->mtime);
-	sqlite3_bind_int(stmt, 9, 0);
-	sqlite3_bind_int64(stmt, 10, (sqlite3_int64)now);
-	if (store_stmt_run(store, stmt, "recovering a message") < 0)
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)f->mtime);
+	sqlite3_bind_int(stmt, 6, 0);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)now);
+	struct store_msg msg = { .uid = uid, .modseq = mb->highestmodseq + 1 };
+	if (store_stmt_run(store, stmt, "recovering a message") < 0 ||
+	    store_state_put(store, mb->id, &msg) < 0)
 		goto out;
 	mb->messages++;
 	mb->unseen++;

@@ -79,7 +79,12 @@ int store_failed(struct store *store, const char **error_r)
  * mail/search-text.h
  * with the trigram tokenizer (substrings of 3+ characters, on text folded by
  * mail/search-fold.h, hence case_sensitive 1); search_vocab lists its trigrams (queries of
- * 1-2 characters); the trigger drops a body's row with the body. */
+ * 1-2 characters); the trigger drops a body's row with the body.
+ * Version 6: msgstate, the packed per-mailbox message state (store-state.c): each message's
+ * flags, keywords and MODSEQ move there from the message rows (store_state_migrate), and
+ * message_modseq goes (msgstate.max_modseq serves "changed since"). A STORE then rewrites a
+ * few BLOBs instead of every row it touches and the index behind it.
+ * A NULL entry is a migration in C: store_migration_fns[i]. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE mailbox ("
@@ -147,6 +152,11 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search_text, 'row');"
 	"CREATE TRIGGER body_search_delete AFTER DELETE ON body"
 	" BEGIN DELETE FROM search_text WHERE rowid = old.id; END;",
+	NULL,
+};
+
+static int (*const store_migration_fns[STORE_SCHEMA_VERSION])(struct store *store) = {
+	[5] = store_state_migrate,
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -174,8 +184,6 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MB_RECENT_GET] = "SELECT first_recent_uid FROM mailbox WHERE id = ?1",
 	[STMT_MB_RECENT_SET] = "UPDATE mailbox SET first_recent_uid = ?2"
 			       " WHERE id = ?1 AND first_recent_uid < ?2",
-	[STMT_MSG_CHANGED_SINCE] = "SELECT uid, flags, keywords, modseq FROM message"
-				   " WHERE mailbox_id = ?1 AND modseq > ?2",
 	[STMT_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2"
 				" ORDER BY uid",
 	[STMT_MSG_COUNT_FROM] = "SELECT COUNT(*) FROM message WHERE mailbox_id = ?1 AND uid >= ?2",
@@ -195,24 +203,25 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_BODY_UNREF] = "UPDATE body SET refs = refs - 1 WHERE id = ?1",
 	[STMT_BODY_UNREFERENCED] = "SELECT hash FROM body WHERE refs <= 0",
 	[STMT_BODY_DELETE_UNREFERENCED] = "DELETE FROM body WHERE refs <= 0",
-	[STMT_MSG_INSERT] = "INSERT INTO message (mailbox_id, uid, body_id, size, flags, keywords,"
-			    " modseq, internal_date, internal_tz, saved_date)"
-			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[STMT_MSG_LIST] = "SELECT uid, flags, keywords, modseq FROM message WHERE mailbox_id = ?1"
-			  " ORDER BY uid",
-	[STMT_MSG_SIZES] = "SELECT uid, flags, keywords, modseq, size FROM message"
-			   " WHERE mailbox_id = ?1 ORDER BY uid",
+	[STMT_MSG_INSERT] = "INSERT INTO message (mailbox_id, uid, body_id, size, internal_date,"
+			    " internal_tz, saved_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_MSG_SIZES] = "SELECT uid, size FROM message WHERE mailbox_id = ?1 ORDER BY uid",
 	[STMT_MSG_INFO] = "SELECT m.size, m.internal_date, m.internal_tz, m.saved_date, b.hash,"
 			  " b.envelope, b.bodystructure, b.body, b.bodystructure_rev1, b.body_rev1,"
 			  " b.parts FROM message m JOIN body b ON b.id = m.body_id"
 			  " WHERE m.mailbox_id = ?1 AND m.uid = ?2",
-	[STMT_MSG_GET] = "SELECT body_id, size, flags, keywords, modseq, internal_date, internal_tz"
+	[STMT_MSG_GET] = "SELECT body_id, size, internal_date, internal_tz"
 			 " FROM message WHERE mailbox_id = ?1 AND uid = ?2",
-	[STMT_MSG_SET_FLAGS] = "UPDATE message SET flags = ?3, keywords = ?4, modseq = ?5"
-			       " WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
 				 " VALUES (?1, ?2, ?3)",
+	[STMT_STATE_LIST] = "SELECT chunk, data FROM msgstate WHERE mailbox_id = ?1"
+			    " AND max_modseq > ?2 ORDER BY chunk",
+	[STMT_STATE_GET] = "SELECT data FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
+	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq, data)"
+			   " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_STATE_DELETE] = "DELETE FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
+	[STMT_STATE_DROP] = "DELETE FROM msgstate WHERE mailbox_id = ?1",
 	[STMT_INDEX_INSERT] = "INSERT INTO search_text (rowid, hdr, subject, h_from, h_to, h_cc,"
 			      " h_bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[STMT_INDEX_DONE] = "UPDATE body SET search_state = ?2, sent_date = ?3, sent_tz = ?4,"
@@ -289,7 +298,10 @@ static int store_migrate(struct store *store, bool *created_r)
 	if (version == STORE_SCHEMA_VERSION)
 		return 0;
 	for (; version < STORE_SCHEMA_VERSION; version++) {
-		if (store_exec(store, store_migrations[version]) < 0)
+		if (store_migrations[version] != NULL &&
+		    store_exec(store, store_migrations[version]) < 0)
+			return -1;
+		if (store_migration_fns[version] != NULL && store_migration_fns[version](store) < 0)
 			return -1;
 	}
 	if (sqlite3_prepare_v2(store->db, "UPDATE schema_version SET version = ?1", -1, &stmt,
@@ -316,11 +328,10 @@ static int store_pragma_text(struct store *store, const char *sql, const char *w
 	return 0;
 }
 
-/* Open the database (created by the caller with mode 0600 if new), set it up and bring the
- * schema up to date; *created_r when the schema was created just now. Call with the write lock
- * held. */
-int store_db_open(struct store *store, const char *path, bool *created_r)
+int store_db_connect(struct store *store, const char *path, bool set_wal)
 {
+	/* no SQLITE_OPEN_CREATE: store_open creates the file (mode 0600); a database that went
+	 * away while the store was parked is an error, not a new empty store */
 	if (sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
 		if (store->db == NULL)
@@ -330,12 +341,25 @@ int store_db_open(struct store *store, const char *path, bool *created_r)
 	}
 	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(store->db, 1);
-	/* WAL: sessions read while LMTP writes; FULL: a commit is on disk when COMMIT returns
-	 * (in WAL mode NORMAL would fsync only at checkpoints, and an acknowledged change could
-	 * be lost on power failure) */
-	if (store_pragma_text(store, "PRAGMA journal_mode = WAL", "wal") < 0 ||
-	    store_exec(store, "PRAGMA synchronous = FULL") < 0 ||
-	    store_exec(store, "PRAGMA foreign_keys = ON") < 0)
+	/* WAL: sessions read while LMTP writes (persistent in the file: set once, at store_open);
+	 * FULL: a commit is on disk when COMMIT returns (in WAL mode NORMAL would fsync only at
+	 * checkpoints, and an acknowledged change could be lost on power failure). Not through
+	 * store_exec: the reopen of a parked store runs this before it counts as open. */
+	if (set_wal && store_pragma_text(store, "PRAGMA journal_mode = WAL", "wal") < 0)
+		return -1;
+	if (sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(store->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot set up %s: %s", path,
+				  sqlite3_errmsg(store->db));
+	return 0;
+}
+
+/* Open the database (created by the caller with mode 0600 if new), set it up and bring the
+ * schema up to date; *created_r when the schema was created just now. Call with the write lock
+ * held. */
+int store_db_open(struct store *store, const char *path, bool *created_r)
+{
+	if (store_db_connect(store, path, true) < 0)
 		return -1;
 	if (store_tx_begin(store) < 0)
 		return -1;
@@ -381,12 +405,36 @@ int store_lock_write(struct store *store)
 {
 	if (store_use(store) < 0)
 		return -1;
-	if (store->write_lock_depth == 0 &&
-	    store_ofd_lock(store->lock_fd, F_WRLCK, 1, true) < 0)
-		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
-				  store->dir, strerror(errno));
+	if (store->write_lock_depth == 0) {
+		if (store_ofd_lock(store->lock_fd, F_WRLCK, 1, true) < 0)
+			return store_fail(store, STORE_ERR_INTERNAL, NULL,
+					  "cannot lock %s/store.lock: %s", store->dir,
+					  strerror(errno));
+		/* reopened after parking: counted among the open handles again before it can
+		 * write a body file (store.c) */
+		if (store->recount && store_open_recount(store) < 0) {
+			(void)store_ofd_lock(store->lock_fd, F_UNLCK, 1, false);
+			return -1;
+		}
+	}
 	store->write_lock_depth++;
 	return 0;
+}
+
+int store_lock_write_try(struct store *store)
+{
+	if (store->write_lock_depth > 0) {
+		store->write_lock_depth++;
+		return 1;
+	}
+	if (store_ofd_lock(store->lock_fd, F_WRLCK, 1, false) < 0) {
+		if (errno == EAGAIN || errno == EACCES)
+			return 0;
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot lock %s/store.lock: %s",
+				  store->dir, strerror(errno));
+	}
+	store->write_lock_depth++;
+	return 1;
 }
 
 void store_unlock_write(struct store *store)
@@ -457,7 +505,7 @@ static int store_collect_unreferenced(struct store *store)
 int store_tx_commit(struct store *store)
 {
 	sqlite3_stmt *stmt;
-	if (store_collect_unreferenced(store) < 0 ||
+	if (store_state_flush(store) < 0 || store_collect_unreferenced(store) < 0 ||
 	    (stmt = store_stmt(store, STMT_COMMIT)) == NULL ||
 	    store_stmt_run(store, stmt, "committing") < 0) {
 		store_tx_rollback(store);
@@ -483,6 +531,7 @@ void store_tx_rollback(struct store *store)
 			sqlite3_reset(stmt);
 	}
 	store->unlink_count = 0;
+	store_state_clear(store);
 	store_events_clear(store);
 	store_unlock_write(store);
 }

@@ -306,6 +306,7 @@ int store_mailbox_delete(struct store *store, const char *name, const char **err
 			  " WHERE body.id = m.body_id",
 			  id) < 0 ||
 	    store_exec_id(store, "DELETE FROM message WHERE mailbox_id = ?1", id) < 0 ||
+	    store_state_drop(store, id) < 0 ||
 	    store_exec_id(store, "DELETE FROM expunged WHERE mailbox_id = ?1", id) < 0 ||
 	    store_exec_id(store, "DELETE FROM mailbox WHERE id = ?1", id) < 0)
 		goto fail;
@@ -379,6 +380,20 @@ static int store_rename_inbox(struct store *store, const char *to)
 	sqlite3_finalize(stmt);
 	if (r != SQLITE_DONE) {
 		store_fail_sql(store, NULL, "moving messages");
+		goto out;
+	}
+	/* the packed state moves along (store-state.c): same UIDs, same chunks */
+	if (sqlite3_prepare_v2(store->db, "UPDATE msgstate SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+			       -1, &stmt, NULL) != SQLITE_OK) {
+		store_fail_sql(store, NULL, "preparing a statement");
+		goto out;
+	}
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)inbox->id);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)dst_id);
+	r = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (r != SQLITE_DONE) {
+		store_fail_sql(store, NULL, "moving message state");
 		goto out;
 	}
 	inbox->messages = inbox->unseen = inbox->deleted = 0;

@@ -40,7 +40,7 @@ static void store_counters_sub(struct store_mailbox *mb, uint8_t flags, uint64_t
 	mb->size -= size;
 }
 
-/* One message row as MSG_GET returns it. */
+/* One message: its row (MSG_GET) and its state (store-state.c). */
 struct store_row {
 	int64_t body_id;
 	uint64_t size;
@@ -64,18 +64,25 @@ static int store_row_get(struct store *store, uint64_t mailbox_id, uint32_t uid,
 	if (r == SQLITE_ROW) {
 		row->body_id = sqlite3_column_int64(stmt, 0);
 		row->size = (uint64_t)sqlite3_column_int64(stmt, 1);
-		row->flags = (uint8_t)sqlite3_column_int(stmt, 2);
-		row->keywords = (uint64_t)sqlite3_column_int64(stmt, 3);
-		row->modseq = (uint64_t)sqlite3_column_int64(stmt, 4);
-		row->internal_date = sqlite3_column_int64(stmt, 5);
-		row->internal_tz = sqlite3_column_int(stmt, 6);
+		row->internal_date = sqlite3_column_int64(stmt, 2);
+		row->internal_tz = sqlite3_column_int(stmt, 3);
 	}
 	sqlite3_reset(stmt);
-	if (r == SQLITE_ROW)
-		return 1;
 	if (r == SQLITE_DONE)
 		return 0;
-	return store_fail_sql(store, NULL, "reading a message");
+	if (r != SQLITE_ROW)
+		return store_fail_sql(store, NULL, "reading a message");
+	struct store_msg msg;
+	int found = store_state_get(store, mailbox_id, uid, &msg);
+	if (found < 0)
+		return -1;
+	if (found == 0)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL,
+				  "message %u has no state (kura check --repair)", uid);
+	row->flags = msg.flags;
+	row->keywords = msg.keywords;
+	row->modseq = msg.modseq;
+	return 1;
 }
 
 static int store_row_insert(struct store *store, uint64_t mailbox_id, uint32_t uid,
@@ -88,13 +95,15 @@ static int store_row_insert(struct store *store, uint64_t mailbox_id, uint32_t u
 	sqlite3_bind_int64(stmt, 2, uid);
 	sqlite3_bind_int64(stmt, 3, row->body_id);
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)row->size);
-	sqlite3_bind_int(stmt, 5, row->flags);
-	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)row->keywords);
-	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)row->modseq);
-	sqlite3_bind_int64(stmt, 8, row->internal_date);
-	sqlite3_bind_int(stmt, 9, row->internal_tz);
-	sqlite3_bind_int64(stmt, 10, (sqlite3_int64)saved_date);
-	return store_stmt_run(store, stmt, "adding a message");
+	sqlite3_bind_int64(stmt, 5, row->internal_date);
+	sqlite3_bind_int(stmt, 6, row->internal_tz);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)saved_date);
+	if (store_stmt_run(store, stmt, "adding a message") < 0)
+		return -1;
+	struct store_msg msg = {
+		.uid = uid, .flags = row->flags, .keywords = row->keywords, .modseq = row->modseq
+	};
+	return store_state_put(store, mailbox_id, &msg);
 }
 
 static int store_row_delete(struct store *store, uint64_t mailbox_id, uint32_t uid,
@@ -113,7 +122,9 @@ static int store_row_delete(struct store *store, uint64_t mailbox_id, uint32_t u
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 	sqlite3_bind_int64(stmt, 2, uid);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)modseq);
-	return store_stmt_run(store, stmt, "logging an expunge");
+	if (store_stmt_run(store, stmt, "logging an expunge") < 0)
+		return -1;
+	return store_state_del(store, mailbox_id, uid);
 }
 
 static int store_body_ref(struct store *store, int64_t body_id, int delta)
@@ -322,32 +333,9 @@ int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, v
 		   const char **error_r)
 {
 	store_clear_error(store);
-	sqlite3_stmt *stmt = store_stmt(store, STMT_MSG_LIST);
-	if (stmt == NULL)
+	/* the packed state: a hundred BLOBs for 100k messages (store-state.c) */
+	if (store_state_read(store, mailbox_id, 0, cb, ctx) < 0)
 		return store_failed(store, error_r);
-	if (sqlite3_stmt_busy(stmt))
-		return store_fail(store, STORE_ERR_INTERNAL, error_r,
-				  "store_messages called from its own callback");
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
-	int r;
-	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct store_msg msg = {
-			.uid = (uint32_t)sqlite3_column_int64(stmt, 0),
-			.flags = (uint8_t)sqlite3_column_int(stmt, 1),
-			.keywords = (uint64_t)sqlite3_column_int64(stmt, 2),
-			.modseq = (uint64_t)sqlite3_column_int64(stmt, 3),
-		};
-		if (cb(ctx, &msg) < 0) {
-			r = SQLITE_DONE;
-			break;
-		}
-	}
-	if (r != SQLITE_DONE) {
-		store_fail_sql(store, error_r, "listing messages");
-		sqlite3_reset(stmt);
-		return -1;
-	}
-	sqlite3_reset(stmt);
 	return 0;
 }
 
@@ -361,22 +349,28 @@ int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_m
 	if (sqlite3_stmt_busy(stmt))
 		return store_fail(store, STORE_ERR_INTERNAL, error_r,
 				  "store_message_sizes called from its own callback");
-	/* one read snapshot for the mailbox row (UIDVALIDITY) and the list */
+	/* one read snapshot for the mailbox row (UIDVALIDITY), the state and the sizes */
 	bool own_tx = sqlite3_get_autocommit(store->db) != 0;
 	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
 		return store_failed(store, error_r);
+	struct store_msg *state = NULL;
+	size_t nstate = 0, j = 0;
 	int ret = store_mailbox_load(store, mailbox_id, mb_r);
+	if (ret == 1 && store_state_load(store, mailbox_id, &state, &nstate) < 0)
+		ret = -1;
 	if (ret == 1) {
+		/* the rows and the state entries both ascend by UID (store-state.c) */
 		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 		int r;
 		while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-			struct store_msg msg = {
-				.uid = (uint32_t)sqlite3_column_int64(stmt, 0),
-				.flags = (uint8_t)sqlite3_column_int(stmt, 1),
-				.keywords = (uint64_t)sqlite3_column_int64(stmt, 2),
-				.modseq = (uint64_t)sqlite3_column_int64(stmt, 3),
-			};
-			if (cb(ctx, &msg, (uint64_t)sqlite3_column_int64(stmt, 4)) < 0) {
+			struct store_msg msg = { .uid = (uint32_t)sqlite3_column_int64(stmt, 0) };
+			while (j < nstate && state[j].uid < msg.uid)
+				j++;
+			if (j < nstate && state[j].uid == msg.uid)
+				msg = state[j];
+			else
+				msg.modseq = 1; /* no entry (a damaged chunk: kura check) */
+			if (cb(ctx, &msg, (uint64_t)sqlite3_column_int64(stmt, 1)) < 0) {
 				r = SQLITE_DONE;
 				break;
 			}
@@ -387,6 +381,7 @@ int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_m
 		}
 		sqlite3_reset(stmt);
 	}
+	free(state);
 	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
 		ret = -1;
 	if (ret < 0)
@@ -396,28 +391,15 @@ int store_message_sizes(struct store *store, uint64_t mailbox_id, struct store_m
 	return ret;
 }
 
-/* Run a (mailbox_id, since) statement to its end, calling msg_cb or uid_cb per row. */
-static int store_changes_step(struct store *store, sqlite3_stmt *stmt, uint64_t mailbox_id,
-			      uint64_t since, store_msg_cb *msg_cb, store_uid_cb *uid_cb,
-			      void *ctx)
+/* The UIDs expunged from mailbox_id after since, ascending. */
+static int store_expunged_step(struct store *store, sqlite3_stmt *stmt, uint64_t mailbox_id,
+			       uint64_t since, store_uid_cb *uid_cb, void *ctx)
 {
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)since);
 	int r;
 	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int ret;
-		if (msg_cb != NULL) {
-			struct store_msg msg = {
-				.uid = (uint32_t)sqlite3_column_int64(stmt, 0),
-				.flags = (uint8_t)sqlite3_column_int(stmt, 1),
-				.keywords = (uint64_t)sqlite3_column_int64(stmt, 2),
-				.modseq = (uint64_t)sqlite3_column_int64(stmt, 3),
-			};
-			ret = msg_cb(ctx, &msg);
-		} else {
-			ret = uid_cb(ctx, (uint32_t)sqlite3_column_int64(stmt, 0));
-		}
-		if (ret < 0) {
+		if (uid_cb(ctx, (uint32_t)sqlite3_column_int64(stmt, 0)) < 0) {
 			r = SQLITE_DONE;
 			break;
 		}
@@ -433,11 +415,10 @@ int store_changes_since(struct store *store, uint64_t mailbox_id, uint64_t since
 			store_uid_cb *expunged_cb, void *ctx, const char **error_r)
 {
 	store_clear_error(store);
-	sqlite3_stmt *msgs = store_stmt(store, STMT_MSG_CHANGED_SINCE);
 	sqlite3_stmt *gone = store_stmt(store, STMT_EXPUNGED_SINCE);
-	if (msgs == NULL || gone == NULL)
+	if (gone == NULL)
 		return store_failed(store, error_r);
-	if (sqlite3_stmt_busy(msgs) || sqlite3_stmt_busy(gone))
+	if (sqlite3_stmt_busy(gone))
 		return store_fail(store, STORE_ERR_INTERNAL, error_r,
 				  "store_changes_since called from its own callback");
 	/* one read snapshot for the mailbox row and both lists (WAL: never waits for writers) */
@@ -445,11 +426,12 @@ int store_changes_since(struct store *store, uint64_t mailbox_id, uint64_t since
 	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
 		return store_failed(store, error_r);
 	int ret = store_mailbox_load(store, mailbox_id, mb_r);
+	/* changed messages from the chunks whose max_modseq is above since (store-state.c) */
 	if (ret == 1 && mb_r->highestmodseq > since &&
-	    ((changed_cb != NULL && store_changes_step(store, msgs, mailbox_id, since, changed_cb,
-						       NULL, ctx) < 0) ||
-	     (expunged_cb != NULL && store_changes_step(store, gone, mailbox_id, since, NULL,
-							expunged_cb, ctx) < 0)))
+	    ((changed_cb != NULL &&
+	      store_state_read(store, mailbox_id, since, changed_cb, ctx) < 0) ||
+	     (expunged_cb != NULL &&
+	      store_expunged_step(store, gone, mailbox_id, since, expunged_cb, ctx) < 0)))
 		ret = -1;
 	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
 		ret = -1;
@@ -513,6 +495,9 @@ int store_message_info(struct store *store, uint64_t mailbox_id, uint32_t uid,
 
 /* ---- flags ---- */
 
+/* A change of flags touches only the packed state (store-state.c): the chunks of the messages
+ * asked for are read once, changed in memory and rewritten at the commit, so 100k messages
+ * cost about a hundred BLOB writes and no row. */
 int store_set_flags(struct store *store, uint64_t mailbox_id, const uint32_t *uids,
 		    size_t count, const struct store_flag_change *change, store_msg_cb *changed_cb,
 		    store_msg_cb *failed_cb, void *ctx, const char **error_r)
@@ -537,20 +522,26 @@ int store_set_flags(struct store *store, uint64_t mailbox_id, const uint32_t *ui
 
 	uint64_t modseq = mb->highestmodseq + 1;
 	bool changed = false;
-	sqlite3_stmt *set = NULL;
+	struct store_state_chunk *c = NULL;
+	size_t p = 0;
 	for (size_t i = 0; i < count; i++) {
-		struct store_row row;
-		int r = store_row_get(store, mailbox_id, uids[i], &row);
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			continue;
-		struct store_msg msg = {
-			.uid = uids[i], .flags = row.flags, .keywords = row.keywords,
-			.modseq = row.modseq
-		};
+		uint32_t uid = uids[i];
+		if (c == NULL || uid / STORE_STATE_UIDS != c->chunk) {
+			c = store_state_chunk(store, mailbox_id, uid / STORE_STATE_UIDS);
+			if (c == NULL)
+				goto fail;
+			p = 0;
+		}
+		/* the UIDs are ascending: walk the chunk along */
+		if (p < c->count && c->msgs[p].uid < uid)
+			p = store_state_chunk_find(c, uid);
+		if (p == c->count || c->msgs[p].uid != uid ||
+		    (c->msgs[p].flags & STORE_STATE_GONE) != 0)
+			continue; /* expunged meanwhile */
+		struct store_msg *e = &c->msgs[p++];
+		struct store_msg msg = *e;
 		/* RFC 7162 3.1.3: UNCHANGEDSINCE fails for a message changed after it */
-		if (change->unchanged_since != 0 && row.modseq > change->unchanged_since) {
+		if (change->unchanged_since != 0 && e->modseq > change->unchanged_since) {
 			store_event_add(store, STORE_EV_FAILED, mailbox_id, &msg);
 			continue;
 		}
@@ -568,22 +559,15 @@ int store_set_flags(struct store *store, uint64_t mailbox_id, const uint32_t *ui
 			msg.keywords &= ~mask;
 			break;
 		}
-		if (msg.flags == row.flags && msg.keywords == row.keywords) {
+		if (msg.flags == e->flags && msg.keywords == e->keywords) {
 			store_event_add(store, STORE_EV_TOUCHED, mailbox_id, &msg);
 			continue;
 		}
 		msg.modseq = modseq;
-		if (set == NULL && (set = store_stmt(store, STMT_MSG_SET_FLAGS)) == NULL)
-			goto fail;
-		sqlite3_bind_int64(set, 1, (sqlite3_int64)mailbox_id);
-		sqlite3_bind_int64(set, 2, uids[i]);
-		sqlite3_bind_int(set, 3, msg.flags);
-		sqlite3_bind_int64(set, 4, (sqlite3_int64)msg.keywords);
-		sqlite3_bind_int64(set, 5, (sqlite3_int64)modseq);
-		if (store_stmt_run(store, set, "changing flags") < 0)
-			goto fail;
-		store_counters_sub(mb, row.flags, 0);
+		store_counters_sub(mb, e->flags, 0);
 		store_counters_add(mb, msg.flags, 0);
+		*e = msg;
+		c->dirty = true;
 		store_event_add(store, STORE_EV_CHANGED, mailbox_id, &msg);
 		changed = true;
 	}

@@ -5,11 +5,16 @@
  * of store->db, dir_fd, bodies_fd or lock_fd that can come first in a store call (store_stmt,
  * store_exec, store_lock_write, store_body_open, store_sort_begin do it); parking only ever
  * happens from the event loop or from another store's reopen, never inside a call on the
- * store parked (store_parkable); a reopen takes the open lock shared like any handle but
- * never sweeps (a sweep is only for the first open, and skipping one is always safe: orphans
- * wait for the next first open); the connection setup duplicates store_db_open's pragmas
- * (keep the two in step) because store_db_open also migrates, and its commit would touch the
- * notify file and make every reopen look like a change. */
+ * store parked (store_parkable: no transaction, hence no cached chunk of the packed state);
+ * a reopen takes the open lock shared like any handle but never sweeps (a sweep is only for
+ * the first open, and skipping one is always safe: orphans wait for the next first open);
+ * a parked store is not counted among the open handles in store.lock (store.c,
+ * store_open_uncount: it holds no lock, so another process may open first and reset the
+ * count): parking takes its count back like a close (and waits for no one: a store whose
+ * write lock another process holds is not parked now), the reopen is read-only and counts
+ * nothing, the first write lock after it counts the handle again; the connection setup is
+ * store_db_connect, shared with store_db_open (which also migrates, and its commit would
+ * touch the notify file and make every reopen look like a change). */
 #include "store/store-private.h"
 
 #include <errno.h>
@@ -89,12 +94,13 @@ static bool store_parkable(const struct store *store)
 {
 	return !store->parked && store->write_lock_depth == 0 && store->handles == 0 &&
 	       store->iters == NULL && store->events.count == 0 && store->unlink_count == 0 &&
+	       store->state.count == 0 &&
 	       (store->db == NULL || sqlite3_get_autocommit(store->db) != 0);
 }
 
 int store_park(struct store *store)
 {
-	if (!store_parkable(store))
+	if (!store_parkable(store) || store_open_uncount(store) == 0)
 		return 0;
 	store_db_close(store);
 	/* closing the lock file releases the shared open lock: a first open elsewhere may sweep
@@ -150,17 +156,6 @@ static void store_pool_enforce(struct store_pool *pool, const struct store *keep
 
 /* ---- reopening ---- */
 
-static int store_sql_setup(sqlite3 *db)
-{
-	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
-	sqlite3_extended_result_codes(db, 1);
-	/* as store_db_open: journal_mode WAL is persistent in the file; these two are not */
-	if (sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
-		return -1;
-	return 0;
-}
-
 static void store_unpark_undo(struct store *store)
 {
 	if (store->db != NULL) {
@@ -203,16 +198,13 @@ static int store_unpark_try(struct store *store, bool *emfile_r)
 	size_t len = strlen(store->dir) + sizeof("/store.db");
 	char *path = xmalloc(len);
 	snprintf(path, len, "%s/store.db", store->dir);
-	/* no SQLITE_OPEN_CREATE: a database that went away while parked is an error, not a new
-	 * empty store (store_open decides about recovery) */
-	int r = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-				NULL);
+	/* a database that went away while parked is an error, not a new empty store (store_open
+	 * decides about recovery); journal_mode WAL is persistent in the file */
+	int r = store_db_connect(store, path, false);
 	free(path);
-	if (r != SQLITE_OK || store_sql_setup(store->db) < 0) {
+	if (r < 0) {
 		int err = store->db != NULL ? sqlite3_system_errno(store->db) : 0;
 		*emfile_r = err == EMFILE || err == ENFILE;
-		store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot reopen %s/store.db: %s",
-			   store->dir, store->db != NULL ? sqlite3_errmsg(store->db) : "no memory");
 		store_unpark_undo(store);
 		return -1;
 	}

@@ -1,6 +1,6 @@
 /* store-private.h: what the files of the embedded store backend share (store-db.c, store-name.c,
- * store-body.c, store-mailbox.c, store-message.c, store-notify.c, store-check.c). Nothing
- * outside src/store/ includes it.
+ * store-body.c, store-mailbox.c, store-message.c, store-state.c, store-notify.c,
+ * store-check.c). Nothing outside src/store/ includes it.
  *
  * Locking across processes (the mail process, LMTP, the CLI may open the same user's store):
  * ROOT/USER/store.lock carries two OFD byte locks. Byte 0 (the "open" lock) is held shared by
@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -41,7 +41,6 @@ enum store_stmt {
 	STMT_MB_RECENT_GET,
 	STMT_MB_RECENT_SET,
 	STMT_MSG_COUNT_FROM,
-	STMT_MSG_CHANGED_SINCE,
 	STMT_EXPUNGED_SINCE,
 	STMT_META_GET,
 	STMT_META_SET,
@@ -55,17 +54,43 @@ enum store_stmt {
 	STMT_BODY_UNREFERENCED,
 	STMT_BODY_DELETE_UNREFERENCED,
 	STMT_MSG_INSERT,
-	STMT_MSG_LIST,
 	STMT_MSG_SIZES,
 	STMT_MSG_INFO,
 	STMT_MSG_GET,
-	STMT_MSG_SET_FLAGS,
 	STMT_MSG_DELETE,
 	STMT_EXPUNGED_INSERT,
+	STMT_STATE_LIST,
+	STMT_STATE_GET,
+	STMT_STATE_SET,
+	STMT_STATE_DELETE,
+	STMT_STATE_DROP,
 	STMT_INDEX_INSERT,
 	STMT_INDEX_DONE,
 	STMT_INDEX_PENDING,
 	STMT_COUNT
+};
+
+/* The packed message state (store-state.c): UIDs [k * STORE_STATE_UIDS, (k + 1) *
+ * STORE_STATE_UIDS) of a mailbox are chunk k. */
+#define STORE_STATE_UIDS 1024
+
+/* In a cached chunk's store_msg.flags: expunged by this transaction (left out at the
+ * commit; lookups skip it). */
+#define STORE_STATE_GONE 0x80
+
+/* A chunk changed (or read to be changed) by the current transaction, decoded. */
+struct store_state_chunk {
+	uint64_t mailbox_id;
+	uint32_t chunk;
+	bool dirty;
+	size_t count, alloc;
+	struct store_msg *msgs; /* ascending by UID; STORE_STATE_GONE entries are expunged */
+};
+
+struct store_state_cache {
+	struct store_state_chunk *c;
+	size_t count, alloc;
+	size_t last, prev; /* the two chunks used last (indexes into c) */
 };
 
 /* A change waiting for its commit before callers and listeners hear of it. */
@@ -114,6 +139,10 @@ struct store {
 	struct store_listener *listeners;
 	struct store_listener_iter *iters;
 
+	struct store_state_cache state; /* chunks the current transaction changes */
+	bool counted;          /* counted among the open handles in store.lock (store.c) */
+	bool recount;          /* parked since: count again at the next write lock (store.c) */
+
 	char *notify_path;     /* ROOT/.notify/USER, touched after every commit */
 	int64_t data_version;  /* PRAGMA data_version at the last store_refresh */
 
@@ -125,6 +154,14 @@ struct store {
 	bool parked;
 	bool reopened; /* reopened since the last store_refresh: tell the listeners once */
 };
+
+/* ---- the open-handle count in store.lock (store.c) ---- */
+/* store_park: this handle stops counting (it has nothing in flight); 1 done (or it was not
+ * counted), 0 another process holds the write lock (do not park now), never fails. */
+int store_open_uncount(struct store *store);
+/* store_lock_write after a reopen (store->recount), the write lock held: count again,
+ * durably. 0 or -1 (recorded). */
+int store_open_recount(struct store *store);
 
 /* ---- parking (store-park.c) ---- */
 int store_unpark(struct store *store);
@@ -169,10 +206,18 @@ sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
 int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
 int store_exec(struct store *store, const char *sql);
 void store_db_close(struct store *store);
+/* Open path into store->db and set up the connection (busy timeout, extended result codes,
+ * synchronous, foreign keys; journal_mode WAL with set_wal): store_db_open and the reopen of
+ * a parked store (store-park.c). Neither migrates nor commits. -1 (recorded) leaves store->db
+ * for the caller to close (sqlite3_system_errno tells EMFILE). */
+int store_db_connect(struct store *store, const char *path, bool set_wal);
 
 /* Cross-process locks (see the comment at the top). The write lock nests: each
  * store_lock_write is matched by one store_unlock_write, the last one releases it. */
 int store_lock_write(struct store *store);
+/* The write lock if no other process holds it, without waiting and without store_use (for
+ * store_park): 1 got it (store_unlock_write releases it), 0 busy, -1 error (recorded). */
+int store_lock_write_try(struct store *store);
 void store_unlock_write(struct store *store);
 /* 1 got the open lock exclusively, 0 got it shared, -1 error. */
 int store_lock_open(struct store *store);
@@ -271,6 +316,47 @@ int store_body_insert(struct store *store, const char *hash, const void *data, s
 		      int64_t *body_id_r);
 /* Remember hash for unlinking after the commit. */
 void store_unlink_add(struct store *store, const char *hash);
+
+/* ---- packed message state (store-state.c) ---- */
+/* Every message of mailbox_id with a MODSEQ above since (0: all), ascending by UID, from the
+ * committed chunks (a read; cb as for store_messages). 0 or -1 (recorded). */
+int store_state_read(struct store *store, uint64_t mailbox_id, uint64_t since, store_msg_cb *cb,
+		     void *ctx);
+/* The same, every message, into a malloc'd array (*msgs_r NULL when there is none). */
+int store_state_load(struct store *store, uint64_t mailbox_id, struct store_msg **msgs_r,
+		     size_t *count_r);
+/* Inside a write transaction: the chunk, loaded on first use and kept until the commit (which
+ * writes it if the caller set dirty) or the rollback. NULL on error (recorded). Valid until
+ * the next call that may load another chunk. */
+struct store_state_chunk *store_state_chunk(struct store *store, uint64_t mailbox_id,
+					    uint32_t chunk);
+/* Index in c of the first entry with a UID >= uid. */
+size_t store_state_chunk_find(const struct store_state_chunk *c, uint32_t uid);
+/* A message row was inserted or its flags, keywords or MODSEQ changed / it was deleted. */
+int store_state_put(struct store *store, uint64_t mailbox_id, const struct store_msg *msg);
+int store_state_del(struct store *store, uint64_t mailbox_id, uint32_t uid);
+/* Write the changed chunks (store_tx_commit, before COMMIT) / forget them (rollback). */
+int store_state_flush(struct store *store);
+void store_state_clear(struct store *store);
+/* One message's state inside a write transaction: 1 found, 0 absent, -1 (recorded). */
+int store_state_get(struct store *store, uint64_t mailbox_id, uint32_t uid,
+		    struct store_msg *msg_r);
+/* Delete a mailbox's chunks (the mailbox is deleted). */
+int store_state_drop(struct store *store, uint64_t mailbox_id);
+/* Schema version 6: msgstate from the rows' columns, which go. */
+int store_state_migrate(struct store *store);
+/* store_check: compare a mailbox's chunks with its rows (inside a transaction, after
+ * store_state_flush). With repair, rewrite them: an entry per row, entries without a row and
+ * keyword bits outside valid_keywords dropped, a row without an entry (a damaged chunk) gets
+ * no flags and new_modseq. sum has the counts of the state as it is (or as repaired). */
+struct store_state_summary {
+	size_t messages, unseen, deleted;
+	uint64_t max_modseq;
+	size_t missing, extra, damaged, stray_keywords;
+};
+int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
+		      uint64_t valid_keywords, uint64_t new_modseq,
+		      struct store_state_summary *sum);
 
 /* ---- the search index (store-index.c) ---- */
 struct mime_part;

@@ -15,7 +15,13 @@
  *     UID range a top-level UID set allows) or, when a top-level text key's set is small,
  *     just the UIDs of that set; each message's row is read and the whole program evaluated,
  *     cheap keys first (children of AND/OR are ordered by cost: row data, then set lookups,
- *     then reads of stored text).
+ *     then reads of stored text). Flags, keywords and MODSEQ are not in the rows (schema 6):
+ *     the mailbox's packed state (store-state.c) is read into an array of the UID window when
+ *     matching starts, and before every later slice the entries changed since (the chunks
+ *     whose max_modseq is above the highest MODSEQ in the array) are read again, so each
+ *     slice evaluates the flags as committed when it starts, as reading them from the rows
+ *     did. A row without an entry (appended after that read, within the slice) is skipped:
+ *     the session's view cannot show it yet (cmd-search.c drops such UIDs anyway).
  * HEADER with a value is a set of candidates (the string is in some header field) checked
  * against the stored header lines of each candidate (the field must be the one named).
  * Traps: no statement stays open between slices (each query runs to its end, each page of
@@ -132,6 +138,10 @@ struct store_search {
 	sqlite3_stmt *vocab;
 	struct ss_row row;
 	struct ss_row *page;    /* SS_PAGE rows copied out of a query */
+	struct store_msg *state; /* the packed state of UIDs [lo, hi], ascending (store-state.c) */
+	size_t state_count, state_alloc, state_pos;
+	bool state_loaded;
+	uint64_t state_modseq;  /* the highest MODSEQ in state: later changes are above it */
 	struct timespec deadline;
 };
 
@@ -879,6 +889,76 @@ static void ss_row_clear(struct ss_row *row)
 		row->loaded[c] = false;
 }
 
+/* store_state_read callback: put one entry into s->state (replacing the one of its UID). */
+static int ss_state_put(void *ctx, const struct store_msg *msg)
+{
+	struct store_search *s = ctx;
+	if (msg->uid < s->lo || msg->uid > s->hi)
+		return 0;
+	if (msg->modseq > s->state_modseq)
+		s->state_modseq = msg->modseq;
+	size_t i = s->state_count;
+	if (i > 0 && s->state[i - 1].uid >= msg->uid) {
+		size_t lo = 0, hi = s->state_count;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (s->state[mid].uid < msg->uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		i = lo;
+		if (s->state[i].uid == msg->uid) {
+			s->state[i] = *msg;
+			return 0;
+		}
+	}
+	if (s->state_count == s->state_alloc) {
+		s->state_alloc = s->state_alloc == 0 ? 256 : s->state_alloc * 2;
+		s->state = xrealloc(s->state, s->state_alloc * sizeof(*s->state));
+	}
+	memmove(&s->state[i + 1], &s->state[i], (s->state_count - i) * sizeof(*s->state));
+	s->state[i] = *msg;
+	s->state_count++;
+	return 0;
+}
+
+/* At the start of each matching slice: the whole state of the window the first time, then
+ * what changed since (see the top). */
+static int ss_state_refresh(struct store_search *s)
+{
+	uint64_t since = s->state_loaded ? s->state_modseq : 0;
+	if (store_state_read(s->store, s->mailbox_id, since, ss_state_put, s) < 0)
+		return -1;
+	s->state_loaded = true;
+	s->state_pos = 0;
+	return 0;
+}
+
+/* The entry of uid in s->state, or NULL. Rows come in ascending UID order within a slice: a
+ * cursor that moves forward, a binary search when it has to move back. */
+static const struct store_msg *ss_state_find(struct store_search *s, uint32_t uid)
+{
+	size_t i = s->state_pos;
+	if (i >= s->state_count || s->state[i].uid > uid)
+		i = 0;
+	if (i + 8 < s->state_count && s->state[i + 8].uid <= uid) {
+		size_t lo = i + 8, hi = s->state_count;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (s->state[mid].uid < uid)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		i = lo;
+	}
+	while (i < s->state_count && s->state[i].uid < uid)
+		i++;
+	s->state_pos = i;
+	return i < s->state_count && s->state[i].uid == uid ? &s->state[i] : NULL;
+}
+
 /* Read rows of UIDs in [lo, hi] (at most limit) and evaluate them. *last_r: the last UID read
  * (0 if none). 0, -1 error, or -2 when cb asked to stop. */
 static int ss_rows(struct store_search *s, uint32_t lo, uint32_t hi, unsigned limit,
@@ -902,16 +982,13 @@ static int ss_rows(struct store_search *s, uint32_t lo, uint32_t hi, unsigned li
 		struct ss_row *w = &rows[n++];
 		w->uid = (uint32_t)sqlite3_column_int64(st, 0);
 		w->body_id = sqlite3_column_int64(st, 1);
-		w->flags = (uint8_t)sqlite3_column_int(st, 2);
-		w->keywords = (uint64_t)sqlite3_column_int64(st, 3);
-		w->modseq = (uint64_t)sqlite3_column_int64(st, 4);
-		w->size = (uint64_t)sqlite3_column_int64(st, 5);
-		w->internal_date = sqlite3_column_int64(st, 6);
-		w->internal_tz = sqlite3_column_int(st, 7);
-		w->saved_date = sqlite3_column_int64(st, 8);
-		w->have_sent = s->need_sent && sqlite3_column_type(st, 9) != SQLITE_NULL;
-		w->sent_date = w->have_sent ? sqlite3_column_int64(st, 9) : 0;
-		w->sent_tz = w->have_sent ? sqlite3_column_int(st, 10) : 0;
+		w->size = (uint64_t)sqlite3_column_int64(st, 2);
+		w->internal_date = sqlite3_column_int64(st, 3);
+		w->internal_tz = sqlite3_column_int(st, 4);
+		w->saved_date = sqlite3_column_int64(st, 5);
+		w->have_sent = s->need_sent && sqlite3_column_type(st, 6) != SQLITE_NULL;
+		w->sent_date = w->have_sent ? sqlite3_column_int64(st, 6) : 0;
+		w->sent_tz = w->have_sent ? sqlite3_column_int(st, 7) : 0;
 	}
 	if (r == SQLITE_ROW)
 		r = SQLITE_DONE; /* the page is full */
@@ -920,12 +997,17 @@ static int ss_rows(struct store_search *s, uint32_t lo, uint32_t hi, unsigned li
 		return store_fail_sql(s->store, NULL, "reading messages to search");
 	for (unsigned i = 0; i < n; i++) {
 		struct ss_row *row = &s->row;
+		*last_r = rows[i].uid;
+		(*count_r)++;
+		const struct store_msg *st_msg = ss_state_find(s, rows[i].uid);
+		if (st_msg == NULL)
+			continue; /* newer than this slice's state (see the top) */
 		/* keep the text buffers of s->row, take the rest of this row */
 		row->uid = rows[i].uid;
 		row->body_id = rows[i].body_id;
-		row->flags = rows[i].flags;
-		row->keywords = rows[i].keywords;
-		row->modseq = rows[i].modseq;
+		row->flags = st_msg->flags;
+		row->keywords = st_msg->keywords;
+		row->modseq = st_msg->modseq;
 		row->size = rows[i].size;
 		row->internal_date = rows[i].internal_date;
 		row->internal_tz = rows[i].internal_tz;
@@ -934,8 +1016,6 @@ static int ss_rows(struct store_search *s, uint32_t lo, uint32_t hi, unsigned li
 		row->sent_date = rows[i].sent_date;
 		row->sent_tz = rows[i].sent_tz;
 		ss_row_clear(row);
-		*last_r = row->uid;
-		(*count_r)++;
 		int m = ss_eval(s, s->root, row);
 		if (m < 0)
 			return -1;
@@ -950,12 +1030,12 @@ static int ss_match_step(struct store_search *s, store_uid_cb *cb, void *ctx)
 	if (s->rows == NULL) {
 		const char *sql =
 			s->need_sent
-				? "SELECT m.uid, m.body_id, m.flags, m.keywords, m.modseq, m.size,"
+				? "SELECT m.uid, m.body_id, m.size,"
 				  " m.internal_date, m.internal_tz, m.saved_date, b.sent_date,"
 				  " b.sent_tz FROM message m JOIN body b ON b.id = m.body_id"
 				  " WHERE m.mailbox_id = ?1 AND m.uid >= ?2 AND m.uid <= ?3"
 				  " ORDER BY m.uid LIMIT ?4"
-				: "SELECT uid, body_id, flags, keywords, modseq, size, internal_date,"
+				: "SELECT uid, body_id, size, internal_date,"
 				  " internal_tz, saved_date, NULL, 0 FROM message"
 				  " WHERE mailbox_id = ?1 AND uid >= ?2 AND uid <= ?3"
 				  " ORDER BY uid LIMIT ?4";
@@ -1065,6 +1145,8 @@ int store_search_run(struct store_search *s, unsigned budget_ms, store_uid_cb *c
 		if (ss_expired(s))
 			return 0;
 	}
+	if (!s->done && ss_state_refresh(s) < 0)
+		return store_failed(s->store, error_r);
 	int r = ss_match_step(s, cb, ctx);
 	if (r < 0)
 		return store_failed(s->store, error_r);
@@ -1101,6 +1183,7 @@ void store_search_end(struct store_search **sp)
 	}
 	pool_destroy(&s->pool);
 	free(s->page);
+	free(s->state);
 	free(s);
 }
 

@@ -15,7 +15,7 @@
  * fsynced before the database row that refers to it is committed (synchronous=FULL); a
  * removed body's file is unlinked only after the commit that dropped its last reference.
  * A crash at any point leaves no row pointing at a missing file; unreferenced files are swept
- * when the store is opened.
+ * by the next first open after a handle that did not close (store_open).
  *
  * Threads. A store is used by one thread (the mail process's loop). The functions block on
  * disk I/O; callers keep the work per call bounded (batches of UIDs).
@@ -133,9 +133,11 @@ struct store_msg_info {
  * INBOX, Drafts, Sent, Trash, Junk and Archive with their special-use attributes, all
  * subscribed. user must have passed userdb_name_valid() (a name with '/' or a leading '.' is
  * refused here too). The first handle open on a store (in any process) sweeps orphan body
- * files and temporary files; a database created next to existing body files (the old one was
- * lost or moved away) files every body into a new mailbox "Recovered" instead. On failure
- * *error_r is a thread-local message valid until the next store_open. */
+ * files and temporary files if a handle opened since the last sweep did not close (crashed:
+ * store.c counts the open handles); a database created next to existing body files (the old
+ * one was lost or moved away) files every body into a new mailbox "Recovered" instead. On
+ * failure *error_r is a thread-local message valid until the next store_open. Every handle
+ * must be closed with store_close, or the next first open sweeps. */
 int store_open(const char *root, const char *user, struct store **store_r, const char **error_r);
 void store_close(struct store **store);
 enum store_error store_last_error(const struct store *store);

@@ -1,7 +1,11 @@
 /* test-store-message.c: unit tests of the embedded store's messages (store.h): append and
  * MULTIAPPEND, FETCH data, the view listing, flags and keywords, expunge, copy and move,
  * listeners. Each test works in its own temporary folder. */
+#include <sqlite3.h>
+#include <strings.h>
+
 #include "lib/log.h"
+#include "lib/xmalloc.h"
 #include "store/test-store-util.h"
 
 /* ---- tests: messages ---- */
@@ -781,6 +785,281 @@ static void test_refresh_and_watch(void)
 	root_free();
 }
 
+/* ---- the packed state (store-state.c) against the rows ---- */
+
+struct msg_list {
+	struct store_msg *v;
+	size_t n, alloc;
+};
+
+static int msg_list_cb(void *ctx, const struct store_msg *msg)
+{
+	struct msg_list *l = ctx;
+	if (l->n == l->alloc) {
+		l->alloc = l->alloc ? l->alloc * 2 : 256;
+		l->v = xrealloc(l->v, l->alloc * sizeof(*l->v));
+	}
+	l->v[l->n++] = *msg;
+	return 0;
+}
+
+static int msg_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msg *)a)->uid, y = ((const struct store_msg *)b)->uid;
+	return x < y ? -1 : x > y;
+}
+
+/* The UIDs of a mailbox's rows, read with a connection of ours. */
+static void row_uids(uint64_t mbid, struct msg_list *l)
+{
+	char path[512];
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	l->n = 0;
+	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT uid FROM message WHERE mailbox_id = ?1 ORDER BY uid",
+				 -1, &stmt, NULL) == SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mbid);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		struct store_msg m = { .uid = (uint32_t)sqlite3_column_int64(stmt, 0) };
+		msg_list_cb(l, &m);
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+}
+
+/* The listing has an entry per row, and "changed since x" is the listing's MODSEQs above x. */
+static bool state_matches(struct store *store, uint64_t mbid)
+{
+	struct msg_list all = { 0 }, rows = { 0 }, got = { 0 };
+	struct store_mailbox mb;
+	const char *error;
+	bool ok = store_messages(store, mbid, msg_list_cb, &all, &error) == 0;
+	row_uids(mbid, &rows);
+	ok = ok && all.n == rows.n;
+	for (size_t i = 0; ok && i < all.n; i++)
+		ok = all.v[i].uid == rows.v[i].uid && (i == 0 || all.v[i - 1].uid < all.v[i].uid);
+	ok = ok && store_mailbox_get_by_id(store, mbid, &mb) == 1;
+	uint64_t sinces[] = { 0, mb.highestmodseq / 2, mb.highestmodseq - 1, mb.highestmodseq };
+	for (size_t k = 0; ok && k < 4; k++) {
+		got.n = 0;
+		ok = store_changes_since(store, mbid, sinces[k], &mb, msg_list_cb, NULL, &got,
+					 &error) == 1;
+		qsort(got.v, got.n, sizeof(*got.v), msg_cmp);
+		size_t j = 0;
+		for (size_t i = 0; ok && i < all.n; i++) {
+			ok = all.v[i].modseq <= mb.highestmodseq;
+			if (all.v[i].modseq <= sinces[k])
+				continue;
+			ok = ok && j < got.n && all.v[i].uid == got.v[j].uid &&
+			     all.v[i].flags == got.v[j].flags &&
+			     all.v[i].keywords == got.v[j].keywords &&
+			     all.v[i].modseq == got.v[j].modseq;
+			j++;
+		}
+		ok = ok && j == got.n;
+	}
+	free(all.v);
+	free(rows.v);
+	free(got.v);
+	return ok;
+}
+
+/* Bit mask of the names in the mailbox's keyword list. */
+static uint64_t kw_mask(const struct store_mailbox *mb, const char *const *names, size_t n)
+{
+	uint64_t mask = 0;
+	for (size_t i = 0; i < n; i++) {
+		for (unsigned b = 0; b < mb->keyword_count; b++) {
+			if (strcasecmp(mb->keywords[b], names[i]) == 0)
+				mask |= (uint64_t)1 << b;
+		}
+	}
+	return mask;
+}
+
+/* After store_set_flags(uids, ch) took the mailbox from before to after (new HIGHESTMODSEQ
+ * hms): every message asked for took the change (a new MODSEQ if that changed anything),
+ * failed UNCHANGEDSINCE, or is gone; every other message is as it was. */
+static bool flags_applied(const struct msg_list *before, const struct msg_list *after,
+			  const uint32_t *uids, size_t n, const struct store_flag_change *ch,
+			  uint64_t mask, uint64_t hms)
+{
+	if (before->n != after->n)
+		return false;
+	size_t k = 0;
+	for (size_t i = 0; i < before->n; i++) {
+		const struct store_msg *b = &before->v[i], *a = &after->v[i];
+		if (a->uid != b->uid)
+			return false;
+		while (k < n && uids[k] < b->uid)
+			k++;
+		struct store_msg want = *b;
+		if (k < n && uids[k] == b->uid &&
+		    (ch->unchanged_since == 0 || b->modseq <= ch->unchanged_since)) {
+			if (ch->mode == STORE_FLAGS_REPLACE) {
+				want.flags = ch->flags;
+				want.keywords = mask;
+			} else if (ch->mode == STORE_FLAGS_ADD) {
+				want.flags |= ch->flags;
+				want.keywords |= mask;
+			} else {
+				want.flags &= (uint8_t)~ch->flags;
+				want.keywords &= ~mask;
+			}
+			if (want.flags != b->flags || want.keywords != b->keywords)
+				want.modseq = hms;
+		}
+		if (a->flags != want.flags || a->keywords != want.keywords ||
+		    a->modseq != want.modseq)
+			return false;
+	}
+	return true;
+}
+
+static uint32_t test_rand_state = 12345;
+static uint32_t test_rand(uint32_t n)
+{
+	test_rand_state = test_rand_state * 1103515245u + 12345u;
+	return (test_rand_state >> 8) % n;
+}
+
+/* Random appends, flag changes (every mode, keywords, UNCHANGEDSINCE), expunges, copies and
+ * moves over more than two chunks of UIDs: after each, the listing and "changed since" agree
+ * with the rows, and store_check finds nothing. */
+static void test_state_random(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX"), arch = mailbox_id(store, "Archive");
+	enum { N = 2600 };
+	char (*texts)[64] = xmalloc(N * sizeof(*texts));
+	struct store_append *msgs = xcalloc(N, sizeof(*msgs));
+	static const char *const kws[] = { "$Label1", "todo", "later" };
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(texts[i], sizeof(texts[i]), "Subject: %d\r\n\r\nbody %d\r\n", i,
+				   i % 700);
+		msgs[i] = (struct store_append){ .data = (const unsigned char *)texts[i],
+						 .size = (size_t)len,
+						 .flags = (uint8_t)(i % 3 == 0 ? STORE_FLAG_SEEN : 0),
+						 .keywords = kws, .keyword_count = i % 5 == 0 };
+	}
+	uint32_t *uids = xcalloc(N, sizeof(*uids)), *uids2 = xcalloc(N, sizeof(*uids2));
+	uint32_t uidv;
+	CHECK(store_append(store, inbox, msgs, N, uids, &uidv, &error) == 0);
+	CHECK(state_matches(store, inbox));
+	for (int round = 0; round < 40; round++) {
+		struct msg_list cur = { 0 };
+		uint64_t mbid = test_rand(4) == 0 ? arch : inbox;
+		CHECK(store_messages(store, mbid, msg_list_cb, &cur, &error) == 0);
+		/* a random subset: a run, or scattered UIDs, some of them not existing */
+		size_t n = 0;
+		uint32_t top = cur.n > 0 ? cur.v[cur.n - 1].uid + 3 : 5;
+		uint32_t lo = test_rand(top) + 1, step = 1 + test_rand(3);
+		for (uint32_t u = lo; u <= top && n < N; u += step) {
+			if (step == 1 || test_rand(2) == 0)
+				uids[n++] = u;
+		}
+		struct store_mailbox mb;
+		CHECK(store_mailbox_get_by_id(store, mbid, &mb) == 1);
+		struct store_flag_change ch = {
+			.mode = (enum store_flag_mode)test_rand(3),
+			.flags = (uint8_t)test_rand(32),
+			.keywords = kws + test_rand(2),
+			.keyword_count = test_rand(2),
+			.unchanged_since = test_rand(3) == 0 ? mb.highestmodseq - test_rand(3) : 0,
+		};
+		switch (test_rand(6)) {
+		case 0:
+		case 1:
+		case 2: {
+			CHECK(store_set_flags(store, mbid, uids, n, &ch, NULL, NULL, NULL, &error) ==
+			      0);
+			struct msg_list after = { 0 };
+			CHECK(store_messages(store, mbid, msg_list_cb, &after, &error) == 0);
+			CHECK(store_mailbox_get_by_id(store, mbid, &mb) == 1);
+			CHECK(flags_applied(&cur, &after, uids, n, &ch,
+					    kw_mask(&mb, ch.keywords, ch.keyword_count),
+					    mb.highestmodseq));
+			free(after.v);
+			break;
+		}
+		case 3:
+			CHECK(store_expunge(store, mbid, uids, n < 50 ? n : 50, NULL, NULL,
+					    &error) == 0);
+			break;
+		case 4: {
+			size_t copied;
+			bool move = test_rand(2) == 0;
+			uint64_t dst = mbid == inbox ? arch : inbox;
+			CHECK(store_copy(store, mbid, uids, n < 700 ? n : 700, dst, move, uids2,
+					 uids2, &copied, &uidv, &error) == 0);
+			CHECK(state_matches(store, dst));
+			break;
+		}
+		default:
+			CHECK(store_append(store, mbid, msgs + test_rand(N - 10), 1 + test_rand(9),
+					   NULL, NULL, &error) == 0);
+			break;
+		}
+		CHECK(state_matches(store, mbid));
+		free(cur.v);
+		if (round % 10 == 9) {
+			unsigned problems = 99;
+			CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 &&
+			      problems == 0);
+		}
+	}
+	/* a damaged chunk and a lost one are found; repair gives their messages an entry (no
+	 * flags, a MODSEQ above all) and leaves the others as they were */
+	struct msg_list before = { 0 }, after = { 0 };
+	CHECK(store_messages(store, inbox, msg_list_cb, &before, &error) == 0);
+	char path[512];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE msgstate SET data = x'0100' WHERE chunk = 1;"
+			       "DELETE FROM msgstate WHERE chunk = 2",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	unsigned problems = 0;
+	CHECK(store_messages(store, inbox, msg_list_cb, &after, &error) < 0);
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems > 0);
+	CHECK(store_check(store, true, NULL, NULL, &problems, &error) == 0 && problems > 0);
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	CHECK(state_matches(store, inbox) && state_matches(store, arch));
+	after.n = 0;
+	CHECK(store_messages(store, inbox, msg_list_cb, &after, &error) == 0);
+	struct store_mailbox mb;
+	CHECK(store_mailbox_get_by_id(store, inbox, &mb) == 1);
+	CHECK(after.n == before.n);
+	for (size_t i = 0; i < after.n && i < before.n; i++) {
+		const struct store_msg *a = &after.v[i], *b = &before.v[i];
+		bool lost = a->uid / 1024 == 1 || a->uid / 1024 == 2;
+		CHECK(a->uid == b->uid);
+		if (lost)
+			CHECK(a->flags == 0 && a->keywords == 0 && a->modseq == mb.highestmodseq);
+		else
+			CHECK(a->flags == b->flags && a->keywords == b->keywords &&
+			      a->modseq == b->modseq);
+	}
+	free(before.v);
+	free(after.v);
+	struct store_flag_change all = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED };
+	for (uint32_t u = 0; u < N; u++)
+		uids[u] = u + 1;
+	CHECK(store_set_flags(store, inbox, uids, N, &all, NULL, NULL, NULL, &error) == 0);
+	CHECK(state_matches(store, inbox));
+	free(texts);
+	free(msgs);
+	free(uids);
+	free(uids2);
+	store_close(&store);
+	root_free();
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -794,5 +1073,6 @@ int main(void)
 	TEST_RUN(test_changes_since);
 	TEST_RUN(test_expunge_history);
 	TEST_RUN(test_refresh_and_watch);
+	TEST_RUN(test_state_random);
 	return test_finish();
 }

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 
+#include "lib/xmalloc.h"
 #include "store/store-search.h"
 
 static struct pool *tp;
@@ -408,6 +409,14 @@ static void test_migrate_v4(void)
 			       "ALTER TABLE body DROP COLUMN thread_message_id;"
 			       "ALTER TABLE body DROP COLUMN thread_references;"
 			       "ALTER TABLE body DROP COLUMN thread_subject_reply;"
+			       /* and flags back in the rows (version 6 moved them out) */
+			       "DROP TABLE msgstate;"
+			       "ALTER TABLE message ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+			       "ALTER TABLE message ADD COLUMN keywords INTEGER NOT NULL DEFAULT 0;"
+			       "ALTER TABLE message ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;"
+			       "CREATE INDEX message_modseq ON message(mailbox_id, modseq);"
+			       "UPDATE message SET flags = 1 WHERE uid = 2;"
+			       "UPDATE mailbox SET unseen = unseen - 1 WHERE name = 'INBOX';"
 			       "UPDATE schema_version SET version = 4;",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
@@ -417,13 +426,15 @@ static void test_migrate_v4(void)
 		root_free();
 		return;
 	}
-	CHECK(sql_int(store, "SELECT version FROM schema_version") == 5);
+	CHECK(sql_int(store, "SELECT version FROM schema_version") == 6);
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM body WHERE search_state = 1") == 2);
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM body WHERE sent_date IS NOT NULL") == 1);
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "会議")), "1");
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_SUBJECT, "report")), "2");
 	CHECK_STR(run(store, inbox, NUM(STORE_SEARCH_SENTON, (uint64_t)store_search_day(2024, 3, 10))),
 		  "1");
+	/* the flags came through version 6 (the packed state) */
+	CHECK_STR(run(store, inbox, FLAG(STORE_FLAG_SEEN)), "2");
 	/* new messages are indexed as they come */
 	add(store, inbox, msgs[1], 0, 0, 0);
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "café")), "3");
@@ -442,6 +453,52 @@ static void sql_exec(const char *sql)
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
+}
+
+/* Flags come from the packed state (schema 6), read when matching starts and refreshed at
+ * every later slice: a change committed between two slices is seen by the slices after it, as
+ * when the rows held the flags. */
+static int count_cb(void *ctx, uint32_t uid)
+{
+	uint32_t *v = ctx;
+	v[0]++;
+	v[1] = uid;
+	return 0;
+}
+
+static void test_slices_state(void)
+{
+	root_new();
+	struct store *store = open_store();
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	const char *error;
+	enum { N = 3000 };
+	struct store_append *a = xcalloc(N, sizeof(*a));
+	for (int i = 0; i < N; i++)
+		a[i] = (struct store_append){ .data = (const unsigned char *)msgs[0],
+					      .size = strlen(msgs[0]) };
+	CHECK(store_append(store, inbox, a, N, NULL, NULL, &error) == 0);
+	CHECK_STR(run(store, inbox, FLAG(STORE_FLAG_FLAGGED)), "");
+	struct store_search *s;
+	uint32_t found[2] = { 0, 0 };
+	CHECK(store_search_begin(store, inbox, FLAG(STORE_FLAG_FLAGGED), &s, &error) == 0);
+	/* no time: the first slice plans and reads the state, then one page of rows */
+	CHECK(store_search_run(s, 0, count_cb, found, &error) == 0);
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_FLAGGED };
+	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 1, 2999 }, 2, &ch, NULL, NULL, NULL,
+			      &error) == 0);
+	int r;
+	while ((r = store_search_run(s, 0, count_cb, found, &error)) == 0)
+		;
+	CHECK(r == 1);
+	store_search_end(&s);
+	/* UID 1 was behind the first slice already, 2999 was not */
+	CHECK(found[0] == 1 && found[1] == 2999);
+	CHECK_STR(run(store, inbox, FLAG(STORE_FLAG_FLAGGED)), "1,2999");
+	CHECK_STR(run(store, inbox, NUM(STORE_SEARCH_MODSEQ, 3)), "1,2999");
+	free(a);
+	store_close(&store);
+	root_free();
 }
 
 static void test_check_index(void)
@@ -553,6 +610,7 @@ int main(void)
 	TEST_RUN(test_shared_bodies);
 	TEST_RUN(test_scan_fallback);
 	TEST_RUN(test_migrate_v4);
+	TEST_RUN(test_slices_state);
 	TEST_RUN(test_check_index);
 	TEST_RUN(test_sort);
 	pool_destroy(&tp);

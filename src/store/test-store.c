@@ -1,11 +1,13 @@
 /* test-store.c: unit tests of the embedded store (store.h): opening, mailbox names, create,
  * delete, rename, subscriptions, UIDVALIDITY, crash leftovers, check, repair and recovery,
- * \Recent claims and the schema migration from version 1.
+ * \Recent claims and the schema migrations from version 1 and from version 4.
  * Messages, flags, copy and listeners are in test-store-message.c. Each test works in its own
  * temporary folder. */
 #include <sqlite3.h>
+#include <sys/wait.h>
 
 #include "lib/log.h"
+#include "lib/xmalloc.h"
 #include "store/store-private.h"
 #include "store/test-store-util.h"
 
@@ -363,6 +365,26 @@ static bool exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
+static int64_t sql_int(sqlite3 *db, const char *sql);
+
+/* the count of open handles in alice's store.lock (store.c), -1 absent */
+static int64_t open_handles(void)
+{
+	char path[512];
+	unsigned char b[8];
+	snprintf(path, sizeof(path), "%s/alice/store.lock", test_root);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? pread(fd, b, sizeof(b), 16) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(b))
+		return -1;
+	int64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
 static void test_crash_sweep(void)
 {
 	root_new();
@@ -370,26 +392,38 @@ static void test_crash_sweep(void)
 	const char *error;
 	uint64_t inbox = mailbox_id(store, "INBOX");
 	CHECK(append1(store, inbox, make_msg(0, "keep", "keep me"), 0, NULL, 0, NULL) == 0);
+	CHECK(open_handles() == 1);
 	store_close(&store);
-	/* what a crash leaves: a temporary file, and a complete body file never committed;
-	 * they appear while another handle is open (as if its process were mid-append) */
+	CHECK(open_handles() == 0);
+	/* what a crash leaves: a temporary file, and a complete body file never committed, by a
+	 * process that dies mid-append while another handle is open */
 	struct store *other = open_store();
 	CHECK(other != NULL);
 	char tmp[1024], orphan[1024], dir[512];
 	snprintf(dir, sizeof(dir), "%s/alice/bodies/ab", test_root);
-	mkdir(dir, 0700);
 	snprintf(tmp, sizeof(tmp), "%s/.tmp.abcdef.123.1", dir);
-	write_file(tmp, "partial");
 	snprintf(orphan, sizeof(orphan), "%s/ab%062d", dir, 7);
-	write_file(orphan, "never committed");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store *crashing = open_store();
+		mkdir(dir, 0700);
+		write_file(tmp, "partial");
+		write_file(orphan, "never committed");
+		_exit(crashing != NULL ? 0 : 1); /* no store_close: as if killed */
+	}
+	int status = -1;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
 	CHECK(body_files() == 3);
+	CHECK(open_handles() == 2);
 	/* while another handle is open the sweep must not run (an append may be in flight) */
 	store = open_store();
 	CHECK(store != NULL);
 	CHECK(exists(tmp) && exists(orphan));
 	store_close(&store);
 	store_close(&other);
-	/* the first opener sweeps */
+	/* the dead handle was never closed: the next first opener sweeps */
+	CHECK(open_handles() == 1);
 	store = open_store();
 	CHECK(!exists(tmp) && !exists(orphan));
 	CHECK(body_files() == 1);
@@ -400,6 +434,80 @@ static void test_crash_sweep(void)
 	if (fd >= 0)
 		close(fd);
 	store_close(&store);
+	/* after clean closes only, the first open does not read the body folders (an orphan
+	 * made behind the store's back stays); a store from before the counter is swept */
+	CHECK(open_handles() == 0);
+	mkdir(dir, 0700);
+	write_file(orphan, "never committed");
+	store = open_store();
+	CHECK(exists(orphan));
+	store_close(&store);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/alice/store.lock", test_root);
+	CHECK(truncate(path, 0) == 0);
+	CHECK(open_handles() == -1);
+	write_file(orphan, "never committed");
+	store = open_store();
+	CHECK(!exists(orphan));
+	CHECK(open_handles() == 1);
+	store_close(&store);
+	root_free();
+}
+
+/* Parking and the open-handle count: a parked handle holds no lock, so it is not counted
+ * (parking takes its count back); another process may then open first without a sweep; the
+ * reopen is read-only and counts nothing, the first write counts the handle again; closing a
+ * parked handle writes nothing; a store whose write lock someone else holds is not parked. */
+static void test_park_count(void)
+{
+	root_new();
+	struct store *a = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(a, "INBOX");
+	CHECK(append1(a, inbox, make_msg(0, "one", "one"), 0, NULL, 0, NULL) == 0);
+	CHECK(open_handles() == 1);
+	/* another holds the write lock: not parked now, nothing waited for */
+	char path[512];
+	snprintf(path, sizeof(path), "%s/alice/store.lock", test_root);
+	int fd = open(path, O_RDWR);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1 };
+	CHECK(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0);
+	CHECK(store_park(a) == 0 && !store_is_parked(a) && open_handles() == 1);
+	close(fd);
+	CHECK(store_park(a) == 1 && store_is_parked(a) && open_handles() == 0);
+	/* b opens first (a holds no lock): a clean count, no sweep; an orphan stays */
+	char dir[512], orphan[1024];
+	snprintf(dir, sizeof(dir), "%s/alice/bodies/ab", test_root);
+	snprintf(orphan, sizeof(orphan), "%s/ab%062d", dir, 7);
+	mkdir(dir, 0700);
+	write_file(orphan, "never committed");
+	struct store *b = open_store();
+	CHECK(b != NULL && exists(orphan) && open_handles() == 1);
+	unlink(orphan);
+	/* a reads: reopened, not counted */
+	struct msgs m = { 0 };
+	CHECK(store_messages(a, inbox, msgs_cb, &m, &error) == 0 && m.n == 1);
+	CHECK(!store_is_parked(a) && open_handles() == 1);
+	/* a writes: counted again before the body file */
+	CHECK(append1(a, inbox, make_msg(1, "two", "two"), 0, NULL, 0, NULL) == 0);
+	CHECK(open_handles() == 2);
+	store_close(&b);
+	CHECK(open_handles() == 1);
+	/* parked again and closed parked: the count it took back is not taken twice */
+	CHECK(store_park(a) == 1 && open_handles() == 0);
+	store_close(&a);
+	CHECK(open_handles() == 0);
+	/* parked, reopened, closed without writing: nothing to take back either */
+	a = open_store();
+	CHECK(a != NULL && open_handles() == 1);
+	CHECK(store_park(a) == 1 && open_handles() == 0);
+	CHECK(mailbox_id(a, "INBOX") == inbox && open_handles() == 0);
+	store_close(&a);
+	CHECK(open_handles() == 0);
+	a = open_store();
+	unsigned problems = 99;
+	CHECK(store_check(a, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&a);
 	root_free();
 }
 
@@ -723,6 +831,12 @@ static void test_migrate_v1(void)
 	CHECK(sql_int(db, "SELECT dflt_value FROM pragma_table_info('mailbox')"
 			  " WHERE name = 'first_recent_uid'") == 1);
 	CHECK(sql_int(db, "SELECT first_recent_uid FROM mailbox WHERE name = 'INBOX'") == 1);
+	/* the search index (5) and the packed state (6): the flag columns are gone */
+	CHECK(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('search_text',"
+			  " 'msgstate', 'expunged_modseq')") == 3);
+	CHECK(sql_int(db, "SELECT count(*) FROM pragma_table_info('message')"
+			  " WHERE name IN ('flags', 'keywords', 'modseq')") == 0);
+	CHECK(sql_int(db, "SELECT count(*) FROM msgstate") == 1);
 	sqlite3_close(db);
 	/* version 2 now: opening again runs no migration; a new mailbox starts at 1 too */
 	store = open_store();
@@ -738,6 +852,114 @@ static void test_migrate_v1(void)
 	root_free();
 }
 
+/* Version 4 to 6: 5 adds the search index (its own test in test-store-search.c); 6 builds the
+ * packed state from the rows' flags, keywords and MODSEQs in every mailbox (more than one
+ * chunk here); those columns and message_modseq go. */
+static void test_migrate_v4(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX"), arch = mailbox_id(store, "Archive");
+	enum { N = 1500 };
+	char (*texts)[48] = xmalloc(N * sizeof(*texts));
+	struct store_append *msgs = xcalloc(N, sizeof(*msgs));
+	static const char *const kw[] = { "$Done" };
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(texts[i], sizeof(texts[i]), "Subject: %d\r\n\r\nx\r\n", i);
+		msgs[i] = (struct store_append){ .data = (const unsigned char *)texts[i],
+						 .size = (size_t)len,
+						 .flags = (uint8_t)(i % 4 == 0 ? STORE_FLAG_SEEN : 0),
+						 .keywords = kw, .keyword_count = i % 7 == 0 };
+	}
+	CHECK(store_append(store, inbox, msgs, N, NULL, NULL, &error) == 0);
+	CHECK(store_append(store, arch, msgs, 3, NULL, NULL, &error) == 0);
+	CHECK(store_expunge(store, inbox, (uint32_t[]){ 2, 1100 }, 2, NULL, NULL, &error) == 0);
+	struct msgs before = { 0 };
+	CHECK(store_changes_since(store, inbox, 0, &mb_buf, msgs_cb, NULL, &before, &error) == 1);
+	store_close(&store);
+
+	/* back to version 4 as that kura left it: flags, keywords and MODSEQ in the rows (here
+	 * a pattern of our own, which the migration must carry over) */
+	char path[512];
+	sqlite3 *db;
+	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "DROP TABLE msgstate;"
+			       /* and the search index of version 5 */
+			       "DROP TRIGGER body_search_delete; DROP TABLE search_vocab;"
+			       "DROP TABLE search_text; DROP INDEX body_unindexed;"
+			       "ALTER TABLE body DROP COLUMN sent_date;"
+			       "ALTER TABLE body DROP COLUMN sent_tz;"
+			       "ALTER TABLE body DROP COLUMN search_state;"
+			       "ALTER TABLE body DROP COLUMN sort_subject;"
+			       "ALTER TABLE body DROP COLUMN sort_from;"
+			       "ALTER TABLE body DROP COLUMN sort_to;"
+			       "ALTER TABLE body DROP COLUMN sort_cc;"
+			       "ALTER TABLE body DROP COLUMN sort_display_from;"
+			       "ALTER TABLE body DROP COLUMN sort_display_to;"
+			       "ALTER TABLE body DROP COLUMN thread_message_id;"
+			       "ALTER TABLE body DROP COLUMN thread_references;"
+			       "ALTER TABLE body DROP COLUMN thread_subject_reply;"
+			       "ALTER TABLE message ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+			       "ALTER TABLE message ADD COLUMN keywords INTEGER NOT NULL DEFAULT 0;"
+			       "ALTER TABLE message ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;"
+			       "CREATE INDEX message_modseq ON message(mailbox_id, modseq);"
+			       "UPDATE message SET flags = uid % 32, keywords = uid % 3 = 0,"
+			       " modseq = 1 + uid % 5;"
+			       "UPDATE mailbox SET highestmodseq = 9,"
+			       " unseen = (SELECT count(*) FROM message m WHERE m.mailbox_id = mailbox.id"
+			       "  AND m.flags % 2 = 0),"
+			       " deleted = (SELECT count(*) FROM message m WHERE m.mailbox_id = mailbox.id"
+			       "  AND m.flags & 8);"
+			       "UPDATE schema_version SET version = 4;",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+
+	store = open_store();
+	CHECK(store != NULL);
+	if (store == NULL) {
+		root_free();
+		return;
+	}
+	struct msgs after = { 0 };
+	CHECK(store_changes_since(store, inbox, 0, &mb_buf, msgs_cb, NULL, &after, &error) == 1);
+	CHECK(after.n == 256 && before.n == 256);
+	for (int i = 0; i < after.n; i++) {
+		uint32_t uid = before.v[i].uid;
+		CHECK(after.v[i].uid == uid && after.v[i].flags == uid % 32 &&
+		      after.v[i].keywords == (uid % 3 == 0) && after.v[i].modseq == 1 + uid % 5);
+	}
+	/* and the last chunk too */
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_SEEN };
+	struct msgs changed = { 0 };
+	CHECK(store_set_flags(store, inbox, (uint32_t[]){ 1100, 1101, 1500 }, 3, &ch, msgs_cb,
+			      NULL, &changed, &error) == 0);
+	CHECK(changed.n == 2 && changed.v[0].uid == 1101 && changed.v[1].uid == 1500);
+	/* 1101 had \Seen already (touched, MODSEQ kept); 1500 had not */
+	CHECK(changed.v[0].flags == 1101 % 32 && changed.v[0].modseq == 1 + 1101 % 5);
+	CHECK(changed.v[1].flags == ((1500 % 32) | STORE_FLAG_SEEN) && changed.v[1].modseq == 10);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sql_int(db, "SELECT version FROM schema_version") == STORE_SCHEMA_VERSION);
+	CHECK(sql_int(db, "SELECT count(*) FROM msgstate m JOIN mailbox b ON b.id = m.mailbox_id"
+			  " WHERE b.name = 'INBOX'") == 2);
+	CHECK(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'message_modseq'") ==
+	      0);
+	CHECK(sql_int(db, "SELECT count(*) FROM pragma_table_info('message')"
+			  " WHERE name IN ('flags', 'keywords', 'modseq')") == 0);
+	/* version 5 ran on the way: every body indexed at the first open */
+	CHECK(sql_int(db, "SELECT count(*) FROM body WHERE search_state != 1") == 0);
+	CHECK(sql_int(db, "SELECT count(*) FROM search_text") ==
+	      sql_int(db, "SELECT count(*) FROM body"));
+	sqlite3_close(db);
+	free(texts);
+	free(msgs);
+	root_free();
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR); /* test_recover warns on purpose */
@@ -750,9 +972,11 @@ int main(void)
 	TEST_RUN(test_subscriptions);
 	TEST_RUN(test_uidvalidity);
 	TEST_RUN(test_crash_sweep);
+	TEST_RUN(test_park_count);
 	TEST_RUN(test_check_repair);
 	TEST_RUN(test_recover);
 	TEST_RUN(test_recent_claim);
 	TEST_RUN(test_migrate_v1);
+	TEST_RUN(test_migrate_v4);
 	return test_finish();
 }

@@ -216,6 +216,66 @@ def store_db(srv, user):
     return os.path.join(srv.data_dir, "users", user, "store.db")
 
 
+def varint(data, p):
+    v, shift = 0, 0
+    while True:
+        b = data[p]
+        p += 1
+        v |= (b & 0x7f) << shift
+        shift += 7
+        if not b & 0x80:
+            return v, p
+
+
+def put_varint(v):
+    out = bytearray()
+    while v >= 0x80:
+        out.append((v & 0x7f) | 0x80)
+        v >>= 7
+    out.append(v)
+    return out
+
+
+def state_set_flags(db, mid, uid, add, modseq):
+    """What another process's STORE does to one message: its entry in the packed state gets
+    flags |= add and the new MODSEQ. The format (src/store/store-state.c), 1024 UIDs a chunk,
+    per entry: u8 flags | 0x20 keywords follow | 0x40 UID delta follows | 0x80 MODSEQ follows,
+    then those as LEB128 varints."""
+    chunk = uid // 1024
+    data = db.execute("SELECT data FROM msgstate WHERE mailbox_id = ? AND chunk = ?",
+                      (mid, chunk)).fetchone()[0]
+    entries, p, u, ms = [], 0, chunk * 1024, 0
+    while p < len(data):
+        b, delta, kw = data[p], 1, 0
+        p += 1
+        if b & 0x40:
+            delta, p = varint(data, p)
+        if b & 0x80:
+            ms, p = varint(data, p)
+        if b & 0x20:
+            kw, p = varint(data, p)
+        u += delta - 1
+        entries.append([u, b & 0x1f, ms, kw])
+        u += 1
+    out, nxt, prev = bytearray(), chunk * 1024, 0
+    for e in entries:
+        if e[0] == uid:
+            e[1] |= add
+            e[2] = modseq
+        b = e[1] | (0x20 if e[3] else 0) | (0x40 if e[0] != nxt else 0) | \
+            (0x80 if e[2] != prev or not out else 0)
+        out.append(b)
+        if b & 0x40:
+            out += put_varint(e[0] - nxt + 1)
+        if b & 0x80:
+            out += put_varint(e[2])
+        if b & 0x20:
+            out += put_varint(e[3])
+        nxt, prev = e[0] + 1, e[2]
+    db.execute("UPDATE msgstate SET data = ?, max_modseq = max(max_modseq, ?)"
+               " WHERE mailbox_id = ? AND chunk = ?", (bytes(out), modseq, mid, chunk))
+
+
 def t_change_from_another_process(srv):
     """A commit made by another process (here straight into the user's database, as kura
     deliver or the CLI would) reaches an idling session through DATA/users/.notify."""
@@ -231,8 +291,7 @@ def t_change_from_another_process(srv):
             with db:
                 mid, hms = db.execute("SELECT id, highestmodseq FROM mailbox"
                                       " WHERE name = 'INBOX'").fetchone()
-                db.execute("UPDATE message SET flags = flags | 4, modseq = ?"
-                           " WHERE mailbox_id = ? AND uid = 1", (hms + 1, mid))
+                state_set_flags(db, mid, 1, 4, hms + 1)
                 db.execute("UPDATE mailbox SET highestmodseq = ? WHERE id = ?", (hms + 1, mid))
         finally:
             db.close()
