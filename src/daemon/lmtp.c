@@ -530,6 +530,7 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 	};
 	hash_init(&lp.stores);
 	lp.pool = store_pool_create(lmtp_open_stores_max(set));
+	store_pool_keep_wal(lp.pool, true); /* parking a store it wrote to costs no checkpoint */
 	lp.loop = loop_create();
 	lp.ctl = ipc_chan_create(lp.loop, ctl_fd, lmtp_ctl_msg, lmtp_ctl_closed, &lp);
 	loop_signal_add(lp.loop, SIGTERM, lmtp_shutdown, &lp);
