@@ -32,8 +32,11 @@ What it does:
    the server: syncs per delivery.
 6. Prints per scenario the median deliveries/s of each server, min-max, the ratio of medians
    and the per-round ratios, CPU ms per delivery, and kura's rate against the disk's.
---kura-also LABEL=PATH adds another kura binary (server "kura-LABEL", its own data and ports)
-to the alternation, e.g. a build before and after a change, each compared with Dovecot.
+--kura-also LABEL=PATH[,KEY=VALUE...] adds another kura binary (server "kura-LABEL", its own
+data and ports) to the alternation, e.g. a build before and after a change, each compared with
+Dovecot; the KEY=VALUE items are configuration lines for that server only (e.g.
+--kura-also p4=build/kura,lmtp_processes=4 against the same binary with its defaults).
+--no-dovecot runs kura alone (no ratios, no root needed for Dovecot's setup).
 --kura-set KEY=VALUE adds a line to every kura's configuration (e.g. lmtp_processes=8).
 
 Needs root (Dovecot's mail user) and strace for --strace. Standard library only.
@@ -341,7 +344,7 @@ def main():
     ap.add_argument("--scenarios", default="1x1,8x1,1x50,8x50")
     ap.add_argument("--mbox-count", type=int, default=1000)
     ap.add_argument("--kura", default=os.path.join(REPO, "build", "kura"))
-    ap.add_argument("--kura-also", action="append", default=[], metavar="LABEL=PATH")
+    ap.add_argument("--kura-also", action="append", default=[], metavar="LABEL=PATH[,KEY=VALUE]")
     ap.add_argument("--kura-set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--load", default=os.path.join(REPO, "build", "kura-load"))
     ap.add_argument("--format", default="maildir")
@@ -383,8 +386,11 @@ def main():
 
         servers.append(Kura(args.kura, args.workdir, args.users, extra=args.kura_set))
         for extra in args.kura_also:
-            label, path = extra.split("=", 1)
-            servers.append(Kura(path, args.workdir, args.users, label, args.kura_set))
+            # LABEL=PATH[,KEY=VALUE...]: the settings only for this server, after --kura-set
+            label, rest = extra.split("=", 1)
+            path, *own = rest.split(",")
+            servers.append(Kura(path, args.workdir, args.users, label,
+                                list(args.kura_set) + own))
         if not args.no_dovecot:
             servers.append(Dovecot(args.format, args.workdir, args.users))
         totals = {}

@@ -1,12 +1,17 @@
 /* lmtp.c: the lmtp process. Accepts LMTP connections on the TCP listener and the UNIX socket
  * the master bound, runs lmtp sessions, asks the auth process (the only reader of users.db)
  * whether recipients are users, and delivers into the users' stores itself: it runs as the
- * mail user, not chrooted, and keeps a small cache of open stores. The mail processes hear of
+ * mail user, not chrooted, and keeps the stores it delivered to in a store pool (store.h,
+ * "parking"): at most lmtp_open_stores_max open, up to LMTP_STORES_KNOWN_MAX more parked
+ * (no fd, no SQLite connection; reopened without migrations or orphan sweep), the least
+ * recently used parked ones closed beyond that. The mail processes hear of
  * each delivery through the store's change notification (DATA/users/.notify), so IDLE sessions
  * see new mail at once. Traps: auth answers arrive by id after the client may have left; a
  * lookup outlives an auth restart (it is sent again to the new auth process) but not
  * LMTP_LOOKUP_TIMEOUT_MS: then the recipient gets a temporary error (451), never a 550; a store
- * is closed only when no delivery is using it (deliveries are synchronous). */
+ * is parked or closed only when no delivery is using it (deliveries are synchronous); a store
+ * whose delivery failed is closed, so the next delivery to that user opens it afresh (a
+ * parked store whose folder went away must go through store_open's recovery). */
 #include "roles.h"
 
 #include <errno.h>
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +29,7 @@
 #include "daemon/privdrop.h"
 #include "lib/buf.h"
 #include "lib/fdutil.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
 #include "lmtp/lmtp-delivery.h"
@@ -35,8 +42,12 @@
 
 #define LMTP_TIMEOUT_MS (5 * 60 * 1000)   /* RFC 5321 4.5.3.2.7 */
 #define LMTP_MAX_RECIPIENTS 1000          /* RFC 5321 4.5.3.1.8 asks for at least 100 */
-#define LMTP_STORES_MAX 32                /* open stores kept between deliveries */
-#define LMTP_STORE_IDLE_MS (60 * 1000)
+/* stores known (open or parked) at most; the least recently used parked ones beyond are
+ * closed (a parked store costs a few hundred bytes and no fd) */
+#define LMTP_STORES_KNOWN_MAX 4096
+/* fds one open store holds: ROOT/USER, bodies/, store.lock, store.db, -wal, -shm */
+#define LMTP_STORE_FDS 6
+#define LMTP_STORE_IDLE_MS (60 * 1000) /* open stores unused this long are parked */
 /* A recipient lookup waits this long for the auth process (also across its restart, which
  * takes 100 ms), then the RCPT gets 451 and the MTA tries again later. */
 #define LMTP_LOOKUP_TIMEOUT_MS 5000
@@ -57,10 +68,10 @@ struct lmtp_client {
 };
 
 struct lmtp_store {
-	struct lmtp_store *next;
+	struct hash_node node; /* key: user */
+	struct lmtp_store *prev, *next; /* most recently used first */
 	char *user;
 	struct store *store;
-	uint64_t last_used;
 };
 
 struct lmtp_proc {
@@ -75,8 +86,10 @@ struct lmtp_proc {
 	char spool_dir[1100];
 	char users_root[1100];
 	struct lmtp_client *clients;
-	struct lmtp_store *stores;
+	struct hash_table stores;            /* of struct lmtp_store, by user */
+	struct lmtp_store *lru_head, *lru_tail;
 	unsigned store_count;
+	struct store_pool *pool;             /* at most open_max of them open */
 	struct loop_timer *sweep_timer;
 	uint32_t next_id;
 	size_t connections;
@@ -97,62 +110,111 @@ static void make_session_id(char *out, size_t size)
 
 /* --- the store cache --- */
 
-static void lmtp_store_free(struct lmtp_store *ls)
+static void lmtp_store_unlink(struct lmtp_proc *lp, struct lmtp_store *ls)
 {
+	if (ls->prev != NULL)
+		ls->prev->next = ls->next;
+	else
+		lp->lru_head = ls->next;
+	if (ls->next != NULL)
+		ls->next->prev = ls->prev;
+	else
+		lp->lru_tail = ls->prev;
+	ls->prev = ls->next = NULL;
+}
+
+static void lmtp_store_push(struct lmtp_proc *lp, struct lmtp_store *ls)
+{
+	ls->prev = NULL;
+	ls->next = lp->lru_head;
+	if (lp->lru_head != NULL)
+		lp->lru_head->prev = ls;
+	else
+		lp->lru_tail = ls;
+	lp->lru_head = ls;
+}
+
+static void lmtp_store_free(struct lmtp_proc *lp, struct lmtp_store *ls)
+{
+	hash_remove(&lp->stores, &ls->node);
+	lmtp_store_unlink(lp, ls);
+	lp->store_count--;
 	store_close(&ls->store);
 	free(ls->user);
 	free(ls);
 }
 
-static struct store *lmtp_store_get(struct lmtp_proc *lp, const char *user)
+/* Beyond LMTP_STORES_KNOWN_MAX: close the least recently used parked stores (closing a
+ * parked store touches no file). Open ones are the pool's to park first. */
+static void lmtp_store_trim(struct lmtp_proc *lp)
 {
-	struct lmtp_store **pp, *ls, *oldest = NULL;
-	for (pp = &lp->stores; (ls = *pp) != NULL; pp = &ls->next) {
-		if (strcmp(ls->user, user) == 0) {
-			ls->last_used = loop_now(lp->loop);
-			return ls->store;
-		}
+	for (struct lmtp_store *ls = lp->lru_tail, *prev;
+	     ls != NULL && lp->store_count > LMTP_STORES_KNOWN_MAX; ls = prev) {
+		prev = ls->prev;
+		if (store_is_parked(ls->store))
+			lmtp_store_free(lp, ls);
+	}
+}
+
+static struct lmtp_store *lmtp_store_get(struct lmtp_proc *lp, const char *user)
+{
+	struct lmtp_store *ls = (struct lmtp_store *)hash_find(&lp->stores, user);
+	if (ls != NULL) {
+		/* a parked store is reopened by the delivery's first store call */
+		lmtp_store_unlink(lp, ls);
+		lmtp_store_push(lp, ls);
+		return ls;
 	}
 	struct store *store;
 	const char *err;
-	if (store_open(lp->users_root, user, &store, &err) < 0) {
+	int r = store_open(lp->users_root, user, &store, &err);
+	if (r < 0 && (errno == EMFILE || errno == ENFILE) && store_pool_shed(lp->pool, NULL) > 0)
+		r = store_open(lp->users_root, user, &store, &err); /* out of fds: park one, again */
+	if (r < 0) {
 		log_error("cannot open the store of %s: %s", user, err);
 		return NULL;
 	}
-	if (lp->store_count >= LMTP_STORES_MAX) {
-		for (ls = lp->stores; ls != NULL; ls = ls->next)
-			if (oldest == NULL || ls->last_used < oldest->last_used)
-				oldest = ls;
-		for (pp = &lp->stores; *pp != oldest; pp = &(*pp)->next)
-			;
-		*pp = oldest->next;
-		lmtp_store_free(oldest);
-		lp->store_count--;
-	}
+	store_pool_add(lp->pool, store); /* parks the least recently used beyond open_max */
 	ls = xcalloc(1, sizeof(*ls));
 	ls->user = xstrdup(user);
 	ls->store = store;
-	ls->last_used = loop_now(lp->loop);
-	ls->next = lp->stores;
-	lp->stores = ls;
+	ls->node.key = ls->user;
+	hash_insert(&lp->stores, &ls->node);
+	lmtp_store_push(lp, ls);
 	lp->store_count++;
-	return store;
+	lmtp_store_trim(lp);
+	return ls;
 }
 
 static void lmtp_store_sweep(void *ctx)
 {
 	struct lmtp_proc *lp = ctx;
-	uint64_t now = loop_now(lp->loop);
-	for (struct lmtp_store **pp = &lp->stores, *ls; (ls = *pp) != NULL;) {
-		if (now - ls->last_used >= LMTP_STORE_IDLE_MS) {
-			*pp = ls->next;
-			lmtp_store_free(ls);
-			lp->store_count--;
-		} else {
-			pp = &ls->next;
-		}
-	}
+	store_pool_park_idle(lp->pool, LMTP_STORE_IDLE_MS / 1000);
 	lp->sweep_timer = loop_timer_add(lp->loop, LMTP_STORE_IDLE_MS / 2, lmtp_store_sweep, lp);
+}
+
+/* Raise the soft fd limit to the hard one and keep the open stores within half of it (the
+ * rest is for connections, body files and spool files). */
+static unsigned lmtp_open_stores_max(const struct settings *set)
+{
+	struct rlimit rl;
+	unsigned limit = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		limit = rl.rlim_cur > 1000000000 ? 1000000000u : (unsigned)rl.rlim_cur;
+	}
+	unsigned max = set->lmtp_open_stores_max;
+	unsigned fit = limit / 2 / LMTP_STORE_FDS;
+	if (max > fit) {
+		log_warn("lmtp_open_stores_max = %u needs more fds than half the fd limit %u: "
+			 "using %u", max, limit, fit < 1 ? 1 : fit);
+		max = fit < 1 ? 1 : fit;
+	}
+	return max;
 }
 
 /* --- session hooks --- */
@@ -216,9 +278,10 @@ static enum lmtp_delivery_status hook_deliver(struct lmtp_session *s, const stru
 	struct lmtp_client *c = lmtp_session_owner(s);
 	struct lmtp_proc *lp = c->lp;
 	const struct lmtp_rcpt *rcpt = &txn->rcpts[i];
-	struct store *store = lmtp_store_get(lp, rcpt->user);
-	if (store == NULL)
+	struct lmtp_store *ls = lmtp_store_get(lp, rcpt->user);
+	if (ls == NULL)
 		return LMTP_DELIVERY_TEMPFAIL;
+	struct store *store = ls->store;
 	struct buf received;
 	buf_init(&received, 4096);
 	lmtp_received_field(&received, txn->helo, c->local ? NULL : c->ip, lp->set->hostname,
@@ -240,6 +303,10 @@ static enum lmtp_delivery_status hook_deliver(struct lmtp_session *s, const stru
 			  txn->mail_from, rcpt->user, rcpt->addr,
 			  res.error != NULL ? res.error : "?");
 	buf_free(&received);
+	/* whatever went wrong (a store parked meanwhile whose folder went away, a full disk, a
+	 * broken connection), the next delivery to this user starts with a fresh store_open */
+	if (res.status == LMTP_DELIVERY_TEMPFAIL)
+		lmtp_store_free(lp, ls);
 	return res.status;
 }
 
@@ -461,6 +528,9 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 		.delimiters = set->recipient_delimiter,
 		.detail_mailbox = set->lmtp_detail_mailbox,
 	};
+	hash_init(&lp.stores);
+	lp.pool = store_pool_create(lmtp_open_stores_max(set));
+	store_pool_keep_wal(lp.pool, true); /* parking a store it wrote to costs no checkpoint */
 	lp.loop = loop_create();
 	lp.ctl = ipc_chan_create(lp.loop, ctl_fd, lmtp_ctl_msg, lmtp_ctl_closed, &lp);
 	loop_signal_add(lp.loop, SIGTERM, lmtp_shutdown, &lp);
@@ -478,10 +548,9 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 	loop_run(lp.loop);
 
 	loop_timer_remove(&lp.sweep_timer);
-	while (lp.stores != NULL) {
-		struct lmtp_store *ls = lp.stores;
-		lp.stores = ls->next;
-		lmtp_store_free(ls);
-	}
+	while (lp.lru_head != NULL)
+		lmtp_store_free(&lp, lp.lru_head);
+	store_pool_destroy(&lp.pool);
+	hash_free(&lp.stores);
 	return 0;
 }

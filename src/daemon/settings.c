@@ -58,6 +58,7 @@ static const struct key_def settings_keys[] = {
 	{"lmtp_socket_mode", KEY_MODE, offsetof(struct settings, lmtp_socket_mode), 0, 0, 0777},
 	STR(lmtp_socket_group, KEY_STR),
 	NUM(lmtp_processes, 1, 64),
+	NUM(lmtp_open_stores_max, 1, 1000000),
 	{"lmtp_detail_mailbox", KEY_BOOL, offsetof(struct settings, lmtp_detail_mailbox), 0, 0, 0},
 	STR(recipient_delimiter, KEY_STR),
 };
@@ -91,6 +92,7 @@ void settings_defaults(struct settings *set)
 	snprintf(set->lmtp_listen, sizeof(set->lmtp_listen), "127.0.0.1:2424");
 	set->lmtp_socket_mode = 0660;
 	set->lmtp_processes = set->login_processes;
+	set->lmtp_open_stores_max = 256;
 	set->lmtp_detail_mailbox = true;
 	snprintf(set->recipient_delimiter, sizeof(set->recipient_delimiter), "+");
 }

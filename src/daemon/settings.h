@@ -42,6 +42,7 @@ struct settings {
 	unsigned lmtp_socket_mode; /* permission bits of the socket */
 	char lmtp_socket_group[64]; /* group of the socket (as root), "" = the group of user */
 	unsigned lmtp_processes;
+	unsigned lmtp_open_stores_max; /* per lmtp process; the rest are parked (store.h) */
 	bool lmtp_detail_mailbox;  /* user+detail@ goes to the mailbox "detail" if it exists */
 	char recipient_delimiter[16]; /* each byte separates user and detail; "" = none */
 	int log_level;             /* enum log_level */

@@ -32,6 +32,7 @@ struct store_pool {
 	unsigned open_count, parked_count;
 	struct store *head, *tail; /* open stores, most recently used first */
 	struct store *parked;      /* parked stores (linked through lru_next/lru_prev too) */
+	bool keep_wal;             /* store_pool_keep_wal */
 };
 
 static int64_t store_park_now(void)
@@ -102,6 +103,9 @@ int store_park(struct store *store)
 {
 	if (!store_parkable(store) || store_open_uncount(store) == 0)
 		return 0;
+	/* no checkpoint by the last connection's close: the WAL stays, committed and synced */
+	if (store->pool != NULL && store->pool->keep_wal && store->db != NULL)
+		sqlite3_db_config(store->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
 	store_db_close(store);
 	/* closing the lock file releases the shared open lock: a first open elsewhere may sweep
 	 * now, which is fine, nothing of ours is half-way */
@@ -249,6 +253,11 @@ struct store_pool *store_pool_create(unsigned open_max)
 	struct store_pool *pool = xcalloc(1, sizeof(*pool));
 	pool->open_max = open_max;
 	return pool;
+}
+
+void store_pool_keep_wal(struct store_pool *pool, bool keep)
+{
+	pool->keep_wal = keep;
 }
 
 void store_pool_destroy(struct store_pool **poolp)

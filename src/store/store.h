@@ -161,6 +161,13 @@ void store_pool_destroy(struct store_pool **pool);
 /* store joins the pool (an open store: it counts as the most recently used); stores beyond
  * open_max are parked. store_close takes it out again. */
 void store_pool_add(struct store_pool *pool, struct store *store);
+/* keep: parking by this pool leaves the store's WAL file in place instead of checkpointing it
+ * into store.db when the process's connection was the last one (SQLite's checkpoint on close:
+ * two syncs and the WAL's deletion, the main cost of parking a store that was written to).
+ * Durability is the same (what a commit synced stays in the WAL); the -wal and -shm files stay
+ * on disk until some connection checkpoints, and the next first open reads the WAL back. For
+ * a process that parks stores it writes to often (the lmtp process). Default off. */
+void store_pool_keep_wal(struct store_pool *pool, bool keep);
 /* Park the open stores not used for idle_secs or more; returns how many were parked. */
 unsigned store_pool_park_idle(struct store_pool *pool, unsigned idle_secs);
 /* Park one more store (the least recently used that can be) other than keep (may be NULL):

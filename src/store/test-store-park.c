@@ -1,6 +1,7 @@
 /* test-store-park.c: parking (store-park.c): every kind of store call works on a parked store
  * (reopening it), commits by another handle while parked are heard, busy stores are never
- * parked, and a pool keeps at most its limit open, least recently used parked first. */
+ * parked, and a pool keeps at most its limit open, least recently used parked first; a pool
+ * that keeps the WAL on parking loses no commit. */
 #include "store/test-store-util.h"
 
 #include "lib/log.h"
@@ -338,6 +339,50 @@ static void test_pool(void)
 	root_free();
 }
 
+static off_t wal_size(const char *user)
+{
+	char path[256];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s/store.db-wal", test_root, user);
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* store_pool_keep_wal: parking the only connection leaves the WAL (no checkpoint on close);
+ * without it the WAL is checkpointed and removed. Either way every commit is there after a
+ * reopen and for a fresh store_open. */
+static void test_pool_keep_wal(void)
+{
+	root_new();
+	struct store_pool *keep = store_pool_create(0), *plain = store_pool_create(0);
+	store_pool_keep_wal(keep, true);
+	struct store *k = open_user("k"), *p = open_user("p");
+	CHECK(k != NULL && p != NULL);
+	if (k == NULL || p == NULL)
+		return;
+	store_pool_add(keep, k);
+	store_pool_add(plain, p);
+	for (int round = 1; round <= 3; round++) {
+		CHECK(append1(k, mailbox_id(k, "INBOX"), make_msg(0, "k", "body k"), 0, NULL, 0,
+			      NULL) == 0);
+		CHECK(append1(p, mailbox_id(p, "INBOX"), make_msg(1, "p", "body p"), 0, NULL, 0,
+			      NULL) == 0);
+		CHECK(store_park(k) == 1 && store_park(p) == 1);
+		CHECK(wal_size("k") > 0);
+		CHECK(wal_size("p") <= 0);
+		CHECK(mb_get(k, "INBOX")->messages == (uint32_t)round);
+		CHECK(mb_get(p, "INBOX")->messages == (uint32_t)round);
+	}
+	store_pool_destroy(&keep);
+	store_pool_destroy(&plain);
+	CHECK(store_park(k) == 1); /* without a pool: checkpointed as usual */
+	store_close(&k);
+	store_close(&p);
+	k = open_user("k");
+	CHECK(k != NULL && mb_get(k, "INBOX")->messages == 3);
+	store_close(&k);
+	root_free();
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -345,5 +390,6 @@ int main(void)
 	TEST_RUN(test_park_other_commit);
 	TEST_RUN(test_park_busy);
 	TEST_RUN(test_pool);
+	TEST_RUN(test_pool_keep_wal);
 	return test_finish();
 }

@@ -9,7 +9,10 @@ that message, byte-identical after kura's trace fields. A recipient whose reply 
 or may not have it (the MTA would deliver again). After the last trial `kura check USER`
 reports a clean store for every user and the spool holds no file.
 
-    tests/durability/test-lmtp-crash.py [--kura build/kura] [--trials 20]
+    tests/durability/test-lmtp-crash.py [--kura build/kura] [--trials 20] [--open-stores N]
+
+--open-stores N sets lmtp_open_stores_max: with 1, every delivery to another user parks a store
+(without checkpointing its WAL, store_pool_keep_wal) and reopens one.
 """
 import argparse
 import hashlib
@@ -110,10 +113,14 @@ def main():
     ap.add_argument("--kura", default=None)
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--open-stores", type=int, default=0, help="lmtp_open_stores_max (0: default)")
     a, _ = ap.parse_known_args()
     binary, _ = kura.binary_from_argv(["--kura", a.kura] if a.kura else [])
     res = kura.Results()
-    srv = kura.Server(binary, config={"plaintext_auth": "loopback"}, name="lmtp-crash")
+    config = {"plaintext_auth": "loopback"}
+    if a.open_stores > 0:
+        config["lmtp_open_stores_max"] = a.open_stores
+    srv = kura.Server(binary, config=config, name="lmtp-crash")
     ok = True
     all_acked = []
     # the helpers of the APPEND crash test: kill everything, wait until it is gone

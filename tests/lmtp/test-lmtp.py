@@ -12,7 +12,8 @@ cannot be written gives 451 4.3.0 over LMTP for that recipient only (and EX_TEMP
 anonymous memory and leaves no spool file behind; concurrent deliveries from many clients to
 many users all land (the delivery rate is printed); the UNIX socket's permissions; a
 configuration with LMTP disabled starts without lmtp processes; SIGTERM answers an open LMTP
-session with 421.
+session with 421; the lmtp process's store pool keeps at most lmtp_open_stores_max stores open
+and reopens parked ones (a parked store whose folder went away: 451, not a new empty store).
 
     tests/lmtp/test-lmtp.py [--kura PATH]
 """
@@ -512,6 +513,71 @@ def t_unix_socket_mode(srv):
         assert st.st_uid == pwd.getpwnam("kura").pw_uid, st.st_uid
 
 
+def store_db_fds(pid):
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).endswith("/store.db"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def t_store_pool(binary):
+    """The lmtp process's store pool: with lmtp_open_stores_max = 3 and one lmtp process,
+    round-robin deliveries to 12 users keep at most 3 store.db open and all land; a parked
+    store whose folder went away meanwhile gives 451 (no new empty store), and once the
+    folder is back the next delivery opens it afresh and lands."""
+    cap, n, rounds = 3, 12, 4
+    srv = kura.Server(binary, config={"plaintext_auth": "loopback", "lmtp_processes": 1,
+                                      "lmtp_open_stores_max": cap}, name="lmtp-pool")
+    ok = False
+    try:
+        srv.start()
+        users = ["pool%d" % i for i in range(n)]
+        for u in users:
+            srv.user_add(u, PASS)
+        lmtp_pid = srv.children_by_role()["kura-lmtp"][0]
+        l = srv.lmtp_connect()
+        most = 0
+        try:
+            for r in range(rounds):
+                for i, u in enumerate(users):
+                    rcpt, replies = lmtp_transaction(l, "a@example.org", ["%s@example.com" % u],
+                                                     message("pool %d %d" % (r, i)),
+                                                     lhlo=(r == 0 and i == 0))
+                    assert replies == [replies[0]] and replies[0].startswith(b"250 2.0.0"), \
+                        (u, rcpt, replies)
+                    most = max(most, store_db_fds(lmtp_pid))
+            assert most <= cap, "lmtp process had %d store.db open (cap %d)" % (most, cap)
+            # users[0] was used longest ago: parked; its folder goes away and comes back
+            folder = os.path.join(srv.data_dir, "users", users[0])
+            os.rename(folder, folder + ".away")
+            _, replies = lmtp_transaction(l, "a@example.org", ["%s@example.com" % users[0]],
+                                          message("away"), lhlo=False)
+            assert replies[0].startswith(b"451 4.3.0"), replies
+            assert not os.path.exists(folder), "a new store was created for a parked user"
+            os.rename(folder + ".away", folder)
+            _, replies = lmtp_transaction(l, "a@example.org", ["%s@example.com" % users[0]],
+                                          message("back"), lhlo=False)
+            assert replies[0].startswith(b"250 2.0.0"), replies
+        finally:
+            l.close()
+        for i, u in enumerate(users):
+            want = rounds + (1 if i == 0 else 0)
+            got = count(srv, u)
+            assert got == want, (u, got, want)
+        status = srv.stop()
+        assert status == 0, status
+        assert not srv.sanitizer_reports(), srv.sanitizer_reports()[:10]
+        ok = True
+    finally:
+        if srv.proc is not None:
+            srv.stop()
+        srv.cleanup(ok=ok)
+
+
 def t_lmtp_disabled(binary):
     srv = kura.Server(binary, config={"plaintext_auth": "loopback", "lmtp_listen": "",
                                       "lmtp_socket": ""}, name="nolmtp")
@@ -609,6 +675,8 @@ def main():
         srv.cleanup(ok=ok)
     res.run("a configuration with LMTP disabled starts and serves IMAP", t_lmtp_disabled, binary)
     res.run("SIGTERM: open LMTP sessions get 421 4.3.2, socket removed", t_shutdown_421, binary)
+    res.run("store pool: at most lmtp_open_stores_max open, parked ones reopened",
+            t_store_pool, binary)
     return res.summary()
 
 
