@@ -72,6 +72,7 @@ struct lmtp_store {
 	struct lmtp_store *prev, *next; /* most recently used first */
 	char *user;
 	struct store *store;
+	bool failed; /* a delivery failed: closed after the batch */
 };
 
 struct lmtp_proc {
@@ -91,6 +92,10 @@ struct lmtp_proc {
 	unsigned store_count;
 	struct store_pool *pool;             /* at most open_max of them open */
 	struct loop_timer *sweep_timer;
+	struct store_stage *stage;           /* DATA/users/.stage/lmtpN */
+	struct lmtp_job *queue_head, *queue_tail;
+	size_t queue_count, batch_max;
+	bool batch_scheduled;
 	uint32_t next_id;
 	size_t connections;
 	bool shutting_down;
@@ -272,42 +277,270 @@ static void hook_lookup(struct lmtp_session *s, const char *const *names, unsign
 	lookup_send(c);
 }
 
-static enum lmtp_delivery_status hook_deliver(struct lmtp_session *s, const struct lmtp_txn *txn,
-					      size_t i)
+/* --- delivery: group commit across sessions (store.h, "group commit") ---
+ * The deliver hook only queues the recipient; once per loop turn, after every session has had
+ * its input, lmtp_batch_run delivers what is queued: each transaction's message written once
+ * into the staging folder, linked into every recipient's store, one syncfs, the rows
+ * committed, one more syncfs, then the replies. A message to one recipient carries that
+ * recipient's Delivered-To and Received "for"; with several recipients it carries neither, so
+ * that all of them share one file (as Dovecot does: lmtp_hdr_delivery_address is "none" for
+ * a mail with several recipients). */
+
+struct lmtp_job {
+	struct lmtp_job *next;
+	struct lmtp_client *c;
+	const struct lmtp_txn *txn;
+	size_t i;
+	/* during the batch */
+	size_t msg;              /* index into the batch's messages */
+	struct lmtp_store *ls;
+	bool linked, created;    /* store_stage_link done; it made the file */
+	bool committed;          /* store_append_staged done: durable after the second sync */
+	enum lmtp_delivery_status st;
+	struct lmtp_delivery_result res;
+};
+
+struct lmtp_msg {
+	const struct lmtp_txn *txn;
+	struct buf prefix;
+	const unsigned char *data;
+	size_t size;
+	bool staged;
+	struct store_staged body;
+	enum lmtp_delivery_status st; /* when not staged */
+	const char *error;
+};
+
+static void lmtp_job_queue(struct lmtp_proc *lp, struct lmtp_job *job);
+
+static void hook_deliver(struct lmtp_session *s, const struct lmtp_txn *txn, size_t i)
 {
 	struct lmtp_client *c = lmtp_session_owner(s);
-	struct lmtp_proc *lp = c->lp;
-	const struct lmtp_rcpt *rcpt = &txn->rcpts[i];
-	struct lmtp_store *ls = lmtp_store_get(lp, rcpt->user);
-	if (ls == NULL)
-		return LMTP_DELIVERY_TEMPFAIL;
-	struct store *store = ls->store;
-	struct buf received;
-	buf_init(&received, 4096);
-	lmtp_received_field(&received, txn->helo, c->local ? NULL : c->ip, lp->set->hostname,
-			    c->session_id, txn->mail_from, rcpt->addr, txn->smtputf8, time(NULL));
-	struct lmtp_delivery d = {
-		.return_path = txn->mail_from,
-		.delivered_to = rcpt->addr,
-		.received = (const char *)received.data,
-		.mailbox = rcpt->detail,
-		.max_size = lp->set->append_limit,
-	};
-	struct lmtp_delivery_result res;
-	if (lmtp_deliver(store, txn->spool, &d, &res) == 0)
+	struct lmtp_job *job = xcalloc(1, sizeof(*job));
+	job->c = c;
+	job->txn = txn;
+	job->i = i;
+	lmtp_job_queue(c->lp, job);
+}
+
+/* The jobs of a client that went away: it is answered no more (RFC 2033 5: the MTA counts
+ * the recipients it has no reply for as failed and sends again). */
+static void lmtp_jobs_forget(struct lmtp_proc *lp, struct lmtp_client *c)
+{
+	struct lmtp_job **p = &lp->queue_head;
+	lp->queue_tail = NULL;
+	while (*p != NULL) {
+		struct lmtp_job *j = *p;
+		if (j->c == c) {
+			*p = j->next;
+			free(j);
+			lp->queue_count--;
+			continue;
+		}
+		lp->queue_tail = j;
+		p = &j->next;
+	}
+}
+
+/* Step 1: the message of each transaction once, into the staging folder. */
+static void lmtp_batch_stage(struct lmtp_proc *lp, struct lmtp_job **jobs, size_t n,
+			     struct lmtp_msg *msgs, size_t *msg_count)
+{
+	time_t now = time(NULL);
+	*msg_count = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct lmtp_job *j = jobs[k];
+		if (*msg_count > 0 && msgs[*msg_count - 1].txn == j->txn) {
+			j->msg = *msg_count - 1;
+			continue;
+		}
+		struct lmtp_msg *m = &msgs[(*msg_count)++];
+		j->msg = *msg_count - 1;
+		memset(m, 0, sizeof(*m));
+		m->txn = j->txn;
+		buf_init(&m->prefix, SPOOL_PREFIX_MAX);
+		const struct lmtp_txn *txn = j->txn;
+		const char *rcpt = txn->rcpt_count == 1 ? txn->rcpts[0].addr : NULL;
+		struct buf received;
+		buf_init(&received, 1024);
+		lmtp_received_field(&received, txn->helo, j->c->local ? NULL : j->c->ip,
+				    lp->set->hostname, j->c->session_id, txn->mail_from, rcpt,
+				    txn->smtputf8, now);
+		struct lmtp_delivery d = {
+			.return_path = txn->mail_from,
+			.delivered_to = rcpt,
+			.received = (const char *)received.data,
+		};
+		lmtp_delivery_prefix(&m->prefix, &d);
+		buf_free(&received);
+		struct lmtp_delivery_result r;
+		const char *err = NULL;
+		if (lmtp_delivery_view(txn->spool, &m->prefix, lp->set->append_limit, &m->data,
+				       &m->size, &r) < 0) {
+			m->st = r.status;
+			m->error = r.error;
+		} else if (store_stage_write(lp->stage, m->data, m->size, &m->body, &err) < 0) {
+			m->st = LMTP_DELIVERY_TEMPFAIL;
+			m->error = err;
+		} else {
+			m->staged = true;
+		}
+	}
+}
+
+static void lmtp_job_log(struct lmtp_proc *lp, const struct lmtp_job *j, const struct lmtp_msg *m,
+			 const char *error)
+{
+	const struct lmtp_rcpt *rcpt = &j->txn->rcpts[j->i];
+	if (j->st == LMTP_DELIVERED)
 		log_info("lmtp session %s: delivered <%s> to %s (%s), mailbox %s, uid %u, %llu bytes",
-			 c->session_id, txn->mail_from, rcpt->user, rcpt->addr, res.mailbox, res.uid,
-			 (unsigned long long)spool_size(txn->spool));
+			 j->c->session_id, j->txn->mail_from, rcpt->user, rcpt->addr,
+			 j->res.mailbox, j->res.uid, (unsigned long long)m->size);
 	else
-		log_error("lmtp session %s: delivery of <%s> to %s (%s) failed: %s", c->session_id,
-			  txn->mail_from, rcpt->user, rcpt->addr,
-			  res.error != NULL ? res.error : "?");
-	buf_free(&received);
-	/* whatever went wrong (a store parked meanwhile whose folder went away, a full disk, a
-	 * broken connection), the next delivery to this user starts with a fresh store_open */
-	if (res.status == LMTP_DELIVERY_TEMPFAIL)
-		lmtp_store_free(lp, ls);
-	return res.status;
+		log_error("lmtp session %s: delivery of <%s> to %s (%s) failed: %s",
+			  j->c->session_id, j->txn->mail_from, rcpt->user, rcpt->addr,
+			  error != NULL ? error : "?");
+}
+
+static void lmtp_batch_run(void *ctx)
+{
+	struct lmtp_proc *lp = ctx;
+	lp->batch_scheduled = false;
+	/* at most a pool's worth of stores per batch (parking inside a batch costs syncs); the
+	 * rest waits for the next loop turn */
+	size_t n = lp->queue_count < lp->batch_max ? lp->queue_count : lp->batch_max;
+	if (n == 0)
+		return;
+	struct lmtp_job **jobs = xcalloc(n, sizeof(*jobs));
+	for (size_t k = 0; k < n; k++) {
+		jobs[k] = lp->queue_head;
+		lp->queue_head = lp->queue_head->next;
+		lp->queue_count--;
+	}
+	if (lp->queue_head == NULL)
+		lp->queue_tail = NULL;
+	else
+		lmtp_job_queue(lp, NULL); /* schedule the next batch */
+	struct lmtp_msg *msgs = xcalloc(n, sizeof(*msgs));
+	size_t msg_count;
+	const char *err = NULL;
+	bool any = false;
+
+	lmtp_batch_stage(lp, jobs, n, msgs, &msg_count);
+	/* step 2: link into each recipient's store */
+	for (size_t k = 0; k < n; k++) {
+		struct lmtp_job *j = jobs[k];
+		struct lmtp_msg *m = &msgs[j->msg];
+		j->st = LMTP_DELIVERY_TEMPFAIL;
+		if (!m->staged) {
+			j->st = m->st;
+			j->res.error = m->error;
+			continue;
+		}
+		j->ls = lmtp_store_get(lp, j->txn->rcpts[j->i].user);
+		if (j->ls == NULL) {
+			j->res.error = "cannot open the store";
+			continue;
+		}
+		if (store_stage_link(j->ls->store, lp->stage, &m->body, &j->created, &err) < 0) {
+			j->res.error = err;
+			j->ls->failed = true;
+			continue;
+		}
+		j->linked = true;
+		any = true;
+	}
+	/* step 3: the bytes and their names are durable */
+	if (any && store_stage_sync(lp->stage, &err) < 0) {
+		log_error("lmtp: %s", err);
+		for (size_t k = 0; k < n; k++) {
+			if (jobs[k]->linked && jobs[k]->created)
+				store_stage_unlink(jobs[k]->ls->store, &msgs[jobs[k]->msg].body);
+			jobs[k]->linked = false;
+			jobs[k]->res.error = "cannot sync the message";
+		}
+		any = false;
+	}
+	/* step 4: the rows, synchronous = NORMAL */
+	bool committed = false;
+	for (size_t k = 0; k < n && any; k++) {
+		struct lmtp_job *j = jobs[k];
+		if (!j->linked)
+			continue;
+		struct lmtp_msg *m = &msgs[j->msg];
+		struct lmtp_delivery d = {
+			.mailbox = j->txn->rcpts[j->i].detail,
+			.max_size = lp->set->append_limit,
+		};
+		struct lmtp_staged staged = {
+			.stage = lp->stage, .body = &m->body, .created = j->created,
+		};
+		if (lmtp_deliver_bytes(j->ls->store, m->data, m->size, &staged, &d, &j->res) == 0) {
+			j->committed = committed = true;
+		} else {
+			j->st = j->res.status;
+			/* whatever went wrong (a store parked meanwhile whose folder went away, a
+			 * full disk), the next delivery to this user starts with a fresh store_open */
+			if (j->st == LMTP_DELIVERY_TEMPFAIL)
+				j->ls->failed = true;
+		}
+	}
+	/* step 5: every store's WAL is durable; then the other processes and the clients hear */
+	bool synced = !committed || store_stage_sync(lp->stage, &err) == 0;
+	if (!synced)
+		log_error("lmtp: %s (the deliveries of this batch get 451, some may be stored "
+			  "and come again)", err);
+	for (size_t k = 0; k < n; k++) {
+		struct lmtp_job *j = jobs[k];
+		if (j->committed) {
+			store_notify_flush(j->ls->store);
+			j->st = synced ? LMTP_DELIVERED : LMTP_DELIVERY_TEMPFAIL;
+			if (!synced)
+				j->res.error = "cannot sync the commit";
+		}
+		lmtp_job_log(lp, j, &msgs[j->msg], j->res.error);
+	}
+	for (size_t k = 0; k < msg_count; k++) {
+		if (msgs[k].staged)
+			store_stage_drop(lp->stage, &msgs[k].body);
+		buf_free(&msgs[k].prefix);
+	}
+	/* stores whose delivery failed are closed (not inside the loop above: jobs share them) */
+	for (size_t k = 0; k < n; k++) {
+		if (jobs[k]->ls != NULL && jobs[k]->ls->failed) {
+			struct lmtp_store *ls = jobs[k]->ls;
+			for (size_t l = k; l < n; l++) {
+				if (jobs[l]->ls == ls)
+					jobs[l]->ls = NULL;
+			}
+			lmtp_store_free(lp, ls);
+		}
+	}
+	/* the replies (a session may close while it replies: later jobs of it see no session) */
+	for (size_t k = 0; k < n; k++) {
+		if (jobs[k]->c->session != NULL)
+			lmtp_session_delivered(jobs[k]->c->session, jobs[k]->i, jobs[k]->st);
+		free(jobs[k]);
+	}
+	free(jobs);
+	free(msgs);
+}
+
+static void lmtp_job_queue(struct lmtp_proc *lp, struct lmtp_job *job)
+{
+	if (job != NULL) {
+		if (lp->queue_tail != NULL)
+			lp->queue_tail->next = job;
+		else
+			lp->queue_head = job;
+		lp->queue_tail = job;
+		lp->queue_count++;
+	}
+	/* after every session's input of this loop turn (loop.c runs deferred calls last) */
+	if (!lp->batch_scheduled && lp->queue_head != NULL) {
+		lp->batch_scheduled = true;
+		loop_defer(lp->loop, lmtp_batch_run, lp);
+	}
 }
 
 static void client_free(void *ctx)
@@ -321,6 +554,7 @@ static void hook_closed(struct lmtp_session *s, const char *reason)
 	struct lmtp_proc *lp = c->lp;
 	log_info("lmtp session %s: disconnected: %s", c->session_id, reason);
 	loop_timer_remove(&c->lookup_timer);
+	lmtp_jobs_forget(lp, c);
 	c->name_count = 0;
 	c->lookup_id = 0;
 	if (c->prev != NULL)
@@ -528,8 +762,17 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 		.delimiters = set->recipient_delimiter,
 		.detail_mailbox = set->lmtp_detail_mailbox,
 	};
+	char stage_name[32];
+	const char *err;
+	snprintf(stage_name, sizeof(stage_name), "lmtp%u", index);
+	if (store_stage_open(lp.users_root, stage_name, &lp.stage, &err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	hash_init(&lp.stores);
-	lp.pool = store_pool_create(lmtp_open_stores_max(set));
+	unsigned open_max = lmtp_open_stores_max(set);
+	lp.batch_max = open_max < 16 ? 16 : open_max > 1024 ? 1024 : open_max;
+	lp.pool = store_pool_create(open_max);
 	store_pool_keep_wal(lp.pool, true); /* parking a store it wrote to costs no checkpoint */
 	lp.loop = loop_create();
 	lp.ctl = ipc_chan_create(lp.loop, ctl_fd, lmtp_ctl_msg, lmtp_ctl_closed, &lp);
@@ -548,9 +791,15 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 	loop_run(lp.loop);
 
 	loop_timer_remove(&lp.sweep_timer);
+	while (lp.queue_head != NULL) { /* clients cut off by the shutdown deadline */
+		struct lmtp_job *j = lp.queue_head;
+		lp.queue_head = j->next;
+		free(j);
+	}
 	while (lp.lru_head != NULL)
 		lmtp_store_free(&lp, lp.lru_head);
 	store_pool_destroy(&lp.pool);
 	hash_free(&lp.stores);
+	store_stage_close(&lp.stage);
 	return 0;
 }

@@ -40,43 +40,45 @@ void lmtp_received_field(struct buf *out, const char *helo, const char *ip, cons
 	buf_printf(out, "; %s\r\n", date);
 }
 
-static int lmtp_deliver_to(struct store *store, const struct store_mailbox *mb,
-			   const unsigned char *data, size_t size, struct lmtp_delivery_result *r,
-			   const char **error_r)
+void lmtp_delivery_prefix(struct buf *prefix, const struct lmtp_delivery *d)
 {
-	struct store_append a = {.data = data, .size = size};
-	return store_append(store, mb->id, &a, 1, &r->uid, &r->uidvalidity, error_r);
+	if (d->return_path != NULL)
+		buf_printf(prefix, "Return-Path: <%s>\r\n", d->return_path);
+	if (d->delivered_to != NULL)
+		buf_printf(prefix, "Delivered-To: %s\r\n", d->delivered_to);
+	if (d->received != NULL)
+		buf_append_str(prefix, d->received);
 }
 
-int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_delivery *d,
-		 struct lmtp_delivery_result *r)
+int lmtp_delivery_view(struct spool *spool, const struct buf *prefix, uint64_t max_size,
+		       const unsigned char **data_r, size_t *size_r,
+		       struct lmtp_delivery_result *r)
+{
+	const char *err = NULL;
+	memset(r, 0, sizeof(*r));
+	if (spool_view(spool, prefix->data != NULL ? prefix->data : (unsigned char *)"",
+		       prefix->len, data_r, size_r, &err) < 0) {
+		r->status = LMTP_DELIVERY_TEMPFAIL;
+		r->error = err;
+		return -1;
+	}
+	if (max_size > 0 && spool_size(spool) > max_size) {
+		r->status = LMTP_DELIVERY_TOOBIG;
+		r->error = "message too big";
+		return -1;
+	}
+	return 0;
+}
+
+int lmtp_deliver_bytes(struct store *store, const unsigned char *data, size_t size,
+		       const struct lmtp_staged *staged, const struct lmtp_delivery *d,
+		       struct lmtp_delivery_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	struct buf prefix;
-	buf_init(&prefix, SPOOL_PREFIX_MAX);
-	if (d->return_path != NULL)
-		buf_printf(&prefix, "Return-Path: <%s>\r\n", d->return_path);
-	if (d->delivered_to != NULL)
-		buf_printf(&prefix, "Delivered-To: %s\r\n", d->delivered_to);
-	if (d->received != NULL)
-		buf_append_str(&prefix, d->received);
-	const unsigned char *data;
-	size_t size;
 	const char *err = NULL;
 	int ret = -1;
 	struct store_mailbox *mb = xmalloc(sizeof(*mb));
 	bool preferred = false;
-	if (spool_view(spool, prefix.data != NULL ? prefix.data : (unsigned char *)"",
-		       prefix.len, &data, &size, &err) < 0) {
-		r->status = LMTP_DELIVERY_TEMPFAIL;
-		r->error = err;
-		goto out;
-	}
-	if (d->max_size > 0 && spool_size(spool) > d->max_size) {
-		r->status = LMTP_DELIVERY_TOOBIG;
-		r->error = "message too big";
-		goto out;
-	}
 	if (lmtp_delivery_over_quota(store, size)) {
 		r->status = LMTP_DELIVERY_OVERQUOTA;
 		r->error = "over quota";
@@ -100,7 +102,12 @@ int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_del
 				break;
 			}
 		}
-		if (lmtp_deliver_to(store, mb, data, size, r, &err) == 0) {
+		struct store_append a = {.data = data, .size = size};
+		int ok = staged != NULL
+			? store_append_staged(store, mb->id, &a, staged->stage, staged->body,
+					      staged->created, &r->uid, &r->uidvalidity, &err)
+			: store_append(store, mb->id, &a, 1, &r->uid, &r->uidvalidity, &err);
+		if (ok == 0) {
 			r->status = LMTP_DELIVERED;
 			snprintf(r->mailbox, sizeof(r->mailbox), "%s", mb->name);
 			ret = 0;
@@ -115,6 +122,20 @@ int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_del
 	}
 out:
 	free(mb);
+	return ret;
+}
+
+int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_delivery *d,
+		 struct lmtp_delivery_result *r)
+{
+	struct buf prefix;
+	buf_init(&prefix, SPOOL_PREFIX_MAX);
+	lmtp_delivery_prefix(&prefix, d);
+	const unsigned char *data;
+	size_t size;
+	int ret = -1;
+	if (lmtp_delivery_view(spool, &prefix, d->max_size, &data, &size, r) == 0)
+		ret = lmtp_deliver_bytes(store, data, size, NULL, d, r);
 	buf_free(&prefix);
 	return ret;
 }

@@ -50,6 +50,27 @@ struct lmtp_delivery_result {
 int lmtp_deliver(struct store *store, struct spool *spool, const struct lmtp_delivery *d,
 		 struct lmtp_delivery_result *r);
 
+/* The parts of lmtp_deliver, for the lmtp process's group commit (store.h, store-stage.c),
+ * which writes one message once for all its recipients:
+ * the trace fields of d (return_path, delivered_to, received) appended to prefix; */
+void lmtp_delivery_prefix(struct buf *prefix, const struct lmtp_delivery *d);
+/* prefix + the spool as one range (valid until the next view of the spool), TOOBIG when the
+ * spooled message is over max_size (0: no limit); -1 with r set; */
+int lmtp_delivery_view(struct spool *spool, const struct buf *prefix, uint64_t max_size,
+		       const unsigned char **data_r, size_t *size_r,
+		       struct lmtp_delivery_result *r);
+/* and the delivery of those bytes into the mailbox d asks for (d's trace fields and max_size
+ * are not used here): with staged, through store_append_staged (durable only after the
+ * caller's store_stage_sync), without, through store_append. */
+struct lmtp_staged {
+	const struct store_stage *stage;
+	const struct store_staged *body;
+	bool created; /* store_stage_link made the file */
+};
+int lmtp_deliver_bytes(struct store *store, const unsigned char *data, size_t size,
+		       const struct lmtp_staged *staged, const struct lmtp_delivery *d,
+		       struct lmtp_delivery_result *r);
+
 /* The quota hook (see above): always false for now. */
 bool lmtp_delivery_over_quota(struct store *store, uint64_t size);
 

@@ -1,9 +1,10 @@
 /* lmtp-session.c: the LMTP state machine: commands in order, replies with enhanced status codes
  * (RFC 2034: every 2xx/4xx/5xx reply except the greeting and the LHLO answer), DATA into the
  * spool, then one reply per accepted recipient. Traps: the lookup may be answered from inside
- * the hook call, so input processing guards against re-entry; deliveries run from a timer (one
- * per loop iteration) so the session may be destroyed between two of them; after a QUIT or a
- * 421 nothing more is read. */
+ * the hook call, so input processing guards against re-entry; deliveries start from a timer
+ * (not from inside input processing), their answers may come from inside the hook or later (the
+ * owner's group commit), in any order, and may find the session closed meanwhile; after a QUIT
+ * or a 421 nothing more is read. */
 #include "lmtp/lmtp-session.h"
 
 #include <stdarg.h>
@@ -64,8 +65,11 @@ struct lmtp_session {
 	uint64_t data_size;
 	enum lmtp_data_outcome outcome;
 	/* delivery */
-	size_t deliver_next;
-	enum lmtp_delivery_status *results;
+	struct lmtp_txn txn;      /* what the deliver hook sees, valid until answered */
+	size_t deliver_next;      /* the next recipient to reply to */
+	int *results;             /* per recipient: an lmtp_delivery_status, -1 not yet */
+	size_t *dup_of;           /* per recipient: the first one with its destination */
+	bool in_deliver_hook;
 	struct loop_timer *deliver_timer;
 };
 
@@ -113,6 +117,8 @@ static void session_txn_reset(struct lmtp_session *s)
 	spool_destroy(&s->spool);
 	free(s->results);
 	s->results = NULL;
+	free(s->dup_of);
+	s->dup_of = NULL;
 	/* keep the LHLO argument: it lives at the front of the pool, so copy it across */
 	char *helo = s->helo != NULL ? xstrdup(s->helo) : NULL;
 	pool_clear(s->txn_pool);
@@ -377,49 +383,77 @@ static void session_deliver_reply(struct lmtp_session *s, size_t i,
 	}
 }
 
-static void session_deliver_next(void *ctx)
+/* Reply to the recipients whose results are known, in RCPT order. */
+static void session_deliver_progress(struct lmtp_session *s)
+{
+	if (s->state != LMTP_STATE_DELIVER || s->in_deliver_hook)
+		return;
+	bool replied = false;
+	while (s->deliver_next < s->rcpt_count && s->results[s->deliver_next] >= 0) {
+		session_deliver_reply(s, s->deliver_next,
+				      (enum lmtp_delivery_status)s->results[s->deliver_next]);
+		s->deliver_next++;
+		replied = true;
+	}
+	if (replied) {
+		conn_flush(s->conn);
+		if (s->state != LMTP_STATE_DELIVER)
+			return; /* the flush found the connection gone */
+	}
+	if (s->deliver_next == s->rcpt_count)
+		session_deliver_finish(s);
+}
+
+static void session_deliver_start(void *ctx)
 {
 	struct lmtp_session *s = ctx;
 	s->deliver_timer = NULL;
 	if (s->state != LMTP_STATE_DELIVER)
 		return;
-	size_t i = s->deliver_next++;
-	enum lmtp_delivery_status st;
+	s->txn = (struct lmtp_txn){
+		.helo = s->helo,
+		.mail_from = s->mail_from,
+		.smtputf8 = s->smtputf8,
+		.spool = s->spool,
+		.rcpts = s->rcpts,
+		.rcpt_count = s->rcpt_count,
+	};
 	/* the same destination twice in one transaction (one user and the same detail, however
 	 * the address was spelt: case, quoting): one copy, and the same answer for each (RFC
 	 * 2033 4.2 still wants one reply per RCPT) */
-	size_t dup = i;
-	for (size_t k = 0; k < i && dup == i; k++) {
-		const struct lmtp_rcpt *a = &s->rcpts[k], *b = &s->rcpts[i];
-		if (strcmp(a->user, b->user) == 0 &&
-		    (a->detail == NULL ? b->detail == NULL
-				       : b->detail != NULL && strcmp(a->detail, b->detail) == 0))
-			dup = k;
+	s->in_deliver_hook = true;
+	for (size_t i = 0; i < s->rcpt_count; i++) {
+		size_t dup = i;
+		for (size_t k = 0; k < i && dup == i; k++) {
+			const struct lmtp_rcpt *a = &s->rcpts[k], *b = &s->rcpts[i];
+			if (strcmp(a->user, b->user) == 0 &&
+			    (a->detail == NULL ? b->detail == NULL
+					       : b->detail != NULL && strcmp(a->detail, b->detail) == 0))
+				dup = k;
+		}
+		s->dup_of[i] = dup;
+		if (dup == i) {
+			s->hooks->deliver(s, &s->txn, i);
+			if (s->destroyed)
+				return;
+		} else if (s->results[dup] >= 0) {
+			s->results[i] = s->results[dup];
+		}
 	}
-	if (dup != i) {
-		st = s->results[dup];
-	} else {
-		struct lmtp_txn txn = {
-			.helo = s->helo,
-			.mail_from = s->mail_from,
-			.smtputf8 = s->smtputf8,
-			.spool = s->spool,
-			.rcpts = s->rcpts,
-			.rcpt_count = s->rcpt_count,
-		};
-		st = s->hooks->deliver(s, &txn, i);
-		if (s->destroyed)
-			return;
+	s->in_deliver_hook = false;
+	session_deliver_progress(s);
+}
+
+void lmtp_session_delivered(struct lmtp_session *s, size_t i, enum lmtp_delivery_status st)
+{
+	if (s->state != LMTP_STATE_DELIVER || i >= s->rcpt_count || s->results[i] >= 0)
+		return;
+	s->results[i] = (int)st;
+	for (size_t k = i + 1; k < s->rcpt_count; k++) {
+		if (s->dup_of[k] == i)
+			s->results[k] = (int)st;
 	}
-	s->results[i] = st;
-	session_deliver_reply(s, i, st);
-	conn_flush(s->conn);
-	if (s->state != LMTP_STATE_DELIVER)
-		return; /* the flush found the connection gone */
-	if (s->deliver_next < s->rcpt_count)
-		s->deliver_timer = loop_timer_add(s->loop, 0, session_deliver_next, s);
-	else
-		session_deliver_finish(s);
+	session_deliver_progress(s);
 }
 
 static void session_data_end(struct lmtp_session *s)
@@ -437,9 +471,13 @@ static void session_data_end(struct lmtp_session *s)
 		session_deliver_finish(s);
 		return;
 	}
-	s->results = xcalloc(s->rcpt_count, sizeof(*s->results));
+	s->results = xmalloc(s->rcpt_count * sizeof(*s->results));
+	for (size_t i = 0; i < s->rcpt_count; i++)
+		s->results[i] = -1;
+	s->dup_of = xcalloc(s->rcpt_count, sizeof(*s->dup_of));
 	s->deliver_next = 0;
-	s->deliver_timer = loop_timer_add(s->loop, 0, session_deliver_next, s);
+	/* from the loop, not from inside input processing */
+	s->deliver_timer = loop_timer_add(s->loop, 0, session_deliver_start, s);
 }
 
 /* Decode what is buffered into the spool. */
@@ -583,6 +621,7 @@ static void session_free(void *ctx)
 	struct lmtp_session *s = ctx;
 	spool_destroy(&s->spool);
 	free(s->results);
+	free(s->dup_of);
 	free(s->rcpts);
 	pool_destroy(&s->cmd_pool);
 	pool_destroy(&s->txn_pool);

@@ -10,9 +10,10 @@
  * Ordering: commands are handled strictly in order; while a lookup is pending the session
  * reads nothing more (pipelined commands wait in the buffer), so replies come out in command
  * order as RFC 2920 requires. After the final "." each accepted recipient gets its reply in
- * RCPT order, one delivery per loop iteration, each reply flushed as soon as it is known
- * (RFC 2033 5: "SHOULD send each reply as soon as possible"); a 250 means the delivery's
- * store_append returned, i.e. the message is on stable storage for that recipient.
+ * RCPT order, flushed as soon as it and those before it are known (RFC 2033 5: "SHOULD send
+ * each reply as soon as possible"); the owner delivers (the lmtp process in group commits
+ * across its sessions) and answers a 250 only once the message is on stable storage for that
+ * recipient.
  *
  * Limits: command lines LMTP_LINE_MAX (longer: 500 and the line is skipped unstored), the
  * message max_size (SIZE= above it: 552 at MAIL; data above it: read to the end, stored
@@ -65,9 +66,10 @@ struct lmtp_session_hooks {
 	/* Which user, if any, is one of these names (in order)? Answer with
 	 * lmtp_session_lookup_done(), now or later. */
 	void (*lookup)(struct lmtp_session *s, const char *const *names, unsigned count);
-	/* Deliver txn's message to txn->rcpts[i]; the status becomes the recipient's reply. */
-	enum lmtp_delivery_status (*deliver)(struct lmtp_session *s, const struct lmtp_txn *txn,
-					     size_t i);
+	/* Deliver txn's message to txn->rcpts[i] (called once for each distinct destination of
+	 * the transaction, all in one go); answer with lmtp_session_delivered(), now or later.
+	 * txn stays valid until every recipient is answered or the session is closed. */
+	void (*deliver)(struct lmtp_session *s, const struct lmtp_txn *txn, size_t i);
 	/* The connection is over: the owner destroys the session. */
 	void (*closed)(struct lmtp_session *s, const char *reason);
 };
@@ -92,6 +94,10 @@ void lmtp_session_greet(struct lmtp_session *s);
  * 0 no such user, -1 temporary failure (auth unavailable). */
 void lmtp_session_lookup_done(struct lmtp_session *s, int found, const char *user,
 			      unsigned index);
+
+/* The answer to the deliver hook for recipient i: its reply (sent in RCPT order, as soon as
+ * those before it are answered). Ignored for a session no longer delivering. */
+void lmtp_session_delivered(struct lmtp_session *s, size_t i, enum lmtp_delivery_status st);
 
 /* Server shutdown: "421 4.3.2" and close, at once when idle, after the running delivery
  * otherwise. */

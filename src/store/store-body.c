@@ -54,8 +54,7 @@ bool store_hash_valid(const char *hex)
 	return i == STORE_HASH_HEX;
 }
 
-/* "XX/HASH" relative to bodies/ */
-static void store_body_relpath(const char *hash, char out[STORE_HASH_HEX + 4])
+void store_body_relpath(const char *hash, char out[STORE_HASH_HEX + 4])
 {
 	out[0] = hash[0];
 	out[1] = hash[1];
@@ -242,6 +241,22 @@ int store_body_dirs_sync(struct store *store, const unsigned char dirs[STORE_DIR
 	if ((dirs[32] & 1) != 0 && fsync(store->bodies_fd) < 0)
 		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot sync bodies/: %s",
 				  strerror(errno));
+	return 0;
+}
+
+int store_body_file_sync(struct store *store, const char *hash)
+{
+	char rel[STORE_HASH_HEX + 4];
+	store_body_relpath(hash, rel);
+	int fd = openat(store->bodies_fd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fsync(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot sync body %s: %s", hash,
+				  strerror(e));
+	}
+	close(fd);
 	return 0;
 }
 

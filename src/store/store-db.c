@@ -517,7 +517,10 @@ int store_tx_commit(struct store *store)
 		store_body_file_unlink(store, store->unlink[i]);
 	store->unlink_count = 0;
 	store_unlock_write(store);
-	store_notify_touch(store);
+	if (store->defer_notify)
+		store->notify_pending = true; /* store_notify_flush, after the group's sync */
+	else
+		store_notify_touch(store);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/log.h"
 #include "lib/pool.h"
 #include "lib/xmalloc.h"
 
@@ -138,8 +139,7 @@ static int store_body_ref(struct store *store, int64_t body_id, int delta)
 }
 
 /* 1 found (id and size), 0 absent, -1 */
-static int store_body_lookup(struct store *store, const char *hash, int64_t *id_r,
-			     uint64_t *size_r)
+int store_body_lookup(struct store *store, const char *hash, int64_t *id_r, uint64_t *size_r)
 {
 	sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_BY_HASH);
 	if (stmt == NULL)
@@ -209,10 +209,14 @@ static int store_append_files(struct store *store, const struct store_append *ms
 		if (file < 0)
 			goto fail;
 		if (file > 0) {
-			/* content-addressed dedup; a file no row names yet (left by a crash) may
-			 * not have a durable name yet */
-			if (row == 0)
+			/* content-addressed dedup; a file no row names yet (left by a crash, or
+			 * linked by a group commit that has not synced yet: store-stage.c) may
+			 * have neither durable bytes nor a durable name yet */
+			if (row == 0) {
+				if (store_body_file_sync(store, items[i].hash) < 0)
+					goto fail;
 				store_body_dir_mark(b->dirs, items[i].hash);
+			}
 			continue;
 		}
 		/* absent, or damaged (wrong size): write the bytes we have */
@@ -247,8 +251,50 @@ static int store_append_body_row(struct store *store, const struct store_append 
 				 body_id_r);
 }
 
-int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,
-		 size_t count, uint32_t *uids_r, uint32_t *uidvalidity_r, const char **error_r)
+/* After a group commit's append: back to FULL for whatever the store does next (the
+ * connection is the process's: an IMAP session's commits must each be durable). */
+static void store_append_sync_restore(struct store *store, bool staged)
+{
+	store->defer_notify = false;
+	if (staged && sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) !=
+			      SQLITE_OK)
+		log_error("store %s: cannot set synchronous = FULL again: %s", store->dir,
+			  sqlite3_errmsg(store->db));
+}
+
+/* A group commit's file (store-stage.c): store_stage_link made it before the sync; make sure
+ * it is still there with its size (a concurrent failed append of the same bytes may have
+ * removed it: then link it again and make that name durable now, before the row). */
+static int store_append_staged_file(struct store *store, const struct store_stage *stage,
+				    const struct store_staged *b, bool created,
+				    struct store_append_item *item)
+{
+	memcpy(item->hash, b->hash, sizeof(item->hash));
+	int64_t id;
+	uint64_t size;
+	int row = store_body_lookup(store, b->hash, &id, &size);
+	if (row < 0)
+		return -1;
+	if (row > 0 && size != b->size)
+		return store_fail(store, STORE_ERR_INTERNAL, NULL,
+				  "body %s is recorded with another size", b->hash);
+	int file = store_body_file_check(store, b->hash, b->size);
+	if (file < 0)
+		return -1;
+	if (file == 0) {
+		if (store_stage_relink(store, stage, b) < 0)
+			return -1;
+		created = true;
+	}
+	item->created = created && row == 0;
+	return 0;
+}
+
+static int store_append_tx(struct store *store, uint64_t mailbox_id,
+			   const struct store_append *msgs, size_t count,
+			   const struct store_stage *stage, const struct store_staged *staged,
+			   bool staged_created, uint32_t *uids_r, uint32_t *uidvalidity_r,
+			   const char **error_r)
 {
 	struct store_mailbox *mb = NULL;
 	struct store_append_item *items = NULL;
@@ -262,8 +308,16 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 	mb = xmalloc(sizeof(*mb));
 	items = xcalloc(count, sizeof(*items));
 	/* a missing mailbox is found before any byte is written */
-	if (store_mailbox_load(store, mailbox_id, mb) <= 0 ||
-	    store_append_files(store, msgs, count, items) < 0 || store_tx_begin(store) < 0)
+	if (store_mailbox_load(store, mailbox_id, mb) <= 0)
+		goto fail;
+	if (staged != NULL ? store_append_staged_file(store, stage, staged, staged_created, items) < 0
+			   : store_append_files(store, msgs, count, items) < 0)
+		goto fail;
+	/* a group commit syncs the WAL with everybody else's (store-stage.c) */
+	if (staged != NULL && store_exec(store, "PRAGMA synchronous = NORMAL") < 0)
+		goto fail;
+	store->defer_notify = staged != NULL;
+	if (store_tx_begin(store) < 0)
 		goto fail;
 	in_tx = true;
 	if (store_mailbox_load(store, mailbox_id, mb) <= 0)
@@ -306,6 +360,7 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 		goto fail;
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = mb->uidvalidity;
+	store_append_sync_restore(store, staged != NULL);
 	store_unlock_write(store);
 	free(mb);
 	free(items);
@@ -315,6 +370,7 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 fail:
 	if (in_tx)
 		store_tx_rollback(store);
+	store_append_sync_restore(store, staged != NULL);
 	store_events_clear(store);
 	/* still under the write lock: nobody can have come to depend on these files */
 	for (size_t i = 0; i < count; i++) {
@@ -325,6 +381,26 @@ fail:
 	free(mb);
 	free(items);
 	return store_failed(store, error_r);
+}
+
+int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,
+		 size_t count, uint32_t *uids_r, uint32_t *uidvalidity_r, const char **error_r)
+{
+	return store_append_tx(store, mailbox_id, msgs, count, NULL, NULL, false, uids_r,
+			       uidvalidity_r, error_r);
+}
+
+int store_append_staged(struct store *store, uint64_t mailbox_id, const struct store_append *msg,
+			const struct store_stage *stage, const struct store_staged *b, bool created,
+			uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
+{
+	if (msg->size != b->size) {
+		store_clear_error(store);
+		store_fail(store, STORE_ERR_INVALID, NULL, "staged body of another size");
+		return store_failed(store, error_r);
+	}
+	return store_append_tx(store, mailbox_id, msg, 1, stage, b, created, uid_r, uidvalidity_r,
+			       error_r);
 }
 
 /* ---- reading ---- */

@@ -144,6 +144,8 @@ struct store {
 	bool recount;          /* parked since: count again at the next write lock (store.c) */
 
 	char *notify_path;     /* ROOT/.notify/USER, touched after every commit */
+	bool defer_notify;     /* store_append_staged: commit without touching it ... */
+	bool notify_pending;   /* ... until store_notify_flush */
 	int64_t data_version;  /* PRAGMA data_version at the last store_refresh */
 
 	/* parking (store-park.c): a parked store has no SQLite connection and no fd open */
@@ -305,6 +307,17 @@ void store_body_batch_free(struct store_body_batch *b);
 void store_body_dir_mark(unsigned char dirs[STORE_DIRSET], const char *hash);
 int store_body_dirs_sync(struct store *store, const unsigned char dirs[STORE_DIRSET]);
 void store_body_file_unlink(struct store *store, const char *hash);
+/* "XX/HASH" relative to bodies/ */
+void store_body_relpath(const char *hash, char out[STORE_HASH_HEX + 4]);
+/* fsync bodies/XX/HASH itself (a file found present that no row names yet: whoever wrote it
+ * may not have synced it yet). */
+int store_body_file_sync(struct store *store, const char *hash);
+/* store-stage.c: link the staged file to bodies/XX/HASH again (replacing a file of another
+ * size) and fsync the folder. Write lock held. */
+int store_stage_relink(struct store *store, const struct store_stage *stage,
+		       const struct store_staged *b);
+/* A body looked up by hash: 1 (*id_r, *size_r), 0 none, -1 error (store-message.c). */
+int store_body_lookup(struct store *store, const char *hash, int64_t *id_r, uint64_t *size_r);
 /* Remove temporary files and files no body row names. Call with the write lock held. report
  * (may be NULL) hears each removed name; *count_r counts them. */
 int store_body_sweep(struct store *store, bool remove, store_report_cb *report, void *ctx,

@@ -238,6 +238,54 @@ struct store_append {
 int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,
 		 size_t count, uint32_t *uids_r, uint32_t *uidvalidity_r, const char **error_r);
 
+/* --- group commit (store-stage.c): many deliveries, one pair of syncs ---
+ * For a process that appends to many stores at once (the lmtp process): instead of three syncs
+ * per append (the body file, its folder, the WAL), a batch of appends into any number of
+ * stores on one filesystem costs two syncfs() in all:
+ *   1. store_stage_write(): each distinct message once into the caller's staging folder
+ *      (ROOT/.stage/NAME, same filesystem as the stores), not synced;
+ *   2. store_stage_link() per destination store: a hard link under the final name
+ *      bodies/XX/HASH (no row names it yet: a crash leaves an orphan, swept at the next first
+ *      open after an unclean close, before any append can find it);
+ *   3. store_stage_sync(): one syncfs(): the bytes and the links are durable;
+ *   4. store_append_staged() per destination: under the store's write lock, makes sure the
+ *      final file is there (links it again, with a folder fsync, if somebody removed it
+ *      meanwhile) and commits the row with synchronous=NORMAL (WAL written, not synced) and
+ *      without telling other processes yet;
+ *   5. store_stage_sync() again: every store's WAL is durable. Only now store_notify_flush()
+ *      per store (other processes hear of the mail) and the callers' acknowledgements.
+ * A row thus never names a file whose bytes or name were not durable before the row was
+ * written; an acknowledged append is durable. Between 4 and 5 other processes of the same
+ * store can already read the row (as with any WAL commit before its sync).
+ * store_stage_drop() removes the staged file once every destination is done with it. */
+struct store_stage;
+struct store_staged {
+	char hash[64 + 1]; /* STORE_HASH_HEX: SHA-256 in hex */
+	uint64_t size;
+	unsigned long seq; /* the staged file's name */
+};
+/* Create (or empty, after a crash) ROOT/.stage/NAME; NAME is the caller's, one per process. */
+int store_stage_open(const char *root, const char *name, struct store_stage **stage_r,
+		     const char **error_r);
+void store_stage_close(struct store_stage **stage);
+int store_stage_write(struct store_stage *stage, const void *data, size_t size,
+		      struct store_staged *b, const char **error_r);
+int store_stage_sync(struct store_stage *stage, const char **error_r);
+void store_stage_drop(struct store_stage *stage, const struct store_staged *b);
+/* Step 2: *created_r when this call made the file (the store did not have those bytes). */
+int store_stage_link(struct store *store, const struct store_stage *stage,
+		     const struct store_staged *b, bool *created_r, const char **error_r);
+/* After a failure between 2 and 4: remove a file store_stage_link created, unless a row of
+ * the store names it by now (under the write lock). */
+void store_stage_unlink(struct store *store, const struct store_staged *b);
+/* Step 4 for one message (msg->data/size are the staged bytes); created: what
+ * store_stage_link said. As store_append otherwise. */
+int store_append_staged(struct store *store, uint64_t mailbox_id, const struct store_append *msg,
+			const struct store_stage *stage, const struct store_staged *b, bool created,
+			uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r);
+/* Step 5: tell other processes about the commits store_append_staged made. */
+void store_notify_flush(struct store *store);
+
 /* Load the view of a mailbox: cb for each message in UID order (one streaming read). */
 typedef int store_msg_cb(void *ctx, const struct store_msg *msg);
 int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, void *ctx,

@@ -28,10 +28,13 @@ allowed on loopback so the runner can read what was stored). One item per line:
   !trace USER MAILBOX SEQ PATTERN
                                 the trace fields of message SEQ, joined with "|" and their
                                 CRLFs and folding removed, match PATTERN
+  !samefile USER1 MAILBOX1 SEQ1 USER2 MAILBOX2 SEQ2
+                                the two messages are one body file (hard links, same inode)
 In C: and CE: lines, ${repeat:N:C} stands for the character C written N times (an overlong
 command line without a 3000-character test file).
 After the last line the connection must stay silent.
 """
+import hashlib
 import imaplib
 import os
 import re
@@ -228,9 +231,19 @@ class Runner:
             trace, _ = split_trace(self.fetch(srv, user, box, seq))
             if not match(pattern, trace):
                 raise ConvFail("trace fields %r do not match %r" % (trace, pattern))
+        elif line.startswith("!samefile "):
+            _, u1, b1, s1, u2, b2, s2 = line.split(" ")
+            st = [os.stat(self.body_path(srv, u, b, q)) for u, b, q in ((u1, b1, s1), (u2, b2, s2))]
+            if (st[0].st_dev, st[0].st_ino) != (st[1].st_dev, st[1].st_ino):
+                raise ConvFail("not one file: %s" % line[10:])
         else:
             raise ConvFail("unknown directive")
         return conn, timeout
+
+    def body_path(self, srv, user, box, seq):
+        """the body file of a message (content-addressed: SHA-256 of its bytes)"""
+        h = hashlib.sha256(self.fetch(srv, user, box, seq)).hexdigest()
+        return os.path.join(srv.data_dir, "users", user, "bodies", h[:2], h)
 
     def close(self):
         return kura.stop_servers(self.servers.values())
