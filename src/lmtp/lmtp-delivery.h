@@ -63,7 +63,7 @@ int lmtp_delivery_view(struct spool *spool, const struct buf *prefix, uint64_t m
  * are not used here): with staged, through store_append_staged (durable only after the
  * caller's store_stage_sync), without, through store_append. */
 struct lmtp_staged {
-	const struct store_stage *stage;
+	struct store_stage *stage;
 	const struct store_staged *body;
 	bool created; /* store_stage_link made the file */
 };

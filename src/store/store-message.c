@@ -265,7 +265,7 @@ static void store_append_sync_restore(struct store *store, bool staged)
 /* A group commit's file (store-stage.c): store_stage_link made it before the sync; make sure
  * it is still there with its size (a concurrent failed append of the same bytes may have
  * removed it: then link it again and make that name durable now, before the row). */
-static int store_append_staged_file(struct store *store, const struct store_stage *stage,
+static int store_append_staged_file(struct store *store, struct store_stage *stage,
 				    const struct store_staged *b, bool created,
 				    struct store_append_item *item)
 {
@@ -292,7 +292,7 @@ static int store_append_staged_file(struct store *store, const struct store_stag
 
 static int store_append_tx(struct store *store, uint64_t mailbox_id,
 			   const struct store_append *msgs, size_t count,
-			   const struct store_stage *stage, const struct store_staged *staged,
+			   struct store_stage *stage, const struct store_staged *staged,
 			   bool staged_created, uint32_t *uids_r, uint32_t *uidvalidity_r,
 			   const char **error_r)
 {
@@ -361,6 +361,8 @@ static int store_append_tx(struct store *store, uint64_t mailbox_id,
 	if (uidvalidity_r != NULL)
 		*uidvalidity_r = mb->uidvalidity;
 	store_append_sync_restore(store, staged != NULL);
+	if (staged != NULL)
+		store_stage_note_wal(stage, store);
 	store_unlock_write(store);
 	free(mb);
 	free(items);
@@ -391,7 +393,7 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 }
 
 int store_append_staged(struct store *store, uint64_t mailbox_id, const struct store_append *msg,
-			const struct store_stage *stage, const struct store_staged *b, bool created,
+			struct store_stage *stage, const struct store_staged *b, bool created,
 			uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r)
 {
 	if (msg->size != b->size) {

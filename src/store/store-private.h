@@ -314,7 +314,9 @@ void store_body_relpath(const char *hash, char out[STORE_HASH_HEX + 4]);
 int store_body_file_sync(struct store *store, const char *hash);
 /* store-stage.c: link the staged file to bodies/XX/HASH again (replacing a file of another
  * size) and fsync the folder. Write lock held. */
-int store_stage_relink(struct store *store, const struct store_stage *stage,
+/* store-stage.c: the WAL of store must be synced by the stage's next store_stage_sync. */
+void store_stage_note_wal(struct store_stage *stage, const struct store *store);
+int store_stage_relink(struct store *store, struct store_stage *stage,
 		       const struct store_staged *b);
 /* A body looked up by hash: 1 (*id_r, *size_r), 0 none, -1 error (store-message.c). */
 int store_body_lookup(struct store *store, const char *hash, int64_t *id_r, uint64_t *size_r);

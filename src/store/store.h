@@ -241,18 +241,19 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 /* --- group commit (store-stage.c): many deliveries, one pair of syncs ---
  * For a process that appends to many stores at once (the lmtp process): instead of three syncs
  * per append (the body file, its folder, the WAL), a batch of appends into any number of
- * stores on one filesystem costs two syncfs() in all:
+ * stores on one filesystem costs two rounds of syncs in all:
  *   1. store_stage_write(): each distinct message once into the caller's staging folder
  *      (ROOT/.stage/NAME, same filesystem as the stores), not synced;
  *   2. store_stage_link() per destination store: a hard link under the final name
  *      bodies/XX/HASH (no row names it yet: a crash leaves an orphan, swept at the next first
  *      open after an unclean close, before any append can find it);
- *   3. store_stage_sync(): one syncfs(): the bytes and the links are durable;
+ *   3. store_stage_sync(): the bytes and the links are durable (an fsync of each staged file
+ *      and bodies/XX folder, or one syncfs() when there are STORE_SYNCFS_MIN (8) or more);
  *   4. store_append_staged() per destination: under the store's write lock, makes sure the
  *      final file is there (links it again, with a folder fsync, if somebody removed it
  *      meanwhile) and commits the row with synchronous=NORMAL (WAL written, not synced) and
  *      without telling other processes yet;
- *   5. store_stage_sync() again: every store's WAL is durable. Only now store_notify_flush()
+ *   5. store_stage_sync() again: every written store's WAL is durable (fsyncs or syncfs). Only now store_notify_flush()
  *      per store (other processes hear of the mail) and the callers' acknowledgements.
  * A row thus never names a file whose bytes or name were not durable before the row was
  * written; an acknowledged append is durable. Between 4 and 5 other processes of the same
@@ -273,7 +274,7 @@ int store_stage_write(struct store_stage *stage, const void *data, size_t size,
 int store_stage_sync(struct store_stage *stage, const char **error_r);
 void store_stage_drop(struct store_stage *stage, const struct store_staged *b);
 /* Step 2: *created_r when this call made the file (the store did not have those bytes). */
-int store_stage_link(struct store *store, const struct store_stage *stage,
+int store_stage_link(struct store *store, struct store_stage *stage,
 		     const struct store_staged *b, bool *created_r, const char **error_r);
 /* After a failure between 2 and 4: remove a file store_stage_link created, unless a row of
  * the store names it by now (under the write lock). */
@@ -281,7 +282,7 @@ void store_stage_unlink(struct store *store, const struct store_staged *b);
 /* Step 4 for one message (msg->data/size are the staged bytes); created: what
  * store_stage_link said. As store_append otherwise. */
 int store_append_staged(struct store *store, uint64_t mailbox_id, const struct store_append *msg,
-			const struct store_stage *stage, const struct store_staged *b, bool created,
+			struct store_stage *stage, const struct store_staged *b, bool created,
 			uint32_t *uid_r, uint32_t *uidvalidity_r, const char **error_r);
 /* Step 5: tell other processes about the commits store_append_staged made. */
 void store_notify_flush(struct store *store);
