@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -30,12 +31,28 @@
  * in the order of its line buffer, while most messages (tens of KiB) cost no file at all. */
 #define MAIL_APPEND_MEM_MAX (64 * 1024)
 
+/* Idle-time indexing (store.h, store_index_pending): appends leave the search index behind.
+ * A user whose store was committed to (by a session here, or by another process: the
+ * listener hears both) is queued; once index_idle_ms passed without another commit
+ * (a client appending 10,000 messages is not slowed down while it appends), a 0 ms timer
+ * indexes MAIL_INDEX_BODIES of its bodies per loop turn, users taking turns, until none is
+ * left, so the other connections' events are served in between. A search that comes first
+ * indexes what it needs itself. */
+#define MAIL_INDEX_BODIES 8
+
+struct mail_proc;
+
 /* One open store per user, shared by all of the user's sessions in this process. */
 struct mail_user {
 	struct hash_node node; /* keyed by name, in mail_proc.users */
 	char *name;
 	struct store *store;
 	unsigned refs;
+	struct mail_proc *mp;
+	struct store_listener listener; /* any commit: queue for indexing */
+	bool index_queued;
+	uint64_t index_after;           /* loop_now() from which the indexer may run */
+	struct mail_user *index_prev, *index_next;
 };
 
 struct mail_session {
@@ -72,6 +89,9 @@ struct mail_proc {
 	unsigned session_count;
 	unsigned fd_base;  /* fds open when ready (listeners, inotify, control channel) */
 	unsigned fd_limit; /* RLIMIT_NOFILE */
+	/* users queued for idle-time indexing, in turn order */
+	struct mail_user *index_head, *index_tail;
+	struct loop_timer *index_timer;
 };
 
 /* fds one open store holds: ROOT/USER, bodies/, store.lock, store.db, -wal, -shm */
@@ -79,6 +99,92 @@ struct mail_proc {
 /* kept free for what the estimate does not count: body fds of running FETCHes, a reopen
  * beyond the limit while every open store is busy, login channels, SQLite temp files */
 #define MAIL_FD_SLACK 64
+
+static void mail_index_run(void *ctx);
+
+static void mail_index_arm(struct mail_proc *mp, uint64_t msecs)
+{
+	if (mp->index_timer != NULL)
+		loop_timer_remove(&mp->index_timer);
+	mp->index_timer = loop_timer_add(mp->loop, msecs, mail_index_run, mp);
+}
+
+static void mail_index_dequeue(struct mail_user *u)
+{
+	struct mail_proc *mp = u->mp;
+	if (!u->index_queued)
+		return;
+	if (u->index_prev != NULL)
+		u->index_prev->index_next = u->index_next;
+	else
+		mp->index_head = u->index_next;
+	if (u->index_next != NULL)
+		u->index_next->index_prev = u->index_prev;
+	else
+		mp->index_tail = u->index_prev;
+	u->index_prev = u->index_next = NULL;
+	u->index_queued = false;
+}
+
+static void mail_index_enqueue(struct mail_user *u)
+{
+	struct mail_proc *mp = u->mp;
+	if (mp->set->index_idle_ms == 0)
+		return; /* searches index what they need */
+	u->index_after = loop_now(mp->loop) + mp->set->index_idle_ms;
+	if (u->index_queued)
+		return;
+	u->index_queued = true;
+	u->index_prev = mp->index_tail;
+	u->index_next = NULL;
+	if (mp->index_tail != NULL)
+		mp->index_tail->index_next = u;
+	else
+		mp->index_head = u;
+	mp->index_tail = u;
+	if (mp->index_timer == NULL)
+		mail_index_arm(mp, mp->set->index_idle_ms);
+}
+
+/* One turn: index a few bodies of the first user that has been quiet long enough. */
+static void mail_index_run(void *ctx)
+{
+	struct mail_proc *mp = ctx;
+	mp->index_timer = NULL;
+	uint64_t now = loop_now(mp->loop);
+	struct mail_user *u = mp->index_head;
+	while (u != NULL && u->index_after > now)
+		u = u->index_next;
+	if (u != NULL) {
+		const char *err;
+		int r = store_index_pending(u->store, MAIL_INDEX_BODIES, &err);
+		if (r < 0)
+			log_error("indexing the store of %s: %s", u->name, err);
+		mail_index_dequeue(u);
+		if (r >= MAIL_INDEX_BODIES) {
+			/* more may wait: its next turn after the other users' */
+			uint64_t after = u->index_after;
+			mail_index_enqueue(u);
+			u->index_after = after;
+		}
+	}
+	if (mp->index_head == NULL)
+		return;
+	uint64_t wait = UINT64_MAX;
+	for (struct mail_user *v = mp->index_head; v != NULL; v = v->index_next) {
+		uint64_t w = v->index_after > now ? v->index_after - now : 0;
+		if (w < wait)
+			wait = w;
+	}
+	/* at least 1 ms: a timer due now would run again in this pass, before any I/O */
+	mail_index_arm(mp, wait < 1 ? 1 : wait);
+}
+
+static void mail_user_changed(void *ctx, uint64_t mailbox_id)
+{
+	(void)mailbox_id;
+	mail_index_enqueue(ctx);
+}
 
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 {
@@ -102,8 +208,13 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	u->name = xstrdup(name);
 	u->store = store;
 	u->refs = 1;
+	u->mp = mp;
 	u->node.key = u->name;
 	hash_insert(&mp->users, &u->node);
+	u->listener = (struct store_listener){.changed = mail_user_changed, .ctx = u};
+	store_listener_add(store, &u->listener);
+	/* deliveries while it had no session here, or a store migrated from schema 4 */
+	mail_index_enqueue(u);
 	return u;
 }
 
@@ -169,6 +280,8 @@ static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 	if (u == NULL || --u->refs > 0)
 		return;
 	hash_remove(&mp->users, &u->node);
+	mail_index_dequeue(u);
+	store_listener_remove(u->store, &u->listener);
 	store_close(&u->store);
 	free(u->name);
 	free(u);

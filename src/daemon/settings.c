@@ -43,6 +43,7 @@ static const struct key_def settings_keys[] = {
 	NUM(mail_processes, 1, 256),
 	NUM(mail_open_stores_max, 1, 1000000),
 	NUM(mail_store_park_idle, 0, 86400),
+	NUM(index_idle_ms, 0, 3600000),
 	NUM(auth_workers, 1, 64),
 	NUM(timeout_preauth, 1, 3600),
 	NUM(timeout_idle, 1800, 86400),
@@ -79,6 +80,7 @@ void settings_defaults(struct settings *set)
 	set->mail_processes = set->login_processes;
 	set->mail_open_stores_max = 500;
 	set->mail_store_park_idle = 60;
+	set->index_idle_ms = 200;
 	set->auth_workers = 2;
 	set->timeout_preauth = 60;
 	set->timeout_idle = 1800;

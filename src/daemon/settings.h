@@ -27,6 +27,7 @@ struct settings {
 	unsigned mail_processes;
 	unsigned mail_open_stores_max; /* per mail process; the rest are parked (store.h) */
 	unsigned mail_store_park_idle; /* seconds unused before a store is parked; 0: never */
+	unsigned index_idle_ms; /* quiet time before idle-time indexing (store_index_pending); 0: never */
 	unsigned auth_workers;
 	uint64_t timeout_preauth;  /* seconds */
 	uint64_t timeout_idle;     /* seconds, >= 1800 (RFC 9051 5.4) */

@@ -510,7 +510,6 @@ int store_body_insert(struct store *store, const char *hash, const void *data, s
 	if (stmt == NULL)
 		return -1;
 	pool_clear(store->scratch);
-	/* parsed once: for the cached structure and for the search index */
 	struct mime_part *root = mime_parse(store->scratch, data, size, NULL);
 	sqlite3_bind_text(stmt, 1, hash, STORE_HASH_HEX, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)size);
@@ -519,13 +518,10 @@ int store_body_insert(struct store *store, const char *hash, const void *data, s
 		int r = sqlite3_step(stmt);
 		if (r == SQLITE_ROW) {
 			*body_id_r = sqlite3_column_int64(stmt, 0);
-			/* a new row, or an old one never indexed: index it now, in this
-			 * transaction (store-index.c) */
-			bool index = sqlite3_column_int(stmt, 1) == 0;
-			/* drop the rendered copies now rather than at the next use */
-			sqlite3_reset(stmt);
-			sqlite3_clear_bindings(stmt);
-			ret = index ? store_index_body(store, *body_id_r, data, root) : 0;
+			/* a new row is left unindexed (search_state 0): the search index and the
+			 * SORT keys are written after the reply, by the next search or at idle
+			 * time (store-index.c), off the delivery path */
+			ret = 0;
 		} else {
 			store_fail_sql(store, NULL, "adding a body");
 		}

@@ -460,33 +460,43 @@ static int64_t store_check_count(struct store *store, const char *sql)
 	return n;
 }
 
-/* The search index: every body indexed (one FTS row each), no row without a body. Repair
- * marks the bodies to index again (done after the commit) and drops stray rows. */
+/* The search index: every body marked indexed has its FTS row, no row without a body or for
+ * a body marked not indexed yet. Bodies waiting to be indexed (search_state 0: the index is
+ * written after delivery, store-index.c) are normal, not a problem. Repair marks the
+ * bodies to index again (done after the commit) and drops stray rows. */
 static int store_check_index(struct store_check_ctx *c)
 {
 	struct store *store = c->store;
-	int64_t unindexed = store_check_count(store, "SELECT COUNT(*) FROM body WHERE search_state != 1"
-					      " OR id NOT IN (SELECT rowid FROM search_text)");
+	int64_t pending = store_check_count(store, "SELECT COUNT(*) FROM body WHERE search_state = 0");
+	int64_t unindexed = store_check_count(store, "SELECT COUNT(*) FROM body WHERE search_state = 2"
+					      " OR (search_state = 1 AND id NOT IN"
+					      " (SELECT rowid FROM search_text))");
 	int64_t stray = store_check_count(store, "SELECT COUNT(*) FROM search_text"
-					  " WHERE rowid NOT IN (SELECT id FROM body)");
-	if (unindexed < 0 || stray < 0)
+					  " WHERE rowid NOT IN (SELECT id FROM body"
+					  " WHERE search_state != 0)");
+	if (pending < 0 || unindexed < 0 || stray < 0)
 		return -1;
+	/* not reported: a clean store says nothing (--repair indexes them along) */
+	if (pending > 0)
+		c->reindex = c->repair;
 	if (unindexed > 0) {
 		store_check_problem(c, "search index: %lld messages are not indexed%s",
 				    (long long)unindexed, c->repair ? " (indexed again)" : "");
 		if (c->repair &&
 		    (store_exec(store, "DELETE FROM search_text WHERE rowid IN (SELECT id FROM body"
-				       " WHERE search_state != 1)") < 0 ||
-		     store_exec(store, "UPDATE body SET search_state = 0 WHERE search_state != 1"
-				       " OR id NOT IN (SELECT rowid FROM search_text)") < 0))
+				       " WHERE search_state = 2)") < 0 ||
+		     store_exec(store, "UPDATE body SET search_state = 0 WHERE search_state = 2"
+				       " OR (search_state = 1 AND id NOT IN"
+				       " (SELECT rowid FROM search_text))") < 0))
 			return -1;
 		c->reindex = c->repair;
 	}
 	if (stray > 0) {
-		store_check_problem(c, "search index: %lld rows belong to no message%s",
+		store_check_problem(c, "search index: %lld rows belong to no indexed message%s",
 				    (long long)stray, c->repair ? " (removed)" : "");
 		if (c->repair && store_exec(store, "DELETE FROM search_text WHERE rowid NOT IN"
-						   " (SELECT id FROM body)") < 0)
+						   " (SELECT id FROM body WHERE search_state != 0)")
+					 < 0)
 			return -1;
 	}
 	return 0;
@@ -517,7 +527,8 @@ int store_check(struct store *store, bool repair, store_report_cb *report, void 
 			return store_failed(store, error_r);
 		store_events_clear(store);
 		unsigned indexed;
-		if (c.reindex && store_index_pending(store, report, ctx, &indexed) < 0)
+		struct store_index_scope sc = {.report = report, .ctx = ctx};
+		if (c.reindex && store_index_run(store, &sc, &indexed) < 0)
 			return store_failed(store, error_r);
 	} else {
 		store_tx_rollback(store);

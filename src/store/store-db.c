@@ -228,8 +228,15 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 			    " sort_subject = ?5, sort_from = ?6, sort_to = ?7, sort_cc = ?8,"
 			    " sort_display_from = ?9, sort_display_to = ?10, thread_message_id = ?11,"
 			    " thread_references = ?12, thread_subject_reply = ?13 WHERE id = ?1",
+	/* both walk the partial index body_unindexed (search_state = 0), never the body table */
 	[STMT_INDEX_PENDING] = "SELECT id, hash, size FROM body WHERE search_state = 0"
-			       " ORDER BY id LIMIT ?1",
+			       " AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?1",
+	[STMT_INDEX_PENDING_MB] = "SELECT b.id, b.hash, b.size FROM body b"
+				  " WHERE b.search_state = 0 AND b.id > ?2 AND b.id <= ?3"
+				  " AND EXISTS (SELECT 1 FROM message m"
+				  " WHERE m.body_id = b.id AND m.mailbox_id = ?4)"
+				  " ORDER BY b.id LIMIT ?1",
+	[STMT_INDEX_ANY] = "SELECT EXISTS (SELECT 1 FROM body WHERE search_state = 0)",
 };
 
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id)
@@ -519,7 +526,7 @@ int store_tx_commit(struct store *store)
 	store_unlock_write(store);
 	if (store->defer_notify)
 		store->notify_pending = true; /* store_notify_flush, after the group's sync */
-	else
+	else if (!store->quiet_commit)
 		store_notify_touch(store);
 	return 0;
 }

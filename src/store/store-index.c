@@ -9,12 +9,14 @@
 #include "store/store-private.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/xmalloc.h"
@@ -136,70 +138,144 @@ static int store_index_file(struct store *store, const struct store_index_item *
 	return ret;
 }
 
-int store_index_pending(struct store *store, store_report_cb *report, void *ctx,
-			unsigned *count_r)
+static uint64_t store_index_now_us(void)
 {
-	struct store_index_item *items = xcalloc(STORE_INDEX_BATCH, sizeof(*items));
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* List the next batch of bodies to index (inside the transaction, so two indexers never take
+ * the same body): those of sc after *after_id, ascending. */
+static int store_index_list(struct store *store, const struct store_index_scope *sc,
+			    int64_t after_id, unsigned limit, struct store_index_item *items,
+			    size_t *n_r, bool *more_r)
+{
+	sqlite3_stmt *stmt = store_stmt(store, sc->mailbox_id != 0 ? STMT_INDEX_PENDING_MB
+								   : STMT_INDEX_PENDING);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int(stmt, 1, (int)limit);
+	sqlite3_bind_int64(stmt, 2, after_id);
+	sqlite3_bind_int64(stmt, 3, sc->max_id > 0 ? sc->max_id : INT64_MAX);
+	if (sc->mailbox_id != 0)
+		sqlite3_bind_int64(stmt, 4, (sqlite3_int64)sc->mailbox_id);
+	size_t n = 0;
+	uint64_t bytes = 0;
+	int r = SQLITE_DONE;
+	while (n < limit && bytes < STORE_INDEX_BATCH_BYTES &&
+	       (r = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *hash = (const char *)sqlite3_column_text(stmt, 1);
+		items[n].id = sqlite3_column_int64(stmt, 0);
+		items[n].size = (uint64_t)sqlite3_column_int64(stmt, 2);
+		if (hash == NULL || !store_hash_valid(hash))
+			items[n].hash[0] = '\0';
+		else
+			memcpy(items[n].hash, hash, STORE_HASH_HEX + 1);
+		bytes += items[n].size;
+		n++;
+	}
+	sqlite3_reset(stmt);
+	*n_r = n;
+	*more_r = r == SQLITE_ROW; /* stopped at the limit (of bodies or bytes), not at the end */
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		return store_fail_sql(store, NULL, "listing bodies to index");
+	return 0;
+}
+
+int store_index_any(struct store *store)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_INDEX_ANY);
+	if (stmt == NULL)
+		return -1;
+	int r = sqlite3_step(stmt);
+	int any = r == SQLITE_ROW ? sqlite3_column_int(stmt, 0) != 0 : 0;
+	sqlite3_reset(stmt);
+	if (r != SQLITE_ROW)
+		return store_fail_sql(store, NULL, "looking for bodies to index");
+	return any;
+}
+
+int store_index_run(struct store *store, const struct store_index_scope *sc, unsigned *count_r)
+{
+	struct store_index_item *items = NULL;
 	unsigned total = 0, reported = 0;
-	int ret = 0;
+	int64_t after = 0;
+	int ret = 1;
 	*count_r = 0;
-	for (;;) {
+	/* the cheap answer first: the partial index body_unindexed is empty */
+	int any = store_index_any(store);
+	if (any <= 0)
+		return any;
+	/* The index is derived data (rebuilt from the bodies): its commits need no fsync of their
+	 * own. A commit lost in a crash leaves its bodies at search_state 0, indexed again; the
+	 * next FULL commit of this store syncs the WAL with them. */
+	if (store_exec(store, "PRAGMA synchronous = NORMAL") < 0)
+		return -1;
+	items = xcalloc(STORE_INDEX_BATCH, sizeof(*items));
+	while (sc->max_bodies == 0 || total < sc->max_bodies) {
+		unsigned limit = STORE_INDEX_BATCH;
+		if (sc->max_bodies != 0 && sc->max_bodies - total < limit)
+			limit = sc->max_bodies - total;
 		if (store_tx_begin(store) < 0) {
 			ret = -1;
 			break;
 		}
-		sqlite3_stmt *stmt = store_stmt(store, STMT_INDEX_PENDING);
-		if (stmt == NULL) {
-			store_tx_rollback(store);
-			ret = -1;
-			break;
-		}
-		sqlite3_bind_int(stmt, 1, STORE_INDEX_BATCH);
-		size_t n = 0;
-		uint64_t bytes = 0;
-		int r = SQLITE_DONE;
-		while (n < STORE_INDEX_BATCH && bytes < STORE_INDEX_BATCH_BYTES &&
-		       (r = sqlite3_step(stmt)) == SQLITE_ROW) {
-			const char *hash = (const char *)sqlite3_column_text(stmt, 1);
-			items[n].id = sqlite3_column_int64(stmt, 0);
-			items[n].size = (uint64_t)sqlite3_column_int64(stmt, 2);
-			if (hash == NULL || !store_hash_valid(hash))
-				items[n].hash[0] = '\0';
+		size_t n = 0, done = 0;
+		bool more = false;
+		ret = store_index_list(store, sc, after, limit, items, &n, &more) < 0 ? -1 : 1;
+		for (; done < n && ret == 1; done++) {
+			if (sc->deadline_us != 0 && done > 0 && store_index_now_us() >= sc->deadline_us)
+				break;
+			if (items[done].hash[0] == '\0')
+				ret = store_index_done(store, items[done].id, 2, false, 0, 0, NULL) < 0
+					      ? -1 : 1;
 			else
-				memcpy(items[n].hash, hash, STORE_HASH_HEX + 1);
-			bytes += items[n].size;
-			n++;
-		}
-		sqlite3_reset(stmt);
-		if (r != SQLITE_ROW && r != SQLITE_DONE)
-			ret = store_fail_sql(store, NULL, "listing bodies to index");
-		for (size_t i = 0; i < n && ret == 0; i++) {
-			if (items[i].hash[0] == '\0')
-				ret = store_index_done(store, items[i].id, 2, false, 0, 0, NULL);
-			else
-				ret = store_index_file(store, &items[i]);
+				ret = store_index_file(store, &items[done]) < 0 ? -1 : 1;
 		}
 		if (ret < 0) {
 			store_tx_rollback(store);
 			break;
 		}
-		if (store_tx_commit(store) < 0) {
+		/* nothing changed that a session shows: no notice to other processes */
+		store->quiet_commit = true;
+		int c = store_tx_commit(store);
+		store->quiet_commit = false;
+		if (c < 0) {
 			ret = -1;
 			break;
 		}
-		total += (unsigned)n;
-		if (report != NULL && total - reported >= 5000) {
+		total += (unsigned)done;
+		if (done > 0)
+			after = items[done - 1].id;
+		if (sc->report != NULL && total - reported >= 5000) {
 			char line[128];
 			snprintf(line, sizeof(line), "search index: %u messages indexed", total);
-			report(ctx, line);
+			sc->report(sc->ctx, line);
 			reported = total;
 		}
-		if (n == 0)
+		if (!more && done == n) {
+			ret = 0; /* none left */
+			break;
+		}
+		if (sc->deadline_us != 0 && store_index_now_us() >= sc->deadline_us)
 			break;
 	}
 	free(items);
+	if (store_exec(store, "PRAGMA synchronous = FULL") < 0)
+		ret = -1;
 	*count_r = total;
 	return ret;
+}
+
+int store_index_pending(struct store *store, unsigned max_bodies, const char **error_r)
+{
+	store_clear_error(store);
+	struct store_index_scope sc = {.max_bodies = max_bodies > 0 ? max_bodies : 1};
+	unsigned count;
+	if (store_index_run(store, &sc, &count) < 0)
+		return store_failed(store, error_r);
+	return (int)(count > INT32_MAX ? INT32_MAX : count);
 }
 
 int store_search_reindex(struct store *store, store_report_cb *report, void *ctx,
@@ -219,7 +295,8 @@ int store_search_reindex(struct store *store, store_report_cb *report, void *ctx
 	}
 	if (store_tx_commit(store) < 0)
 		return store_failed(store, error_r);
-	if (store_index_pending(store, report, ctx, count_r) < 0)
+	struct store_index_scope sc = {.report = report, .ctx = ctx};
+	if (store_index_run(store, &sc, count_r) < 0)
 		return store_failed(store, error_r);
 	store_clear_error(store);
 	return 0;

@@ -67,6 +67,8 @@ enum store_stmt {
 	STMT_INDEX_INSERT,
 	STMT_INDEX_DONE,
 	STMT_INDEX_PENDING,
+	STMT_INDEX_PENDING_MB,
+	STMT_INDEX_ANY,
 	STMT_COUNT
 };
 
@@ -146,6 +148,7 @@ struct store {
 	char *notify_path;     /* ROOT/.notify/USER, touched after every commit */
 	bool defer_notify;     /* store_append_staged: commit without touching it ... */
 	bool notify_pending;   /* ... until store_notify_flush */
+	bool quiet_commit;     /* this commit changes nothing sessions see: do not touch it */
 	int64_t data_version;  /* PRAGMA data_version at the last store_refresh */
 
 	/* parking (store-park.c): a parked store has no SQLite connection and no fd open */
@@ -324,9 +327,9 @@ int store_body_lookup(struct store *store, const char *hash, int64_t *id_r, uint
  * (may be NULL) hears each removed name; *count_r counts them. */
 int store_body_sweep(struct store *store, bool remove, store_report_cb *report, void *ctx,
 		     unsigned *count_r);
-/* Insert the body row of a message (its structure rendered and cached, its text indexed), or
- * add a reference to the existing row of that hash (indexing it if it never was). Inside a
- * transaction. data must not be NULL (use "" for an empty message). */
+/* Insert the body row of a message (its structure rendered and cached; not indexed yet:
+ * search_state 0, see store-index.c), or add a reference to the existing row of that hash.
+ * Inside a transaction. data must not be NULL (use "" for an empty message). */
 int store_body_insert(struct store *store, const char *hash, const void *data, size_t size,
 		      int64_t *body_id_r);
 /* Remember hash for unlinking after the commit. */
@@ -375,14 +378,31 @@ int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 
 /* ---- the search index (store-index.c) ---- */
 struct mime_part;
-/* Index one body (its row exists, parsed as root): the FTS row, sent date, search_state 1. */
+/* Index one body (its row exists, parsed as root): the FTS row, sent date, SORT/THREAD keys,
+ * search_state 1. Inside a transaction. */
 int store_index_body(struct store *store, int64_t body_id, const void *data,
 		     const struct mime_part *root);
-/* Index every body not indexed yet (search_state 0), in batches of one transaction each.
- * report may be NULL; *count_r counts the bodies indexed. */
-int store_index_pending(struct store *store, store_report_cb *report, void *ctx,
-			unsigned *count_r);
-
+/* Which bodies store_index_run indexes: those with search_state 0 (every one; of mailbox_id
+ * only when it is not 0, and up to body id max_id when that is not 0), at most max_bodies (0:
+ * no limit), stopping at the first batch boundary after deadline_us (CLOCK_MONOTONIC
+ * microseconds; 0: none; at least one body is indexed per call). report (may be NULL)
+ * hears progress every 5,000. */
+struct store_index_scope {
+	uint64_t mailbox_id;
+	int64_t max_id;
+	unsigned max_bodies;
+	uint64_t deadline_us;
+	store_report_cb *report;
+	void *ctx;
+};
+/* Index them in batches of up to 256 bodies (one transaction each, committed with
+ * synchronous=NORMAL and without notifying other processes; one body mapped at a time).
+ * Outside a transaction. 0: none of the scope is left, 1: some may be left (a limit or the
+ * deadline stopped it), -1 error (recorded). *count_r: how many were indexed. A store with
+ * no unindexed body answers from one lookup in the partial index body_unindexed. */
+int store_index_run(struct store *store, const struct store_index_scope *sc, unsigned *count_r);
+/* Is any body of the store unindexed? 1 yes, 0 no, -1 error (recorded). One index lookup. */
+int store_index_any(struct store *store);
 /* ---- events (store-notify.c) ---- */
 void store_event_add(struct store *store, enum store_event_kind kind, uint64_t mailbox_id,
 		     const struct store_msg *msg);

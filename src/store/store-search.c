@@ -124,6 +124,9 @@ struct store_search {
 	int64_t max_body;       /* the highest body id when the search began */
 	int64_t window;         /* body ids per index query (adapts to the query's cost) */
 
+	/* phase 0: the mailbox's bodies not indexed yet (appended since) are indexed first */
+	bool caught_up;
+
 	/* phase 2 */
 	bool matching;
 	bool done;
@@ -396,6 +399,32 @@ static bool ss_expired(const struct store_search *s)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return now.tv_sec > s->deadline.tv_sec ||
 	       (now.tv_sec == s->deadline.tv_sec && now.tv_nsec >= s->deadline.tv_nsec);
+}
+
+/* ---- phase 0: catching up with the appends ---- */
+
+/* Index the bodies of this mailbox that were appended unindexed (store-index.c), up to the
+ * highest body id when the search began: a message appended later is not in the session's
+ * view yet. Each call works until the slice's deadline (at least one body), in its own
+ * transactions; 1 done, 2 done with nothing to do, 0 more to do, -1 error (recorded). */
+static int ss_catch_up(struct store_search *s)
+{
+	if (s->max_body == 0)
+		return 1;
+	struct store_index_scope sc = {
+		.mailbox_id = s->mailbox_id,
+		.max_id = s->max_body,
+		.deadline_us = (uint64_t)s->deadline.tv_sec * 1000000u +
+			       (uint64_t)s->deadline.tv_nsec / 1000u,
+	};
+	unsigned count;
+	int r = store_index_run(s->store, &sc, &count);
+	if (r < 0)
+		return -1;
+	if (r > 0)
+		return 0;
+	/* nothing was waiting (the common case: one index lookup): the slice goes on */
+	return count == 0 ? 2 : 1;
 }
 
 /* ---- phase 1: sets from the index ---- */
@@ -1134,6 +1163,16 @@ int store_search_run(struct store_search *s, unsigned budget_ms, store_uid_cb *c
 {
 	store_clear_error(s->store);
 	ss_deadline_set(s, budget_ms);
+	if (!s->caught_up) {
+		int r = ss_catch_up(s);
+		if (r < 0)
+			return store_failed(s->store, error_r);
+		if (r == 0)
+			return 0;
+		s->caught_up = true;
+		if (r == 1 && ss_expired(s))
+			return 0;
+	}
 	while (!s->matching) {
 		struct ss_node *n = ss_unprepared(s->root);
 		if (n == NULL) {

@@ -1,6 +1,7 @@
-/* store-sort.c: SORT's ordering of a search result (store-search.h). The keys were computed at
- * delivery (mail/sort-keys.h, body.sort_*; strings already in i;unicode-casemap canonical
- * form), so sorting is reading them for the messages found and comparing bytes and numbers.
+/* store-sort.c: SORT's ordering of a search result (store-search.h). The keys were computed
+ * when the body was indexed (mail/sort-keys.h, body.sort_*; strings already in
+ * i;unicode-casemap canonical form; bodies appended unindexed are indexed first), so sorting
+ * is reading them for the messages found and comparing bytes and numbers.
  * Traps: keys are read in slices, by UID range where the result is dense and message by
  * message where it is sparse, so neither a huge result nor a scattered small one costs a scan
  * it does not need; no statement stays open between slices; the tie-breaker is the UID (the
@@ -56,6 +57,8 @@ struct store_sort {
 	struct pool *pool;
 	sqlite3_stmt *stmt;
 	struct timespec deadline;
+	int64_t max_body;        /* bodies up to this id are indexed first (store-index.c) */
+	bool caught_up;
 };
 
 static int sort_str_index(enum store_sort_key key)
@@ -99,6 +102,15 @@ int store_sort_begin(struct store *store, uint64_t mailbox_id,
 	s->want_count = count;
 	s->items = xcalloc(count ? count : 1, sizeof(*s->items));
 	s->pool = pool_create(64 * 1024);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(store->db, "SELECT COALESCE(MAX(id), 0) FROM body", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		store_sort_end(&s);
+		return store_fail_sql(store, error_r, "sorting");
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		s->max_body = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
 	*sort_r = s;
 	return 0;
 }
@@ -315,6 +327,24 @@ int store_sort_run(struct store_sort *s, unsigned budget_ms, const uint32_t **ui
 		s->deadline.tv_sec++;
 		s->deadline.tv_nsec -= 1000000000L;
 	}
+	if (!s->caught_up && s->max_body > 0) {
+		/* the keys are written when a body is indexed: the mailbox's bodies appended
+		 * unindexed get them first (a search before this did it already; then this is one
+		 * index lookup) */
+		struct store_index_scope sc = {
+			.mailbox_id = s->mailbox_id,
+			.max_id = s->max_body,
+			.deadline_us = (uint64_t)s->deadline.tv_sec * 1000000u +
+				       (uint64_t)s->deadline.tv_nsec / 1000u,
+		};
+		unsigned count;
+		int r = store_index_run(s->store, &sc, &count);
+		if (r < 0)
+			return store_failed(s->store, error_r);
+		if (r > 0)
+			return 0;
+	}
+	s->caught_up = true;
 	while (!s->done && s->pos < s->want_count) {
 		size_t end = s->pos + SORT_PAGE < s->want_count ? s->pos + SORT_PAGE : s->want_count;
 		uint32_t lo = s->want[s->pos], hi = s->want[end - 1];

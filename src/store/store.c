@@ -299,13 +299,10 @@ int store_open(const char *root, const char *user, struct store **store_r, const
 	store_unlock_write(store);
 	if (first > 0 && store_lock_open_downgrade(store) < 0)
 		goto fail;
-	/* bodies stored before the search index existed (a store migrated from schema 4), or
-	 * left unindexed by a reindex that was interrupted: one body in memory at a time */
-	unsigned indexed;
-	if (store_index_pending(store, store_log_report, store, &indexed) < 0)
-		goto fail;
-	if (indexed > 0)
-		log_info("store %s: search index: %u messages indexed", store->dir, indexed);
+	/* Bodies not indexed yet (new ones, those of a store migrated from schema 4, those of an
+	 * interrupted reindex) are not indexed here: an open must stay cheap (every LMTP
+	 * delivery, every first LOGIN). Searches index what they need first; idle time the rest
+	 * (store_index_pending). */
 	(void)store_refresh(store); /* the data version to compare with from now on */
 	store_clear_error(store);
 	*store_r = store;

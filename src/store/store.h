@@ -413,4 +413,23 @@ typedef void store_report_cb(void *ctx, const char *line);
 int store_check(struct store *store, bool repair, store_report_cb *report, void *ctx,
 		unsigned *problems_r, const char **error_r);
 
+/* The search index (SEARCH text and SENT* keys, SORT and THREAD keys) is not written by an
+ * append: a new message's body is stored with its cached structure but unindexed, so APPEND,
+ * COPY of new mail and LMTP deliveries do not pay for it before their reply. Every search,
+ * sort and thread of a mailbox first indexes that mailbox's unindexed bodies (store-search.h:
+ * inside store_search_run's slices), so answers are never stale; idle time should do it
+ * before anyone asks:
+ *
+ * Index up to max_bodies (0 counts as 1) bodies not indexed yet, of any mailbox, oldest first,
+ * one body mapped at a time, in transactions of up to 256 bodies committed with
+ * synchronous=NORMAL (the index is derived from the bodies: a commit lost in a crash leaves
+ * them unindexed, to be indexed again; nothing waits for it) and without notifying other
+ * processes. Returns the number indexed (bodies whose file cannot be read count too: they
+ * are marked and not retried); fewer than max_bodies means none is left now. When none is
+ * waiting it costs one lookup in an index that is then empty, so it may be called freely
+ * (after each commit, from an idle timer). Blocks for the time of those bodies (a few
+ * milliseconds each; more for big text): keep max_bodies small in an event loop and call
+ * again on the next turn. -1 on error (error_r). Outside a transaction. */
+int store_index_pending(struct store *store, unsigned max_bodies, const char **error_r);
+
 #endif
