@@ -73,6 +73,7 @@ struct lmtp_store {
 	char *user;
 	struct store *store;
 	bool failed; /* a delivery failed: closed after the batch */
+	bool index_queued; /* on the idle indexer's list (by name) */
 };
 
 struct lmtp_proc {
@@ -96,6 +97,10 @@ struct lmtp_proc {
 	struct lmtp_job *queue_head, *queue_tail;
 	size_t queue_count, batch_max;
 	bool batch_scheduled;
+	/* idle-time indexing: users delivered to, indexed once no batch ran for index_idle_ms */
+	char **index_users;
+	size_t index_count, index_alloc;
+	struct loop_timer *index_timer;
 	uint32_t next_id;
 	size_t connections;
 	bool shutting_down;
@@ -275,6 +280,61 @@ static void hook_lookup(struct lmtp_session *s, const char *const *names, unsign
 	c->name_count = count;
 	c->lookup_timer = loop_timer_add(c->lp->loop, LMTP_LOOKUP_TIMEOUT_MS, lookup_timeout, c);
 	lookup_send(c);
+}
+
+/* --- idle-time indexing (store.h, store_index_pending) ---
+ * Deliveries leave the search index behind. Once the process has had no batch for
+ * index_idle_ms, it indexes the stores it delivered to, LMTP_INDEX_BODIES bodies per loop turn,
+ * users taking turns; a new batch puts it off again. A store nobody indexes here (the process
+ * was never idle long enough) is indexed by its mail process or by its first search. */
+#define LMTP_INDEX_BODIES 8
+
+static void lmtp_index_run(void *ctx);
+
+static void lmtp_index_arm(struct lmtp_proc *lp, uint64_t msecs)
+{
+	loop_timer_remove(&lp->index_timer);
+	if (lp->index_count > 0)
+		lp->index_timer = loop_timer_add(lp->loop, msecs, lmtp_index_run, lp);
+}
+
+static void lmtp_index_enqueue(struct lmtp_proc *lp, struct lmtp_store *ls)
+{
+	if (lp->set->index_idle_ms == 0 || ls->index_queued)
+		return;
+	if (lp->index_count == lp->index_alloc) {
+		size_t n = lp->index_alloc == 0 ? 64 : lp->index_alloc * 2, bytes;
+		if (size_mul(n, sizeof(*lp->index_users), &bytes) < 0)
+			xabort("index queue overflow");
+		lp->index_users = xrealloc(lp->index_users, bytes);
+		lp->index_alloc = n;
+	}
+	lp->index_users[lp->index_count++] = xstrdup(ls->user);
+	ls->index_queued = true;
+}
+
+static void lmtp_index_run(void *ctx)
+{
+	struct lmtp_proc *lp = ctx;
+	lp->index_timer = NULL;
+	if (lp->index_count == 0)
+		return;
+	char *user = lp->index_users[0];
+	memmove(lp->index_users, lp->index_users + 1, (lp->index_count - 1) * sizeof(char *));
+	lp->index_count--;
+	struct lmtp_store *ls = (struct lmtp_store *)hash_find(&lp->stores, user);
+	if (ls != NULL) {
+		const char *err;
+		ls->index_queued = false;
+		int r = store_index_pending(ls->store, LMTP_INDEX_BODIES, &err);
+		if (r < 0)
+			log_error("indexing the store of %s: %s", user, err);
+		else if (r >= LMTP_INDEX_BODIES)
+			lmtp_index_enqueue(lp, ls); /* more may wait: after the other users */
+	}
+	free(user);
+	/* 1 ms: a timer due now would run again in this pass, before any I/O */
+	lmtp_index_arm(lp, 1);
 }
 
 /* --- delivery: group commit across sessions (store.h, "group commit") ---
@@ -499,7 +559,11 @@ static void lmtp_batch_run(void *ctx)
 				j->res.error = "cannot sync the commit";
 		}
 		lmtp_job_log(lp, j, &msgs[j->msg], j->res.error);
+		if (j->committed)
+			lmtp_index_enqueue(lp, j->ls);
 	}
+	if (lp->set->index_idle_ms > 0)
+		lmtp_index_arm(lp, lp->set->index_idle_ms); /* no indexing while deliveries come */
 	for (size_t k = 0; k < msg_count; k++) {
 		if (msgs[k].staged)
 			store_stage_drop(lp->stage, &msgs[k].body);
@@ -791,6 +855,10 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 	loop_run(lp.loop);
 
 	loop_timer_remove(&lp.sweep_timer);
+	loop_timer_remove(&lp.index_timer);
+	for (size_t i = 0; i < lp.index_count; i++)
+		free(lp.index_users[i]);
+	free(lp.index_users);
 	while (lp.queue_head != NULL) { /* clients cut off by the shutdown deadline */
 		struct lmtp_job *j = lp.queue_head;
 		lp.queue_head = j->next;

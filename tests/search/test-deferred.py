@@ -9,7 +9,8 @@ answer, and the mail process indexes them at idle time (index_idle_ms). Checked 
     right after finds them by body text, subject and sent date, SORT (SUBJECT, DATE) and
     THREAD REFERENCES order them, and afterwards the mailbox's bodies are indexed, those of
     another mailbox still wait; kura check reports no problem for waiting bodies;
-  - with idle indexing on (a short index_idle_ms): the bodies get indexed without any search.
+  - with idle indexing on (a short index_idle_ms): the bodies get indexed without any search,
+    APPENDed ones by the mail process, delivered ones (nobody logged in) by the lmtp process.
 
 Usage: test-deferred.py [--kura BINARY]
 """
@@ -174,6 +175,26 @@ def t_idle_indexing(srv):
     c.close()
 
 
+def t_lmtp_idle_indexing(srv):
+    # nobody logged in: no mail process has the store; the lmtp process indexes what it
+    # delivered once it has had no delivery for index_idle_ms
+    for i in range(12):
+        lmtp_deliver(srv, message(200 + i, "lmtp idle %d" % i, "delivered idle body %d" % i, 8))
+    deadline = time.time() + 30 * kura.SLOW
+    while True:
+        st, rows = states(srv)
+        if not st.get(0) and st.get(1, 0) >= 12:
+            break
+        if time.time() > deadline:
+            raise kura.TestError("delivered bodies not indexed at idle time: %r" % st)
+        time.sleep(0.1)
+    c = Client(srv)
+    c.cmd(b"SELECT INBOX")
+    if len(c.search(b"BODY \"delivered idle body\"")) != 12:
+        raise kura.TestError("idle-indexed delivered messages not found")
+    c.close()
+
+
 def main():
     binary, _ = kura.binary_from_argv(sys.argv[1:])
     res = kura.Results()
@@ -185,7 +206,9 @@ def main():
     for idle, name, fn in ((0, "APPEND and LMTP leave the index to the first search, "
                             "which answers completely (SEARCH, SORT, THREAD)",
                             t_no_stale_answers),
-                           (50, "the mail process indexes at idle time", t_idle_indexing)):
+                           (50, "the mail process indexes at idle time", t_idle_indexing),
+                           (50, "the lmtp process indexes what it delivered at idle time",
+                            t_lmtp_idle_indexing)):
         srv = kura.Server(binary, users={USER: PASS}, name="deferred",
                           config={"plaintext_auth": "loopback", "index_idle_ms": idle})
         status = None
