@@ -4,7 +4,8 @@
 
     bench/mix-bench.py [--clients 100,1000] [--rounds 3] [--duration 20] [--prefill 100]
                        [--mix default] [--procs auto] [--source-ips LIST] [--format maildir]
-                       [--kura build/kura] [--kura-set KEY=VALUE ...] [--load build/kura-load]
+                       [--kura build/kura] [--kura-set KEY=VALUE ...]
+                       [--kura-also LABEL=PATH[,KEY=VALUE...] ...] [--load build/kura-load]
                        [--mbox-count 1000] [--no-dovecot] [--workdir DIR] [--keep]
                        [--json FILE]
 
@@ -18,7 +19,8 @@ What it does:
    bench1..benchN of bench/setup-users (the same SHA512-CRYPT hash). Both servers start once
    and keep running through the rounds. An untimed warm-up run per server
    (`kura-load -c N --prefill P -d 2`) creates each client's Archive folder and fills its INBOX
-   to P = --prefill messages (one value, or one per client count: --prefill 100,20).
+   to P = --prefill messages (one value, or one per client count: --prefill 100,20; default
+   100 up to 200 clients and 20 above, for the disk: kura holds ~13 MB per user at 100).
 3. --rounds rounds; each runs kura then Dovecot (Dovecot first in even rounds), each
    `kura-load -c N -P procs --mix MIX -d DURATION --prefill P --server-pid PID --json`: every
    client its own user and mailbox, closed loop (no think time), every answer checked
@@ -45,7 +47,9 @@ What it does:
 1,000 clients: the file limit is raised to the hard limit (20,000 here) for the servers and
 kura-load; kura-load gets --procs (auto: one worker per 500 clients) and --source-ips if given.
 Needs root (Dovecot's mail user; bench/setup-dovecot installs Dovecot if missing). Standard
-library only. --no-dovecot runs kura alone (no ratios, no root needed).
+library only. --no-dovecot runs kura alone (no root needed); --kura-also adds another kura build
+(or the same with other settings) to the alternation, e.g. a build before and after a change:
+the ratios are then to Dovecot, or without Dovecot to the first kura.
 """
 import argparse
 import json
@@ -67,7 +71,8 @@ OPS = ["select", "fetch-flags", "fetch-env", "fetch-headers", "fetch-body", "fet
 
 
 def run_load(args, srv, clients, prefill, duration, json_path, out_path):
-    cmd = [args.load, "--port", str(srv.port), "-c", str(clients), "-P", str(args.procs_for(clients)),
+    cmd = [args.load, "--port", str(srv.port), "-c", str(clients),
+           "-P", str(args.procs_for(clients)),
            "--mix", args.mix, "-d", str(duration), "--prefill", str(prefill), "--mbox", args.mbox,
            "-q", "--server-pid", str(srv.proc.pid), "--json", json_path,
            "--timeout", str(args.timeout)]
@@ -150,85 +155,75 @@ FIGURES = [("operations/s", "ops_per_s", "%.0f", "hi"),
 
 
 def print_summary(args, results, clients, names):
-    kura, dove = names[0], (names[1] if len(names) > 1 else None)
-    rk = runs_of(results, clients, kura)
-    rd = runs_of(results, clients, dove) if dove else {}
+    """One table per client count: every server's median (min-max); the ratio of each other
+    server to the reference (Dovecot when it ran, else the first kura) and its per-round range;
+    then the issue-4 target for each kura against Dovecot."""
+    dove = [n for n in names if not n.startswith("kura")]
+    ref = dove[0] if dove else names[0]
+    others = [n for n in names if n != ref]
+    runs = {n: runs_of(results, clients, n) for n in names}
+    short = "D" if dove else ref
     print()
     print("== %d clients, mix %s, %d s per run, %d rounds; median (min-max) ==" % (
-        clients, args.mix, args.duration, len(rk)))
-    w = 30
-    hdr = "%-34s %-*s" % ("", w, kura)
-    if dove:
-        hdr += " %-*s %7s %13s" % (w, dove, "kura/D", "per round")
-    print(hdr)
-    entry = {"clients": clients, "figures": {}, "ops": {}}
+        clients, args.mix, args.duration, len(runs[names[0]])))
+    w = 26
+    print("%-34s" % "" + "".join(" %-*s" % (w, n) for n in names) +
+          "".join(" %9s %11s" % ("%s/%s" % (n, short) if len(others) > 1 else "ratio",
+                                 "per round") for n in others))
+    entry = {"clients": clients, "reference": ref, "figures": {}, "ops": {}, "targets": {}}
 
-    def row(label, get, fmt):
-        a = {r: get(x) for r, x in rk.items()}
-        line = "%-34s %-*s" % (label, w, med_range(list(a.values()), fmt))
-        fig = {kura: a}
-        if dove:
-            b = {r: get(x) for r, x in rd.items()}
-            ratio, per = ratio_summary(a, b)
-            line += " %-*s %7s %13s" % (w, med_range(list(b.values()), fmt),
-                                        "%.2f" % ratio if ratio is not None else "-",
-                                        "%.2f-%.2f" % (min(per), max(per)) if per else "-")
-            fig.update({dove: b, "ratio": ratio, "ratio_per_round": per})
-        print(line)
-        return fig
+    def ratio_cells(vals):
+        cells, out = "", {}
+        for n in others:
+            ratio, per = ratio_summary(vals[n], vals[ref])
+            out[n] = {"ratio": ratio, "ratio_per_round": per}
+            cells += " %9s %11s" % ("%.2f" % ratio if ratio is not None else "-",
+                                    "%.2f-%.2f" % (min(per), max(per)) if per else "-")
+        return cells, out
 
     for label, key, fmt, _ in FIGURES:
-        entry["figures"][key] = row(label, lambda x, k=key: x[k], fmt)
-    print("per operation, p50 / p99 ms (median over the rounds); kura/D of the p99 medians")
+        vals = {n: {r: x[key] for r, x in runs[n].items()} for n in names}
+        cells, ratios = ratio_cells(vals)
+        print("%-34s" % label + "".join(" %-*s" % (w, med_range(list(vals[n].values()), fmt))
+                                        for n in names) + cells)
+        entry["figures"][key] = {"values": vals, "ratios": ratios}
+    print("per operation: p50 / p99 ms (medians over the rounds) and count; ratios of the p99 "
+          "medians")
     for op in OPS:
-        if not any(op in x["by_op"] for x in list(rk.values()) + list(rd.values())):
+        if not any(op in x["by_op"] for n in names for x in runs[n].values()):
             continue
-
-        def q(runs, key):
-            v = [x["by_op"][op][key] for x in runs.values() if op in x["by_op"]]
-            return v
-
+        vals = {n: {r: x["by_op"][op]["p99_ms"] for r, x in runs[n].items() if op in x["by_op"]}
+                for n in names}
         line = "  %-32s" % op
         e = {}
-        for name, runs in ((kura, rk), (dove, rd)) if dove else ((kura, rk),):
-            p50, p99 = q(runs, "p50_ms"), q(runs, "p99_ms")
-            cnt = q(runs, "count")
-            med50 = sorted(p50)[len(p50) // 2] if p50 else None
-            med99 = sorted(p99)[len(p99) // 2] if p99 else None
-            e[name] = {"p50_ms": p50, "p99_ms": p99, "count": cnt}
-            line += " %-*s" % (w, "%s / %s  (n %s)" % (
-                "%.1f" % med50 if med50 is not None else "-",
-                "%.1f" % med99 if med99 is not None else "-",
-                sorted(cnt)[len(cnt) // 2] if cnt else "-"))
-        if dove:
-            a = {r: x["by_op"][op]["p99_ms"] for r, x in rk.items() if op in x["by_op"]}
-            b = {r: x["by_op"][op]["p99_ms"] for r, x in rd.items() if op in x["by_op"]}
-            ratio, per = ratio_summary(a, b)
-            line += " %7s %13s" % ("%.2f" % ratio if ratio is not None else "-",
-                                   "%.2f-%.2f" % (min(per), max(per)) if per else "-")
-            e["p99_ratio"] = ratio
+        for n in names:
+            def med(key):
+                v = sorted(x["by_op"][op][key] for x in runs[n].values() if op in x["by_op"])
+                return v[len(v) // 2] if v else None
+            p50, p99, cnt = med("p50_ms"), med("p99_ms"), med("count")
+            e[n] = {"p50_ms": p50, "p99_ms": p99, "count": cnt}
+            line += " %-*s" % (w, "-" if p50 is None else "%.1f / %.1f  (n %d)" % (p50, p99, cnt))
+        cells, ratios = ratio_cells(vals)
+        e["p99_ratios"] = ratios
         entry["ops"][op] = e
-        print(line)
+        print(line + cells)
     if dove:
         f = entry["figures"]
-        ratio = f["ops_per_cpu_s"]["ratio"]
-        errs = sum(x["errors"] for x in list(rk.values()) + list(rd.values()))
-        p99 = f["p99_ms"]["ratio"]
-        verdict = {
-            "work_per_cpu_ratio": ratio,
-            "work_per_cpu_ok": ratio is not None and ratio >= 2.0,
-            "errors": errs,
-            "errors_ok": errs == 0,
-            "p99_ratio": p99,
-            "p99_ok": p99 is not None and p99 < 1.0,
-        }
-        entry["target"] = verdict
-        print("target (issue 4): work per server CPU-second %s x Dovecot's (>= 2: %s); errors "
-              "%d (%s); p99 %s x Dovecot's (< 1: %s)" % (
-                  "%.2f" % ratio if ratio is not None else "-",
-                  "met" if verdict["work_per_cpu_ok"] else "NOT met", errs,
-                  "met" if errs == 0 else "NOT met", "%.2f" % p99 if p99 is not None else "-",
-                  "met" if verdict["p99_ok"] else "NOT met"))
+        for n in others:
+            ratio = f["ops_per_cpu_s"]["ratios"][n]["ratio"]
+            p99 = f["p99_ms"]["ratios"][n]["ratio"]
+            errs = sum(x["errors"] for m in (n, ref) for x in runs[m].values())
+            t = {"work_per_cpu_ratio": ratio, "work_per_cpu_ok": ratio is not None and ratio >= 2,
+                 "errors": errs, "errors_ok": errs == 0,
+                 "p99_ratio": p99, "p99_ok": p99 is not None and p99 < 1}
+            entry["targets"][n] = t
+            print("target (issue 4), %s: work per server CPU-second %s x Dovecot's (>= 2: %s); "
+                  "errors %d in both servers' runs (0: %s); p99 %s x Dovecot's (< 1: %s)" % (
+                      n, "%.2f" % ratio if ratio is not None else "-",
+                      "met" if t["work_per_cpu_ok"] else "NOT met", errs,
+                      "met" if t["errors_ok"] else "NOT met",
+                      "%.2f" % p99 if p99 is not None else "-",
+                      "met" if t["p99_ok"] else "NOT met"))
     return entry
 
 
@@ -237,8 +232,10 @@ def main():
     ap.add_argument("--clients", default="100,1000")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=int, default=20)
-    ap.add_argument("--prefill", default="100",
-                    help="messages per INBOX; one value or one per client count")
+    ap.add_argument("--prefill",
+                    help="messages per INBOX; one value or one per client count (default: 100 "
+                         "up to 200 clients, 20 above: 1,000 users x 100 messages of this mbox "
+                         "would be ~13 GB per server)")
     ap.add_argument("--mix", default="default")
     ap.add_argument("--procs", default="auto", help="kura-load workers (auto: 1 per 500 clients)")
     ap.add_argument("--source-ips")
@@ -248,6 +245,8 @@ def main():
     ap.add_argument("--format", default="maildir")
     ap.add_argument("--kura", default=os.path.join(REPO, "build", "kura"))
     ap.add_argument("--kura-set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--kura-also", action="append", default=[], metavar="LABEL=PATH[,KEY=VALUE]",
+                    help="another kura build in the alternation (server kura-LABEL)")
     ap.add_argument("--load", default=os.path.join(REPO, "build", "kura-load"))
     ap.add_argument("--mbox-count", type=int, default=1000)
     ap.add_argument("--no-dovecot", action="store_true")
@@ -256,7 +255,10 @@ def main():
     ap.add_argument("--json")
     args = ap.parse_args()
     counts = [int(x) for x in args.clients.split(",")]
-    prefills = [int(x) for x in args.prefill.split(",")]
+    if args.prefill is None:
+        prefills = [100 if c <= 200 else 20 for c in counts]
+    else:
+        prefills = [int(x) for x in args.prefill.split(",")]
     if len(prefills) == 1:
         prefills *= len(counts)
     if len(prefills) != len(counts):
@@ -292,6 +294,12 @@ def main():
         try:
             log("%d clients: setting up the servers with bench1..bench%d" % (clients, clients))
             servers.append(benchlib.Kura(args.kura, wd, users=clients, extra=args.kura_set))
+            for extra in args.kura_also:
+                # LABEL=PATH[,KEY=VALUE...]: the settings only for this server, after --kura-set
+                label, rest = extra.split("=", 1)
+                path, *own = rest.split(",")
+                servers.append(benchlib.Kura(os.path.abspath(path), wd, users=clients,
+                                             extra=list(args.kura_set) + own, label=label))
             if not args.no_dovecot:
                 servers.append(benchlib.Dovecot(args.format, wd, users=clients,
                                                 setup_args=["--max-clients", str(clients)]))
@@ -311,6 +319,7 @@ def main():
                 for line in res["error_lines"]:
                     log("    " + line)
             for rnd in range(1, args.rounds + 1):
+                # A B, then B A: a drift of the machine's load during a round hits both alike
                 order = servers if rnd % 2 == 1 else list(reversed(servers))
                 for s in order:
                     time.sleep(args.pause)
