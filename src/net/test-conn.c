@@ -1,7 +1,8 @@
 /* test-conn.c: unit tests for net/conn's reading: how much one readiness event reads (a
  * consuming owner gets more than one input buffer's worth, up to the per-event budget; an
- * owner that consumes nothing stops the reading at in_max), input arriving byte by byte, and
- * the end of the stream after the last bytes. A socketpair and one loop, no network. */
+ * owner that consumes nothing stops the reading at in_max), input arriving byte by byte, the
+ * end of the stream after the last bytes, and the receive buffer raised for a big literal. A
+ * socketpair and one loop, no network. */
 #include "net/conn.h"
 
 #include <errno.h>
@@ -172,10 +173,58 @@ static void test_byte_by_byte_then_eof(void)
 	loop_destroy(&loop);
 }
 
+static int rcvbuf_of(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	return getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) == 0 ? v : -1;
+}
+
+/* conn_expect_input raises the receive buffer for a big literal (once, at most 2 MiB; the
+ * kernel reports twice the value set, and caps it at net.core.rmem_max), and leaves it alone
+ * for small ones. */
+static void test_expect_input_rcvbuf(void)
+{
+	struct loop *loop = loop_create();
+	int sv[2];
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	int small = 64 * 1024;
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+	struct conn_limits limits;
+	conn_limits_default(&limits);
+	struct owner o = {.consume = true, .order_ok = true};
+	o.conn = conn_create(loop, sv[0], &limits, &owner_cb, &o);
+	int before = rcvbuf_of(sv[0]);
+	conn_expect_input(o.conn, 100 * 1024);   /* below 256 KiB: no change */
+	CHECK(rcvbuf_of(sv[0]) == before);
+	conn_expect_input(o.conn, 4 * 1024 * 1024);
+	int after = rcvbuf_of(sv[0]);
+	int rmem_max = 0;
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+	if (f != NULL) {
+		if (fscanf(f, "%d", &rmem_max) != 1)
+			rmem_max = 0;
+		fclose(f);
+	}
+	int want = 2 * 1024 * 1024;
+	if (rmem_max > 0 && rmem_max < want)
+		want = rmem_max;
+	CHECK(after >= 2 * want);
+	/* once per connection */
+	CHECK(setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == 0);
+	conn_expect_input(o.conn, 4 * 1024 * 1024);
+	CHECK(rcvbuf_of(sv[0]) == before);
+	conn_destroy(&o.conn);
+	close(sv[1]);
+	loop_run_once(loop, 0);
+	loop_destroy(&loop);
+}
+
 int main(void)
 {
 	TEST_RUN(test_consumer_reads_past_in_max);
 	TEST_RUN(test_nonconsumer_stops_at_in_max);
 	TEST_RUN(test_byte_by_byte_then_eof);
+	TEST_RUN(test_expect_input_rcvbuf);
 	return test_finish();
 }
