@@ -335,6 +335,9 @@ def main():
                             res["server_cpu"] or 0, res["server_cores"] or 0, res["p50_ms"],
                             res["p99_ms"], res["by_op"].get("append", {}).get("p99_ms", 0),
                             res["errors"], res["loadavg"]))
+                    if res["clients_ready"] < clients:
+                        log("    only %d of %d clients got ready (%d gave up)" % (
+                            res["clients_ready"], clients, res["clients_gave_up"]))
                     for line in res["error_lines"]:
                         log("    " + line)
         finally:
