@@ -1,23 +1,29 @@
 """bench/benchlib.py: what the Python benchmarks share (store-bench.py, search-bench.py,
-sync-bench.py): the deterministic message generator of issue 3 (MessageGen, MessageFile), a fast
-IMAP client that counts instead of parsing (Imap), pipelined APPEND streams, /proc helpers, and
-the servers under test (Kura, and Dovecot through bench/setup-dovecot) with snapshot/restore of
-their data. Standard library only."""
+sync-bench.py, mix-bench.py): the deterministic message generator of issue 3 (MessageGen,
+MessageFile), a fast IMAP client that counts instead of parsing (Imap), pipelined APPEND streams,
+/proc helpers (memory, CPU time of a process tree), the servers under test (Kura, and Dovecot
+through bench/setup-dovecot) with snapshot/restore of their data and optionally the N users of
+bench/setup-users, and the median/spread summaries of alternating rounds. Standard library
+only."""
 import base64
 import math
 import mmap
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(REPO, "bench")
 USER, PASSWORD = "bench", "benchpw"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 def log(msg):
     print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
@@ -453,6 +459,37 @@ def proc_descendants(pid):
     return out
 
 
+def tree_cpu(pid):
+    """CPU seconds the process tree of pid has used so far: utime+stime of every live process
+    plus cutime+cstime, which hold the children that exited and were reaped by a member of the
+    tree (Dovecot's imap processes come and go). The difference of two readings is what the
+    tree used in between. kura-load --server-pid reads the same at the start and the end of its
+    measured phase (server_cpu_run in its JSON)."""
+    total = 0
+    for p in [pid] + proc_descendants(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def raise_nofile():
+    """Soft file limit up to the hard one (inherited by the servers and kura-load started
+    afterwards: 1,000 connections need more than the usual 1,024). Returns the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
 def proc_comm(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:
@@ -523,6 +560,28 @@ def socket_owner(master_pid, server_port, client_port):
         except OSError:
             pass
     return None
+
+
+# ----------------------------------------------------------------------------------------------
+# summaries of alternating rounds
+
+def med_range(xs, fmt="%.1f"):
+    """'median (min-max)' of the values, '-' when there are none."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "-"
+    return (fmt + " (" + fmt + "-" + fmt + ")") % (statistics.median(xs), min(xs), max(xs))
+
+
+def ratio_summary(a_by_round, b_by_round):
+    """The ratio of the medians a/b and the per-round ratios (a and b: {round: value} of the same
+    rounds). Returns (ratio or None, [per-round ratios])."""
+    a = [v for v in a_by_round.values() if v is not None]
+    b = [v for v in b_by_round.values() if v is not None]
+    ratio = statistics.median(a) / statistics.median(b) if a and b and statistics.median(b) else None
+    per = [a_by_round[r] / b_by_round[r] for r in sorted(a_by_round)
+           if r in b_by_round and a_by_round[r] is not None and b_by_round[r]]
+    return ratio, per
 
 
 def wait_port(port, proc, what, timeout=30):
@@ -598,14 +657,24 @@ class Server:
         return socket_owner(self.proc.pid, self.port, conn.local_port())
 
 
+def setup_users(n, *args):
+    """bench/setup-users -n N ARGS... (bench1..benchN, password benchpw, SHA512-CRYPT)."""
+    r = subprocess.run([os.path.join(BENCH, "setup-users"), "-n", str(n), *args],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise RuntimeError("setup-users: %s" % r.stdout.decode(errors="replace"))
+
+
 class Kura(Server):
     session_comm = ("kura-mail",)
 
-    def __init__(self, binary, workdir):
+    def __init__(self, binary, workdir, users=0, extra=(), label=None):
+        """users: also bench1..benchN (bench/setup-users); extra: more configuration lines
+        (KEY=VALUE or 'key = value'); label: server 'kura-LABEL' with its own directory."""
         super().__init__()
-        self.name = "kura"
+        self.name = "kura" if label is None else "kura-" + label
         self.binary = binary
-        self.dir = os.path.join(workdir, "kura")
+        self.dir = os.path.join(workdir, self.name)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.data_path = os.path.join(self.dir, "data")
@@ -615,11 +684,16 @@ class Kura(Server):
                     "lmtp_listen =\npop3_listen =\npop3s_listen =\n"
                     "plaintext_auth = loopback\nlog_level = info\n"
                     % (self.data_path, self.port))
+            for line in extra:
+                k, v = line.split("=", 1)
+                f.write("%s = %s\n" % (k.strip(), v.strip()))
         r = subprocess.run([binary, "-c", self.conf, "user", "add", USER],
                            input=(PASSWORD + "\n").encode(), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
         if r.returncode != 0:
             raise RuntimeError("kura user add: %s" % r.stdout.decode(errors="replace"))
+        if users:
+            setup_users(users, "--kura", binary, "--config", self.conf)
 
     def start(self):
         self.logf = open(os.path.join(self.dir, "server.log"), "ab")
@@ -632,11 +706,12 @@ class Kura(Server):
 class Dovecot(Server):
     session_comm = ("imap",)
 
-    def __init__(self, fmt, workdir, setup_args=()):
+    def __init__(self, fmt, workdir, setup_args=(), users=0):
+        """users: bench1..benchN (bench/setup-users) are added to the user `bench`."""
         super().__init__()
         self.name = "dovecot-" + fmt
         self.dir = os.path.join(workdir, self.name)
-        r = subprocess.run([os.path.join(REPO, "bench", "setup-dovecot"), "--port", str(self.port),
+        r = subprocess.run([os.path.join(BENCH, "setup-dovecot"), "--port", str(self.port),
                             "--format", fmt, "--user", USER, "--password", PASSWORD,
                             *setup_args, self.dir],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -644,6 +719,8 @@ class Dovecot(Server):
             raise RuntimeError("setup-dovecot failed: %s" % r.stderr.decode(errors="replace"))
         self.conf = os.path.join(self.dir, "dovecot.conf")
         self.data_path = os.path.join(self.dir, "mail")
+        if users:
+            setup_users(users, "--dovecot", self.dir, "--append")
 
     def start(self):
         self.logf = open(os.path.join(self.dir, "master.out"), "ab")

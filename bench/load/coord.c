@@ -63,6 +63,10 @@ struct coord {
 	size_t n_series, series_alloc;
 	bool worker_failed;
 	double cpu_user, cpu_sys;     /* of the workers, from getrusage(RUSAGE_CHILDREN) */
+	/* CPU of the server's tree (--server-pid) and of kura-load's own, read at GO and at
+	 * STOP: what each used during the measured phase */
+	struct proccpu srv_cpu[2], own_cpu[2];
+	bool srv_cpu_ok[2], own_cpu_ok[2];
 };
 
 static volatile sig_atomic_t coord_interrupted;
@@ -314,6 +318,23 @@ static void coord_measure(struct coord *co, struct procmem *m, bool *ok, const c
 		       (double)m->rss / 1048576, (double)m->pss / 1048576);
 }
 
+/* which: 0 at GO, 1 at STOP */
+static void coord_cpu(struct coord *co, int which)
+{
+	if (co->o->server_pid > 0)
+		co->srv_cpu_ok[which] = proccpu_tree(co->o->server_pid, &co->srv_cpu[which]) == 0;
+	co->own_cpu_ok[which] = proccpu_tree((int)getpid(), &co->own_cpu[which]) == 0;
+}
+
+static void coord_go(struct coord *co, double now)
+{
+	coord_cpu(co, 0);
+	co->state = COORD_RUN;
+	co->t_run = now;
+	co->t_last_print = now;
+	coord_send(co, LOAD_MSG_GO);
+}
+
 static void coord_setup_done(struct coord *co, double now)
 {
 	const struct load_opts *o = co->o;
@@ -331,10 +352,7 @@ static void coord_setup_done(struct coord *co, double now)
 		co->t_settle_end = now + o->settle_s;
 		return;
 	}
-	co->state = COORD_RUN;
-	co->t_run = now;
-	co->t_last_print = now;
-	coord_send(co, LOAD_MSG_GO);
+	coord_go(co, now);
 }
 
 static void coord_step(struct coord *co, double now)
@@ -352,10 +370,7 @@ static void coord_step(struct coord *co, double now)
 	case COORD_SETTLE:
 		if (now >= co->t_settle_end) {
 			coord_measure(co, &co->mem_after, &co->mem_after_ok, "with the connections idle");
-			co->state = COORD_RUN;
-			co->t_run = now;
-			co->t_last_print = now;
-			coord_send(co, LOAD_MSG_GO);
+			coord_go(co, coord_now());
 		}
 		break;
 	case COORD_RUN:
@@ -363,7 +378,10 @@ static void coord_step(struct coord *co, double now)
 			if (o->server_pid > 0 && o->mode != LOAD_MODE_IDLE)
 				coord_measure(co, &co->mem_after, &co->mem_after_ok,
 					      "at the end of the run");
-			co->t_stop = now;
+			/* the clients run until they get STOP: the CPU readings and t_stop are
+			 * taken right before it, after the (slow) memory reading */
+			coord_cpu(co, 1);
+			co->t_stop = coord_now();
 			co->state = COORD_STOPPING;
 			coord_send(co, LOAD_MSG_STOP);
 		}
@@ -458,6 +476,20 @@ static void coord_report(struct coord *co)
 	       (double)r->bytes_out / 1048576);
 	printf("  kura-load's own CPU: %.1f s user + %.1f s system over %.1f s (all phases)\n",
 	       co->cpu_user, co->cpu_sys, co->t_end - co->t_start);
+	if (co->own_cpu_ok[0] && co->own_cpu_ok[1])
+		printf("  kura-load's own CPU during the run: %.1f s user + %.1f s system\n",
+		       co->own_cpu[1].user - co->own_cpu[0].user,
+		       co->own_cpu[1].system - co->own_cpu[0].system);
+	if (co->srv_cpu_ok[0] && co->srv_cpu_ok[1]) {
+		struct stats_op total;
+		stats_total(r, &total);
+		double u = co->srv_cpu[1].user - co->srv_cpu[0].user;
+		double sy = co->srv_cpu[1].system - co->srv_cpu[0].system;
+		printf("  server CPU during the run: %.1f s user + %.1f s system (%u processes at the "
+		       "end, with the reaped ones' times): %.0f ops per server CPU-second\n",
+		       u, sy, co->srv_cpu[1].procs,
+		       u + sy > 0 ? (double)stats_op_count(&total) / (u + sy) : 0.0);
+	}
 	uint64_t teardown_errors = stats_errors(&co->phase[LOAD_PHASE_TEARDOWN]);
 	if (teardown_errors > 0) {
 		printf("\n== teardown ==\n");
@@ -621,6 +653,16 @@ static void coord_json(struct coord *co)
 			  stats_errors(&co->phase[LOAD_PHASE_TEARDOWN]);
 	fprintf(f, "\n  ],\n  \"load_cpu\": {\"user\": %.2f, \"system\": %.2f, \"wall\": %.2f},",
 		co->cpu_user, co->cpu_sys, co->t_end - co->t_start);
+	for (int k = 0; k < 2; k++) {
+		const struct proccpu *c = k == 0 ? co->srv_cpu : co->own_cpu;
+		const bool *ok = k == 0 ? co->srv_cpu_ok : co->own_cpu_ok;
+		if (!ok[0] || !ok[1])
+			continue;
+		fprintf(f, "\n  \"%s\": {\"user\": %.2f, \"system\": %.2f, \"seconds\": %.3f, "
+			   "\"procs_start\": %u, \"procs_end\": %u},",
+			k == 0 ? "server_cpu_run" : "load_cpu_run", c[1].user - c[0].user,
+			c[1].system - c[0].system, run, c[0].procs, c[1].procs);
+	}
 	fprintf(f, "\n  \"series_format\": \"by_op: [count, errors, p50_ms, p99_ms]\",\n");
 	fprintf(f, "  \"errors\": %llu,\n  \"worker_failed\": %s\n}\n", (unsigned long long)errors,
 		co->worker_failed ? "true" : "false");

@@ -1,6 +1,8 @@
-/* procmem.c: walk /proc for a process tree and sum smaps_rollup. Trap: the parent pid is the
- * 4th field of /proc/PID/stat, after the command name in parentheses, which may itself
- * contain spaces and parentheses, so parse from the last ')'. */
+/* procmem.c: walk /proc for a process tree and sum smaps_rollup (memory) or the CPU times in
+ * stat. Trap: the parent pid is the 4th field of /proc/PID/stat, after the command name in
+ * parentheses, which may itself contain spaces and parentheses, so parse from the last ')'.
+ * A process reaped between the scan and the reading of its stat loses its time once (it left
+ * its parent's cutime before, when the parent was read first): rare, and a few ticks. */
 #include "procmem.h"
 
 #include <ctype.h>
@@ -9,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "lib/xmalloc.h"
 
-static int procmem_ppid(int pid)
+/* The 4th field (ppid) of /proc/PID/stat and, when cpu is not NULL, fields 14-17 (utime, stime,
+ * cutime, cstime, in clock ticks). -1 when the process is gone or the line is not understood. */
+static int procmem_stat(int pid, unsigned long long cpu[4])
 {
-	char path[64], buf[512];
+	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	FILE *f = fopen(path, "re");
 	if (f == NULL)
@@ -25,7 +30,21 @@ static int procmem_ppid(int pid)
 	char *p = strrchr(buf, ')');
 	if (p == NULL || p[1] != ' ' || p[2] == '\0' || p[3] != ' ')
 		return -1;
-	return (int)strtol(p + 4, NULL, 10);
+	char *end;
+	long ppid = strtol(p + 4, &end, 10);
+	if (cpu != NULL) {
+		/* after ppid: pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt (9),
+		 * then utime stime cutime cstime */
+		for (int i = 0; i < 9 && end != NULL; i++) {
+			end = strchr(end + 1, ' ');
+		}
+		for (int i = 0; i < 4; i++) {
+			if (end == NULL || *end != ' ')
+				return -1;
+			cpu[i] = strtoull(end + 1, &end, 10);
+		}
+	}
+	return (int)ppid;
 }
 
 static void procmem_add(int pid, struct procmem *m)
@@ -52,12 +71,13 @@ static void procmem_add(int pid, struct procmem *m)
 	fclose(f);
 }
 
-int procmem_tree(int root, struct procmem *m)
+/* The pids of root and its descendants (NULL with *n_r = 0 when root does not exist). */
+static int *procmem_members(int root, size_t *n_r)
 {
-	memset(m, 0, sizeof(*m));
+	*n_r = 0;
 	DIR *d = opendir("/proc");
 	if (d == NULL)
-		return -1;
+		return NULL;
 	size_t n = 0, alloc = 1024;
 	int *pids = xmalloc(alloc * sizeof(*pids));
 	int *ppids = xmalloc(alloc * sizeof(*ppids));
@@ -66,7 +86,7 @@ int procmem_tree(int root, struct procmem *m)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		int pid = (int)strtol(e->d_name, NULL, 10);
-		int ppid = procmem_ppid(pid);
+		int ppid = procmem_stat(pid, NULL);
 		if (ppid < 0)
 			continue;
 		if (n == alloc) {
@@ -87,7 +107,6 @@ int procmem_tree(int root, struct procmem *m)
 	for (size_t i = 0; i < n; i++)
 		index_of[pids[i]] = i + 1;
 	char *in_tree = xcalloc(n > 0 ? n : 1, 1);
-	int found = 0;
 	for (size_t i = 0; i < n; i++) {
 		size_t k = i;
 		char verdict = 2;
@@ -95,7 +114,6 @@ int procmem_tree(int root, struct procmem *m)
 		for (int depth = 0; depth < 4096; depth++) {
 			if (pids[k] == root) {
 				verdict = 1;
-				found = 1;
 				break;
 			}
 			if (in_tree[k] != 0) {
@@ -110,12 +128,53 @@ int procmem_tree(int root, struct procmem *m)
 		in_tree[i] = verdict;
 	}
 	free(index_of);
+	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (in_tree[i] == 1)
-			procmem_add(pids[i], m);
+			pids[m++] = pids[i];
 	}
 	free(in_tree);
-	free(pids);
 	free(ppids);
-	return found && m->procs > 0 ? 0 : -1;
+	if (m == 0) {
+		free(pids);
+		return NULL;
+	}
+	*n_r = m;
+	return pids;
+}
+
+int procmem_tree(int root, struct procmem *m)
+{
+	memset(m, 0, sizeof(*m));
+	size_t n;
+	int *pids = procmem_members(root, &n);
+	for (size_t i = 0; i < n; i++)
+		procmem_add(pids[i], m);
+	free(pids);
+	return m->procs > 0 ? 0 : -1;
+}
+
+int proccpu_tree(int root, struct proccpu *c)
+{
+	static long ticks_per_s;
+	if (ticks_per_s <= 0)
+		ticks_per_s = sysconf(_SC_CLK_TCK);
+	memset(c, 0, sizeof(*c));
+	size_t n;
+	int *pids = procmem_members(root, &n);
+	unsigned long long user = 0, sys = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned long long t[4];
+		if (procmem_stat(pids[i], t) < 0)
+			continue;   /* exited since the scan: its time moves to its parent's cutime */
+		c->procs++;
+		user += t[0] + t[2];
+		sys += t[1] + t[3];
+	}
+	free(pids);
+	if (ticks_per_s <= 0 || c->procs == 0)
+		return -1;
+	c->user = (double)user / (double)ticks_per_s;
+	c->system = (double)sys / (double)ticks_per_s;
+	return 0;
 }

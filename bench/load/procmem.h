@@ -16,4 +16,19 @@ struct procmem {
 /* 0, or -1 when pid does not exist or cannot be read. */
 int procmem_tree(int pid, struct procmem *m);
 
+/* CPU time of a process tree: utime+cutime and stime+cstime of every process in it. The
+ * children's times (cutime, cstime) hold the processes that exited and were reaped by a
+ * member of the tree, so the sum only grows while the tree lives, also when processes come and
+ * go (Dovecot forks one imap process per connection and reaps it at logout): the difference of
+ * two readings is the CPU the tree used in between. Not counted: a process reaped by something
+ * outside the tree (reparented to init), and the time of a process that exited but was not yet
+ * reaped is counted as its own (zombies keep their stat), so nothing is counted twice. */
+struct proccpu {
+	unsigned procs;
+	double user, system;   /* seconds */
+};
+
+/* 0, or -1 when pid does not exist or cannot be read. */
+int proccpu_tree(int pid, struct proccpu *c);
+
 #endif

@@ -87,6 +87,7 @@ static int session_literal_sink_begin(void *ctx, const char *name, uint64_t size
 		return -1;
 	}
 	*ref_r = spool_size(s->literal_spool);
+	conn_expect_input(s->conn, size);
 	return 1;
 }
 

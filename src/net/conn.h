@@ -50,6 +50,10 @@ void conn_destroy(struct conn **conn);
 void conn_set_callbacks(struct conn *conn, const struct conn_callbacks *cb, void *ctx);
 
 struct buf *conn_input(struct conn *conn);
+/* The owner expects about size more bytes soon (a big literal it streams to a file): from
+ * 256 KiB on, the socket's receive buffer is raised towards it (at most 2 MiB, once per
+ * connection) so the bytes can arrive while the loop serves others. A hint; nothing fails. */
+void conn_expect_input(struct conn *conn, uint64_t size);
 /* Append output. 0, or -1 if out_max would be exceeded (the conn is then closed: "output
  * overflow"). */
 int conn_write(struct conn *conn, const void *data, size_t len);
