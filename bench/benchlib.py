@@ -476,6 +476,20 @@ def tree_cpu(pid):
     return total / CLK_TCK
 
 
+def settle(pid, quiet=0.02, window=1.0, limit=300):
+    """Wait until the tree uses under quiet CPU-seconds per second over window seconds (at
+    most limit seconds). Returns (CPU seconds used meanwhile, seconds waited)."""
+    start, t0 = tree_cpu(pid), time.monotonic()
+    last = start
+    while time.monotonic() - t0 < limit:
+        time.sleep(window)
+        now = tree_cpu(pid)
+        if now - last < quiet * window:
+            break
+        last = now
+    return tree_cpu(pid) - start, time.monotonic() - t0
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])

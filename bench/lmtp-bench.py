@@ -59,80 +59,15 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCH = os.path.join(REPO, "bench")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import (BENCH, REPO, free_port, loadavg, log, proc_descendants,  # noqa: E402
+                      settle, tree_cpu)
+
 PASSWORD = "benchpw"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def log(msg):
-    print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-# ----------------------------------------------------------------------------------------------
-# processes
-
-def proc_children(ppid):
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
-                        out.append(int(name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
 
 
 def proc_tree(pid):
-    out, todo = [pid], [pid]
-    while todo:
-        for c in proc_children(todo.pop()):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def tree_cpu(pid):
-    """CPU seconds the tree has used: for live processes utime+stime, plus cutime+cstime, which
-    hold the children that exited and were reaped (Dovecot's lmtp processes come and go)."""
-    total = 0
-    for p in proc_tree(pid):
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += sum(int(x) for x in fields[11:15])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / CLK_TCK
-
-
-def settle(pid, quiet=0.02, window=1.0, limit=300):
-    """Wait until the tree uses under quiet CPU-seconds per second over window seconds (at
-    most limit seconds). Returns (CPU seconds used meanwhile, seconds waited)."""
-    start, t0 = tree_cpu(pid), time.monotonic()
-    last = start
-    while time.monotonic() - t0 < limit:
-        time.sleep(window)
-        now = tree_cpu(pid)
-        if now - last < quiet * window:
-            break
-        last = now
-    return tree_cpu(pid) - start, time.monotonic() - t0
+    return [pid] + proc_descendants(pid)
 
 
 def wait_greeting(port, prefix, proc, what, timeout=30):
@@ -520,7 +455,7 @@ def main():
     for e in summary:
         c = int(e["scenario"].split("x")[0])
         ref = fs.get(("create", 1 if c == 1 else 8))
-        for kn in kuras if ref else []:
+        for kn in kuras if ref and ref["ops_per_s"] > 0 else []:
             print("%s %s: %.1f deliveries/s = %.0f%% of the disk's create+fsync+rename+dir-fsync "
                   "rate with %d thread(s) (%.0f/s, mean of the two probes)" % (kn, e["scenario"], e[kn]["median"],
                                                     100 * e[kn]["median"] / ref["ops_per_s"],
