@@ -84,6 +84,10 @@ int store_failed(struct store *store, const char **error_r)
  * flags, keywords and MODSEQ move there from the message rows (store_state_migrate), and
  * message_modseq goes (msgstate.max_modseq serves "changed since"). A STORE then rewrites a
  * few BLOBs instead of every row it touches and the index behind it.
+ * Version 7: msgstate.messages, unseen and deleted, each chunk's counts, kept by every write
+ * of the chunk and placed before its data (reading them never touches the BLOB's overflow
+ * pages): SELECT opens a view from the counts and decodes a chunk only when it is used
+ * (store_state_migrate_counts, imap/imap-view.c).
  * A NULL entry is a migration in C: store_migration_fns[i]. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
@@ -153,10 +157,12 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TRIGGER body_search_delete AFTER DELETE ON body"
 	" BEGIN DELETE FROM search_text WHERE rowid = old.id; END;",
 	NULL,
+	NULL,
 };
 
 static int (*const store_migration_fns[STORE_SCHEMA_VERSION])(struct store *store) = {
 	[5] = store_state_migrate,
+	[6] = store_state_migrate_counts,
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -218,10 +224,14 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_STATE_LIST] = "SELECT chunk, data FROM msgstate WHERE mailbox_id = ?1"
 			    " AND max_modseq > ?2 ORDER BY chunk",
 	[STMT_STATE_GET] = "SELECT data FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
-	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq, data)"
-			   " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq,"
+			   " messages, unseen, deleted, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[STMT_STATE_DELETE] = "DELETE FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
 	[STMT_STATE_DROP] = "DELETE FROM msgstate WHERE mailbox_id = ?1",
+	[STMT_STATE_SUMMARY] = "SELECT chunk, messages, unseen, deleted, max_modseq FROM msgstate"
+			       " WHERE mailbox_id = ?1 ORDER BY chunk",
+	[STMT_EXPUNGED_RANGE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND uid >= ?2"
+				" AND uid < ?3 AND modseq > ?4 ORDER BY uid",
 	[STMT_INDEX_INSERT] = "INSERT INTO search_text (rowid, hdr, subject, h_from, h_to, h_cc,"
 			      " h_bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[STMT_INDEX_DONE] = "UPDATE body SET search_state = ?2, sent_date = ?3, sent_tz = ?4,"

@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -64,6 +64,8 @@ enum store_stmt {
 	STMT_STATE_SET,
 	STMT_STATE_DELETE,
 	STMT_STATE_DROP,
+	STMT_STATE_SUMMARY,
+	STMT_EXPUNGED_RANGE,
 	STMT_INDEX_INSERT,
 	STMT_INDEX_DONE,
 	STMT_INDEX_PENDING,
@@ -72,7 +74,7 @@ enum store_stmt {
 
 /* The packed message state (store-state.c): UIDs [k * STORE_STATE_UIDS, (k + 1) *
  * STORE_STATE_UIDS) of a mailbox are chunk k. */
-#define STORE_STATE_UIDS 1024
+#define STORE_STATE_UIDS STORE_CHUNK_UIDS
 
 /* In a cached chunk's store_msg.flags: expunged by this transaction (left out at the
  * commit; lookups skip it). */
@@ -345,6 +347,8 @@ int store_state_get(struct store *store, uint64_t mailbox_id, uint32_t uid,
 int store_state_drop(struct store *store, uint64_t mailbox_id);
 /* Schema version 6: msgstate from the rows' columns, which go. */
 int store_state_migrate(struct store *store);
+/* Schema version 7: msgstate gets each chunk's counts (store_chunk_info) before its data. */
+int store_state_migrate_counts(struct store *store);
 /* store_check: compare a mailbox's chunks with its rows (inside a transaction, after
  * store_state_flush). With repair, rewrite them: an entry per row, entries without a row and
  * keyword bits outside valid_keywords dropped, a row without an entry (a damaged chunk) gets
@@ -353,6 +357,7 @@ struct store_state_summary {
 	size_t messages, unseen, deleted;
 	uint64_t max_modseq;
 	size_t missing, extra, damaged, stray_keywords;
+	size_t miscounted; /* chunks whose counts (messages, unseen, deleted) are wrong */
 };
 int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 		      uint64_t valid_keywords, uint64_t new_modseq,
