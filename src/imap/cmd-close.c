@@ -15,13 +15,17 @@ int cmd_close(struct imap_cmd *cmd)
 		return 1;
 	}
 	struct imap_view *v = s->view;
-	if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly) {
+	const char *err;
+	if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly &&
+	    imap_view_load_deleted(v, &err) < 0) {
+		log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
+	} else if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly) {
+		/* the chunks not loaded have no \Deleted message (their counts), flags 0 */
 		uint32_t *uids = xcalloc(v->count ? v->count : 1, sizeof(uint32_t));
 		size_t n = 0;
 		for (size_t i = 0; i < v->count; i++)
 			if (v->flags[i] & STORE_FLAG_DELETED)
 				uids[n++] = v->uids[i];
-		const char *err;
 		if (n > 0 && store_expunge(s->store, v->mb.id, uids, n, NULL, NULL, &err) < 0)
 			log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
 		free(uids);

@@ -6,6 +6,7 @@
 #include "imap-seqset.h"
 #include "imap-session-private.h"
 #include "imap-view.h"
+#include "lib/log.h"
 
 static int expunge_count_cb(void *ctx, uint32_t uid)
 {
@@ -39,6 +40,14 @@ int cmd_expunge(struct imap_cmd *cmd)
 			return 1;
 		}
 		imap_session_seqset_resolve(s, &set, true, cmd->pool, &idx, &n, &bad);
+	} else {
+		/* the chunks not loaded have no \Deleted message (their counts), flags 0 */
+		const char *err;
+		if (imap_view_load_deleted(v, &err) < 0) {
+			log_error("session %s: EXPUNGE: %s", s->session_id, err);
+			imap_cmd_reply(cmd, "NO", "SERVERBUG", "Expunge failed");
+			return 1;
+		}
 	}
 	uint32_t *uids = pool_alloc_array(cmd->pool, n ? n : 1, sizeof(uint32_t));
 	size_t k = 0;
