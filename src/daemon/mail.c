@@ -36,6 +36,9 @@ struct mail_user {
 	char *name;
 	struct store *store;
 	unsigned refs;
+	struct mail_proc *mp;
+	struct loop_timer *unlink_timer; /* store_unlink_pending at the next loop turn */
+	ssize_t unlink_left;             /* what the last slice left queued */
 };
 
 struct mail_session {
@@ -80,6 +83,30 @@ struct mail_proc {
  * beyond the limit while every open store is busy, login channels, SQLite temp files */
 #define MAIL_FD_SLACK 64
 
+/* Bodies dropped by an expunge are unlinked after the tagged reply went out, a slice per loop
+ * turn (each slice holds the store's write lock), so other sessions are served in between. */
+#define MAIL_UNLINK_SLICE 1024
+
+static void mail_unlink_run(void *ctx)
+{
+	struct mail_user *u = ctx;
+	u->unlink_timer = NULL;
+	ssize_t left = store_unlink_pending(u->store, MAIL_UNLINK_SLICE);
+	/* no progress (a sliced SEARCH holds a statement) or an error: again a little later */
+	uint64_t delay = left < 0 || left == u->unlink_left ? 100 : 0;
+	u->unlink_left = left;
+	if (left != 0)
+		u->unlink_timer = loop_timer_add(u->mp->loop, delay, mail_unlink_run, u);
+}
+
+static void mail_unlink_queued(void *ctx)
+{
+	struct mail_user *u = ctx;
+	/* a 0 ms timer runs after the next epoll_wait: the reply is written by then */
+	if (u->unlink_timer == NULL)
+		u->unlink_timer = loop_timer_add(u->mp->loop, 0, mail_unlink_run, u);
+}
+
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 {
 	struct hash_node *n = hash_find(&mp->users, name);
@@ -102,6 +129,8 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	u->name = xstrdup(name);
 	u->store = store;
 	u->refs = 1;
+	u->mp = mp;
+	store_set_unlink_hook(store, mail_unlink_queued, u);
 	u->node.key = u->name;
 	hash_insert(&mp->users, &u->node);
 	return u;
@@ -169,7 +198,8 @@ static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 	if (u == NULL || --u->refs > 0)
 		return;
 	hash_remove(&mp->users, &u->node);
-	store_close(&u->store);
+	loop_timer_remove(&u->unlink_timer);
+	store_close(&u->store); /* unlinks what is still queued */
 	free(u->name);
 	free(u);
 }

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 /* ---- errors ---- */
@@ -522,13 +523,84 @@ int store_tx_commit(struct store *store)
 		return -1;
 	}
 	/* DESIGN.md 3: the file goes only after the commit that dropped its last row; a crash
-	 * before the unlink leaves an orphan that the next first open sweeps */
+	 * before the unlink leaves an orphan that the next first open sweeps. With a hook, later
+	 * (store_unlink_pending): the reply need not wait for the unlinks. */
+	if (store->unlink_hook != NULL && store->unlink_count > 0) {
+		bool was_empty = store->unlink_later_count == 0;
+		size_t need = store->unlink_later_count + store->unlink_count, bytes;
+		if (need > store->unlink_later_alloc) {
+			size_t n = store->unlink_later_alloc ? store->unlink_later_alloc : 16;
+			while (n < need)
+				n *= 2;
+			if (size_mul(n, sizeof(*store->unlink_later), &bytes) < 0)
+				xabort("unlink queue overflow");
+			store->unlink_later = xrealloc(store->unlink_later, bytes);
+			store->unlink_later_alloc = n;
+		}
+		memcpy(store->unlink_later[store->unlink_later_count], store->unlink,
+		       store->unlink_count * sizeof(*store->unlink));
+		store->unlink_later_count = need;
+		store->unlink_count = 0;
+		if (was_empty)
+			store->unlink_hook(store->unlink_hook_ctx);
+	}
 	for (size_t i = 0; i < store->unlink_count; i++)
 		store_body_file_unlink(store, store->unlink[i]);
 	store->unlink_count = 0;
 	store_unlock_write(store);
 	store_notify_touch(store);
 	return 0;
+}
+
+void store_set_unlink_hook(struct store *store, void (*hook)(void *ctx), void *ctx)
+{
+	store->unlink_hook = hook;
+	store->unlink_hook_ctx = ctx;
+}
+
+ssize_t store_unlink_pending(struct store *store, size_t max)
+{
+	if (store->unlink_later_count == 0)
+		return 0;
+	/* an open statement (a sliced SEARCH) pins this connection's snapshot: a body row
+	 * committed since by another process would look absent */
+	for (sqlite3_stmt *p = store->db != NULL ? sqlite3_next_stmt(store->db, NULL) : NULL;
+	     p != NULL; p = sqlite3_next_stmt(store->db, p)) {
+		if (sqlite3_stmt_busy(p))
+			return (ssize_t)store->unlink_later_count;
+	}
+	if (store->db != NULL && sqlite3_get_autocommit(store->db) == 0)
+		return (ssize_t)store->unlink_later_count;
+	/* the write lock: no APPEND is between writing (or finding) a file and its commit */
+	if (store_lock_write(store) < 0) {
+		log_error("store %s: cannot unlink dropped bodies: %s", store->dir, store->errbuf);
+		return -1;
+	}
+	int ret = 0;
+	while (store->unlink_later_count > 0 && max-- > 0) {
+		const char *hash = store->unlink_later[store->unlink_later_count - 1];
+		sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_BY_HASH);
+		if (stmt == NULL) {
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_text(stmt, 1, hash, STORE_HASH_HEX, SQLITE_STATIC);
+		int r = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (r != SQLITE_ROW && r != SQLITE_DONE) {
+			ret = store_fail_sql(store, NULL, "looking up a body");
+			break;
+		}
+		if (r == SQLITE_DONE)
+			store_body_file_unlink(store, hash); /* else stored again since: kept */
+		store->unlink_later_count--;
+	}
+	store_unlock_write(store);
+	if (ret < 0) {
+		log_error("store %s: cannot unlink dropped bodies: %s", store->dir, store->errbuf);
+		return -1;
+	}
+	return (ssize_t)store->unlink_later_count;
 }
 
 void store_tx_rollback(struct store *store)

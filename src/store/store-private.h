@@ -137,6 +137,11 @@ struct store {
 	/* hashes of bodies whose last reference the current transaction dropped */
 	char (*unlink)[STORE_HASH_HEX + 1];
 	size_t unlink_count, unlink_alloc;
+	/* with an unlink hook: hashes whose files wait for store_unlink_pending (committed) */
+	char (*unlink_later)[STORE_HASH_HEX + 1];
+	size_t unlink_later_count, unlink_later_alloc;
+	void (*unlink_hook)(void *ctx);
+	void *unlink_hook_ctx;
 
 	struct store_listener *listeners;
 	struct store_listener_iter *iters;
