@@ -15,18 +15,15 @@ int cmd_close(struct imap_cmd *cmd)
 		return 1;
 	}
 	struct imap_view *v = s->view;
-	const char *err;
-	if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly &&
-	    imap_view_load_deleted(v, &err) < 0) {
-		log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
-	} else if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly) {
-		/* the chunks not loaded have no \Deleted message (their counts), flags 0 */
+	if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly) {
+		/* only the chunks whose count has a \Deleted message are read */
 		uint32_t *uids = xcalloc(v->count ? v->count : 1, sizeof(uint32_t));
-		size_t n = 0;
-		for (size_t i = 0; i < v->count; i++)
-			if (v->flags[i] & STORE_FLAG_DELETED)
-				uids[n++] = v->uids[i];
-		if (n > 0 && store_expunge(s->store, v->mb.id, uids, n, NULL, NULL, &err) < 0)
+		const char *err;
+		ssize_t n = imap_view_deleted_uids(v, uids, &err);
+		if (n < 0)
+			log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
+		else if (n > 0 &&
+			 store_expunge(s->store, v->mb.id, uids, (size_t)n, NULL, NULL, &err) < 0)
 			log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
 		free(uids);
 	}

@@ -197,22 +197,19 @@ int imap_session_seqset_resolve(struct imap_session *s, const struct imap_seqset
 {
 	struct imap_view *v = s->view;
 	if (!set->is_saved) {
-		/* the view reads the chunks the set touches: by UID before the binary searches
-		 * (a chunk not loaded holds placeholders), by number after */
+		/* the view reads the chunks the set touches (imap-view.h: a chunk not read yet
+		 * holds nothing): a UID set is resolved chunk by chunk, numbers need the count */
 		const char *err = NULL;
-		int r = 0;
-		if (by_uid && v->count > 0) {
-			struct imap_seq_range *ranges;
-			size_t n;
-			imap_seqset_normalize(set, v->uids[v->count - 1], pool, &ranges, &n);
-			for (size_t i = 0; i < n && r == 0; i++)
-				r = imap_view_load_uids(v, ranges[i].lo, ranges[i].hi, &err);
+		int r;
+		if (by_uid) {
+			*bad_r = false;
+			r = imap_view_resolve_uids(v, set, pool, idx_r, count_r, &err);
+		} else {
+			r = imap_seqset_resolve(set, NULL, v->count, false, pool, idx_r, count_r,
+						bad_r);
+			if (r == 0)
+				r = imap_view_load_indexes(v, *idx_r, *count_r, &err);
 		}
-		if (r == 0)
-			r = imap_seqset_resolve(set, v->uids, v->count, by_uid, pool, idx_r,
-						count_r, bad_r);
-		if (r == 0 && !by_uid)
-			r = imap_view_load_indexes(v, *idx_r, *count_r, &err);
 		if (r < 0 && err != NULL) {
 			/* a damaged chunk (kura check): the command sees no message */
 			log_error("session %s: cannot read messages: %s", s->session_id, err);

@@ -14,6 +14,7 @@
 
 #include "imap/imap-seqset.h"
 #include "lib/log.h"
+#include "lib/pool.h"
 #include "lib/xmalloc.h"
 
 /* dirty[] values */
@@ -166,13 +167,14 @@ static int view_seg_load(struct imap_view *v, size_t k, const char **error_r)
 		v->flags[i] = m.flags;
 		v->keywords[i] = m.keywords;
 		v->modseqs[i] = m.modseq;
+		v->dirty[i] = 0;
 		if (v->track_recent && m.uid >= v->recent_first)
 			v->flags[i] |= IMAP_VIEW_RECENT; /* counted at open */
 		if (gone) {
 			/* expunged after synced_modseq: the sync would queue it; its flags are
 			 * gone with it (FETCH shows none) */
 			view_expunge_queue(v, i);
-		} else if (m.modseq > v->synced_modseq && !v->dirty[i]) {
+		} else if (m.modseq > v->synced_modseq) {
 			/* changed after synced_modseq: its old flags are unknown, so the client is
 			 * told the new ones (the sync skips it: its MODSEQ is known now) */
 			v->dirty[i] = VIEW_DIRTY_FLAGS;
@@ -219,15 +221,6 @@ int imap_view_load_uids(struct imap_view *v, uint32_t uid_lo, uint32_t uid_hi,
 	return 0;
 }
 
-int imap_view_load_deleted(struct imap_view *v, const char **error_r)
-{
-	for (size_t k = 0; k < v->seg_count; k++) {
-		if (!v->segs[k].loaded && v->segs[k].deleted > 0 && view_seg_load(v, k, error_r) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 int imap_view_load_indexes(struct imap_view *v, const uint32_t *idx, size_t n,
 			   const char **error_r)
 {
@@ -263,6 +256,83 @@ ssize_t imap_view_first_unseen(struct imap_view *v)
 		}
 	}
 	return -1;
+}
+
+ssize_t imap_view_deleted_uids(struct imap_view *v, uint32_t *uids_r, const char **error_r)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < v->seg_count; k++) {
+		const struct imap_view_seg *seg = &v->segs[k];
+		if (!seg->loaded && seg->deleted == 0)
+			continue;
+		if (view_seg_load(v, k, error_r) < 0)
+			return -1;
+		for (size_t i = seg->first; i < seg->first + seg->count; i++) {
+			if (v->flags[i] & STORE_FLAG_DELETED)
+				uids_r[n++] = v->uids[i];
+		}
+	}
+	return (ssize_t)n;
+}
+
+/* Indexes [a, b) of the loaded segment seg with UIDs in [lo, hi] (binary searches). */
+static void view_seg_span(const struct imap_view *v, const struct imap_view_seg *seg,
+			  uint32_t lo, uint32_t hi, size_t *a_r, size_t *b_r)
+{
+	size_t end = seg->first + seg->count;
+	size_t a = seg->first, b = end;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (v->uids[mid] < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	size_t x = a, y = end;
+	while (x < y) {
+		size_t mid = x + (y - x) / 2;
+		if (v->uids[mid] <= hi)
+			x = mid + 1;
+		else
+			y = mid;
+	}
+	*a_r = a;
+	*b_r = x;
+}
+
+int imap_view_resolve_uids(struct imap_view *v, const struct imap_seqset *set,
+			   struct pool *pool, uint32_t **idx_r, size_t *count_r,
+			   const char **error_r)
+{
+	*count_r = 0;
+	*idx_r = pool_alloc_array(pool, 1, sizeof(uint32_t));
+	if (v->count == 0)
+		return 0; /* RFC 9051 6.4.9: "*" with an empty mailbox matches nothing */
+	struct imap_seq_range *ranges;
+	size_t nr, total = 0;
+	imap_seqset_normalize(set, v->uids[v->count - 1], pool, &ranges, &nr);
+	/* the ranges ascend and do not overlap: so do the indexes */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			*idx_r = pool_alloc_array(pool, total ? total : 1, sizeof(uint32_t));
+		for (size_t r = 0; r < nr; r++) {
+			uint32_t lo = ranges[r].lo, hi = ranges[r].hi;
+			if (pass == 0 && imap_view_load_uids(v, lo, hi, error_r) < 0)
+				return -1;
+			for (size_t k = view_seg_by_chunk(v, lo / STORE_CHUNK_UIDS);
+			     k < v->seg_count && v->segs[k].chunk <= hi / STORE_CHUNK_UIDS; k++) {
+				size_t a, b;
+				view_seg_span(v, &v->segs[k], lo, hi, &a, &b);
+				if (pass == 0) {
+					total += b - a;
+					continue;
+				}
+				for (size_t i = a; i < b; i++)
+					(*idx_r)[(*count_r)++] = (uint32_t)i;
+			}
+		}
+	}
+	return 0;
 }
 
 /* The segment holding uid's chunk, loaded; NULL when the view has none (or on error). */
@@ -573,20 +643,15 @@ int imap_view_open(struct imap_view *v, struct store *store, const struct store_
 		total += chunks[k].messages;
 	}
 	free(chunks);
-	/* zeroed pages cost nothing until touched: 100k messages are 2.2 MB of arrays */
+	/* not zeroed, not touched: 100k messages are 2.2 MB of arrays, and zeroing (or filling)
+	 * them cost SELECT more than the rest (page faults); a chunk writes its slots when read */
 	v->alloc = total > 0 ? total : 1;
-	v->uids = xcalloc(v->alloc, sizeof(*v->uids));
-	v->flags = xcalloc(v->alloc, sizeof(*v->flags));
-	v->keywords = xcalloc(v->alloc, sizeof(*v->keywords));
-	v->modseqs = xcalloc(v->alloc, sizeof(*v->modseqs));
-	v->dirty = xcalloc(v->alloc, sizeof(*v->dirty));
+	v->uids = xmalloc(v->alloc * sizeof(*v->uids));
+	v->flags = xmalloc(v->alloc * sizeof(*v->flags));
+	v->keywords = xmalloc(v->alloc * sizeof(*v->keywords));
+	v->modseqs = xmalloc(v->alloc * sizeof(*v->modseqs));
+	v->dirty = xmalloc(v->alloc * sizeof(*v->dirty));
 	v->count = total;
-	for (size_t k = 0; k < v->seg_count; k++) {
-		/* not loaded: the chunk's first possible UID keeps uids[] sorted */
-		const struct imap_view_seg *seg = &v->segs[k];
-		for (size_t i = seg->first; i < seg->first + seg->count; i++)
-			v->uids[i] = seg->chunk * STORE_CHUNK_UIDS;
-	}
 	v->select_uidnext = v->mb.uidnext;
 	v->synced_modseq = v->mb.highestmodseq;
 	v->reported_modseq = v->mb.highestmodseq; /* SELECT tells the client everything */
@@ -744,8 +809,9 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			n++;
 		}
 	}
-	if (v->dirty_count > 0) {
-		for (size_t i = 0; i < v->count; i++) {
+	for (size_t k = 0; v->dirty_count > 0 && k < v->seg_count; k++) {
+		const struct imap_view_seg *seg = &v->segs[k];
+		for (size_t i = seg->first; seg->loaded && i < seg->first + seg->count; i++) {
 			if (!v->dirty[i])
 				continue;
 			bool send = v->dirty[i] == VIEW_DIRTY_FLAGS || v->condstore;
@@ -760,8 +826,8 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			buf_append_str(out, ")\r\n");
 			n++;
 		}
-		v->dirty_count = 0;
 	}
+	v->dirty_count = 0;
 	if (allow_expunge && v->gone && v->count > 0) {
 		n += view_flush_gone(v, out);
 	} else if (allow_expunge && v->pending_expunged_count > 0) {
@@ -786,16 +852,18 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			buf_printf(out, "* %zd EXPUNGE\r\n", i + 1);
 			n++;
 		}
-		/* the expunged are all in loaded segments (found there); the placeholders of the
-		 * others never equal one of them (another chunk's UID) and move along */
+		/* the expunged are all in loaded segments (found there); the others only move (their
+		 * slots hold nothing yet) */
 		size_t w = 0, j = 0, sw = 0;
 		for (size_t sk = 0; sk < v->seg_count; sk++) {
 			struct imap_view_seg seg = v->segs[sk];
 			size_t first = w;
-			for (size_t i = seg.first; i < seg.first + seg.count; i++) {
+			if (!seg.loaded)
+				w += seg.count;
+			for (size_t i = seg.first; seg.loaded && i < seg.first + seg.count; i++) {
 				while (j < k && u[j] < v->uids[i])
 					j++;
-				if (seg.loaded && j < k && u[j] == v->uids[i]) {
+				if (j < k && u[j] == v->uids[i]) {
 					if (v->dirty[i])
 						v->dirty_count--;
 					if (v->flags[i] & IMAP_VIEW_RECENT)

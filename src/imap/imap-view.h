@@ -49,9 +49,9 @@ struct imap_view {
 	size_t count, alloc;
 	/* The arrays are filled chunk by chunk, when first used (imap_view_load_*): a segment
 	 * is the run of indexes holding one chunk of the store (STORE_CHUNK_UIDS UIDs). Until
-	 * loaded, a segment's uids[] hold its chunk's first possible UID (so uids[] stays sorted
-	 * for the binary searches), flags[] and dirty[] 0, and nothing in it changed since
-	 * synced_modseq (a change makes the sync load it first). */
+	 * loaded, a segment's slots hold garbage (never touched: SELECT costs no page of them)
+	 * and nothing in it changed since synced_modseq (a change makes the sync load it
+	 * first). Whoever reads the arrays loads what it reads first. */
 	struct imap_view_seg *segs;
 	size_t seg_count, seg_alloc;
 	uint32_t select_uidnext; /* UIDNEXT at SELECT: messages from it on came later */
@@ -110,19 +110,29 @@ ssize_t imap_view_find_from(struct imap_view *view, uint32_t uid, size_t *hint);
 
 /* Make the arrays hold the real values (uids, flags, keywords, MODSEQ) of the messages at
  * indexes [lo, hi) / of every message / of the messages whose UIDs are in [uid_lo, uid_hi] /
- * of every message that may have \Deleted / of the sorted indexes idx[0..n). A chunk is read
+ * of the sorted indexes idx[0..n). A chunk is read
  * once per view. 0, or -1 with *error_r (the store failed, or a chunk no longer adds up:
  * kura check). The last message is always loaded. */
 int imap_view_load_range(struct imap_view *view, size_t lo, size_t hi, const char **error_r);
 int imap_view_load_all(struct imap_view *view, const char **error_r);
 int imap_view_load_uids(struct imap_view *view, uint32_t uid_lo, uint32_t uid_hi,
 			const char **error_r);
-int imap_view_load_deleted(struct imap_view *view, const char **error_r);
 int imap_view_load_indexes(struct imap_view *view, const uint32_t *idx, size_t n,
 			   const char **error_r);
 /* The index of the first message without \Seen (loading what it needs), -1 if there is
  * none or on error (logged). */
 ssize_t imap_view_first_unseen(struct imap_view *view);
+/* The UIDs of the messages with \Deleted (EXPUNGE, CLOSE), into uids_r (room for
+ * view->count), ascending; only the chunks whose count says they have one are read. The
+ * number, or -1 with *error_r. */
+ssize_t imap_view_deleted_uids(struct imap_view *view, uint32_t *uids_r, const char **error_r);
+/* A UID set (not "$") as sorted distinct indexes from pool, its chunks loaded (a UID set is
+ * never invalid: it names the messages present in it). 0, or -1 with *error_r. */
+struct imap_seqset;
+struct pool;
+int imap_view_resolve_uids(struct imap_view *view, const struct imap_seqset *set,
+			   struct pool *pool, uint32_t **idx_r, size_t *count_r,
+			   const char **error_r);
 
 /* This session changed a message's flags itself (and reports it itself): take the new state
  * without marking it for an untagged FETCH. */
