@@ -85,10 +85,11 @@ int store_failed(struct store *store, const char **error_r)
  * flags, keywords and MODSEQ move there from the message rows (store_state_migrate), and
  * message_modseq goes (msgstate.max_modseq serves "changed since"). A STORE then rewrites a
  * few BLOBs instead of every row it touches and the index behind it.
- * Version 7: msgstate.messages, unseen and deleted, each chunk's counts, kept by every write
- * of the chunk and placed before its data (reading them never touches the BLOB's overflow
- * pages): SELECT opens a view from the counts and decodes a chunk only when it is used
- * (store_state_migrate_counts, imap/imap-view.c).
+ * Version 7: msgcount, each msgstate chunk's counts (messages, unseen, deleted, max_modseq),
+ * written with the chunk: SELECT opens a view from them and decodes a chunk only when it is
+ * used (store_state_migrate_counts, imap/imap-view.c). A table of its own: columns of
+ * msgstate would not do, since stepping through a WITHOUT ROWID table compares whole keys
+ * and so reads every row's BLOB with its overflow pages (90 page reads for 100k messages).
  * A NULL entry is a migration in C: store_migration_fns[i]. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
@@ -222,14 +223,21 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
 				 " VALUES (?1, ?2, ?3)",
-	[STMT_STATE_LIST] = "SELECT chunk, data FROM msgstate WHERE mailbox_id = ?1"
-			    " AND max_modseq > ?2 ORDER BY chunk",
+	/* the chunks changed after ?2 found in msgcount: a scan of msgstate itself would read
+	 * every BLOB (see version 7) */
+	[STMT_STATE_LIST] = "SELECT s.chunk, s.data FROM msgcount c JOIN msgstate s"
+			    " ON s.mailbox_id = c.mailbox_id AND s.chunk = c.chunk"
+			    " WHERE c.mailbox_id = ?1 AND c.max_modseq > ?2 ORDER BY c.chunk",
 	[STMT_STATE_GET] = "SELECT data FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
-	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq,"
-			   " messages, unseen, deleted, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq, data)"
+			   " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_COUNT_SET] = "INSERT OR REPLACE INTO msgcount (mailbox_id, chunk, max_modseq, messages,"
+			   " unseen, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_COUNT_DELETE] = "DELETE FROM msgcount WHERE mailbox_id = ?1 AND chunk = ?2",
+	[STMT_COUNT_DROP] = "DELETE FROM msgcount WHERE mailbox_id = ?1",
 	[STMT_STATE_DELETE] = "DELETE FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
 	[STMT_STATE_DROP] = "DELETE FROM msgstate WHERE mailbox_id = ?1",
-	[STMT_STATE_SUMMARY] = "SELECT chunk, messages, unseen, deleted, max_modseq FROM msgstate"
+	[STMT_STATE_SUMMARY] = "SELECT chunk, messages, unseen, deleted, max_modseq FROM msgcount"
 			       " WHERE mailbox_id = ?1 ORDER BY chunk",
 	[STMT_EXPUNGED_RANGE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND uid >= ?2"
 				" AND uid < ?3 AND modseq > ?4 ORDER BY uid",

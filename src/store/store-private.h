@@ -65,6 +65,9 @@ enum store_stmt {
 	STMT_STATE_DELETE,
 	STMT_STATE_DROP,
 	STMT_STATE_SUMMARY,
+	STMT_COUNT_SET,
+	STMT_COUNT_DELETE,
+	STMT_COUNT_DROP,
 	STMT_EXPUNGED_RANGE,
 	STMT_INDEX_INSERT,
 	STMT_INDEX_DONE,
@@ -352,7 +355,7 @@ int store_state_get(struct store *store, uint64_t mailbox_id, uint32_t uid,
 int store_state_drop(struct store *store, uint64_t mailbox_id);
 /* Schema version 6: msgstate from the rows' columns, which go. */
 int store_state_migrate(struct store *store);
-/* Schema version 7: msgstate gets each chunk's counts (store_chunk_info) before its data. */
+/* Schema version 7: msgcount, each chunk's counts (store_chunk_info), from the chunks. */
 int store_state_migrate_counts(struct store *store);
 /* store_check: compare a mailbox's chunks with its rows (inside a transaction, after
  * store_state_flush). With repair, rewrite them: an entry per row, entries without a row and

@@ -356,11 +356,27 @@ static void state_forget(struct store *store, uint64_t mailbox_id)
 	s->last = s->prev = 0;
 }
 
-/* v6_set: the schema 6 migration writes the chunks of its own table layout through it (no
- * counts); NULL: STMT_STATE_SET. */
+/* A chunk's counts (msgcount, schema 7), written with the chunk. */
+static int state_count_write(struct store *store, uint64_t mailbox_id,
+			     const struct store_chunk_info *info)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_COUNT_SET);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	sqlite3_bind_int64(stmt, 2, info->chunk);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)info->max_modseq);
+	sqlite3_bind_int64(stmt, 4, info->messages);
+	sqlite3_bind_int64(stmt, 5, info->unseen);
+	sqlite3_bind_int64(stmt, 6, info->deleted);
+	return store_stmt_run(store, stmt, "writing message counts");
+}
+
+/* counts: write msgcount too (not in the schema 6 migration, which runs before the table
+ * exists; version 7's step counts every chunk) */
 static int state_write(struct store *store, uint64_t mailbox_id, uint32_t chunk,
 		       const struct store_msg *msgs, size_t count, unsigned char **buf,
-		       size_t *buf_size, sqlite3_stmt *v6_set)
+		       size_t *buf_size, bool counts)
 {
 	sqlite3_stmt *stmt;
 	if (count * STATE_ENTRY_MAX > *buf_size) {
@@ -375,30 +391,27 @@ static int state_write(struct store *store, uint64_t mailbox_id, uint32_t chunk,
 			return -1;
 		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 		sqlite3_bind_int64(stmt, 2, chunk);
-		return store_stmt_run(store, stmt, "writing message state");
-	}
-	if (v6_set != NULL) {
-		sqlite3_bind_int64(v6_set, 1, (sqlite3_int64)mailbox_id);
-		sqlite3_bind_int64(v6_set, 2, chunk);
-		sqlite3_bind_int64(v6_set, 3, (sqlite3_int64)info.max_modseq);
-		sqlite3_bind_blob(v6_set, 4, *buf, (int)len, SQLITE_STATIC);
-		int r = sqlite3_step(v6_set);
-		sqlite3_reset(v6_set);
-		sqlite3_clear_bindings(v6_set);
-		return r == SQLITE_DONE ? 0 : store_fail_sql(store, NULL, "writing message state");
+		if (store_stmt_run(store, stmt, "writing message state") < 0)
+			return -1;
+		if (!counts)
+			return 0;
+		if ((stmt = store_stmt(store, STMT_COUNT_DELETE)) == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+		sqlite3_bind_int64(stmt, 2, chunk);
+		return store_stmt_run(store, stmt, "writing message counts");
 	}
 	if ((stmt = store_stmt(store, STMT_STATE_SET)) == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 	sqlite3_bind_int64(stmt, 2, chunk);
 	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)info.max_modseq);
-	sqlite3_bind_int64(stmt, 4, info.messages);
-	sqlite3_bind_int64(stmt, 5, info.unseen);
-	sqlite3_bind_int64(stmt, 6, info.deleted);
-	sqlite3_bind_blob(stmt, 7, *buf, (int)len, SQLITE_STATIC);
+	sqlite3_bind_blob(stmt, 4, *buf, (int)len, SQLITE_STATIC);
 	int r = store_stmt_run(store, stmt, "writing message state");
 	sqlite3_clear_bindings(stmt);
-	return r;
+	if (r < 0 || !counts)
+		return r;
+	return state_count_write(store, mailbox_id, &info);
 }
 
 int store_state_flush(struct store *store)
@@ -411,7 +424,7 @@ int store_state_flush(struct store *store)
 		struct store_state_chunk *c = &s->c[i];
 		if (c->dirty)
 			ret = state_write(store, c->mailbox_id, c->chunk, c->msgs, c->count, &buf,
-					  &buf_size, NULL);
+					  &buf_size, true);
 	}
 	free(buf);
 	store_state_clear(store);
@@ -420,23 +433,36 @@ int store_state_flush(struct store *store)
 
 /* ---- whole mailboxes ---- */
 
-int store_state_drop(struct store *store, uint64_t mailbox_id)
+static int state_drop(struct store *store, uint64_t mailbox_id, bool counts)
 {
 	state_forget(store, mailbox_id);
 	sqlite3_stmt *stmt = store_stmt(store, STMT_STATE_DROP);
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
-	return store_stmt_run(store, stmt, "dropping message state");
+	if (store_stmt_run(store, stmt, "dropping message state") < 0)
+		return -1;
+	if (!counts)
+		return 0;
+	if ((stmt = store_stmt(store, STMT_COUNT_DROP)) == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	return store_stmt_run(store, stmt, "dropping message counts");
 }
 
-/* Write msgs (ascending) as the mailbox's chunks, replacing all it had. */
+int store_state_drop(struct store *store, uint64_t mailbox_id)
+{
+	return state_drop(store, mailbox_id, true);
+}
+
+/* Write msgs (ascending) as the mailbox's chunks, replacing all it had (counts: and their
+ * counts, see state_write). */
 static int state_write_all(struct store *store, uint64_t mailbox_id, const struct store_msg *msgs,
-			   size_t count, sqlite3_stmt *v6_set)
+			   size_t count, bool counts)
 {
 	unsigned char *buf = NULL;
 	size_t buf_size = 0;
-	if (store_state_drop(store, mailbox_id) < 0)
+	if (state_drop(store, mailbox_id, counts) < 0)
 		return -1;
 	int ret = 0;
 	for (size_t i = 0; i < count && ret == 0;) {
@@ -445,7 +471,7 @@ static int state_write_all(struct store *store, uint64_t mailbox_id, const struc
 		while (j < count && msgs[j].uid / STORE_STATE_UIDS == chunk)
 			j++;
 		ret = state_write(store, mailbox_id, chunk, msgs + i, j - i, &buf, &buf_size,
-				  v6_set);
+				  counts);
 		i = j;
 	}
 	free(buf);
@@ -485,6 +511,19 @@ static int state_row_uids(struct store *store, uint64_t mailbox_id, uint32_t **u
 	return 0;
 }
 
+/* One integer from sql with ?1 = id. */
+static int store_exec_count(struct store *store, const char *sql, uint64_t id, int64_t *v_r)
+{
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, "counting");
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	int r = sqlite3_step(stmt);
+	*v_r = r == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	return r == SQLITE_ROW ? 0 : store_fail_sql(store, NULL, "counting");
+}
+
 /* Every decodable chunk of a mailbox into c; *damaged_r counts the chunks that were not,
  * *miscounted_r those whose counts (schema 7) disagree with their entries. */
 static int state_load_all(struct store *store, uint64_t mailbox_id,
@@ -493,11 +532,23 @@ static int state_load_all(struct store *store, uint64_t mailbox_id,
 	sqlite3_stmt *stmt;
 	*damaged_r = 0;
 	*miscounted_r = 0;
+	/* a chunk without its count row, or the reverse, is miscounted too */
 	if (sqlite3_prepare_v2(store->db,
-			       "SELECT chunk, data, messages, unseen, deleted, max_modseq"
-			       " FROM msgstate WHERE mailbox_id = ?1 ORDER BY chunk",
+			       "SELECT s.chunk, s.data, c.messages, c.unseen, c.deleted, c.max_modseq"
+			       " FROM msgstate s LEFT JOIN msgcount c"
+			       " ON c.mailbox_id = s.mailbox_id AND c.chunk = s.chunk"
+			       " WHERE s.mailbox_id = ?1 ORDER BY s.chunk",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return store_fail_sql(store, NULL, "reading message state");
+	int64_t orphan_counts = 0;
+	if (store_exec_count(store, "SELECT COUNT(*) FROM msgcount c WHERE mailbox_id = ?1 AND"
+				    " NOT EXISTS (SELECT 1 FROM msgstate s WHERE s.mailbox_id ="
+				    " c.mailbox_id AND s.chunk = c.chunk)",
+			     mailbox_id, &orphan_counts) < 0) {
+		sqlite3_finalize(stmt);
+		return -1;
+	}
+	*miscounted_r = (size_t)orphan_counts;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 	int r;
 	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -512,7 +563,8 @@ static int state_load_all(struct store *store, uint64_t mailbox_id,
 		struct store_chunk_info info = { .chunk = chunk };
 		for (size_t i = before; i < c->count; i++)
 			state_count(&c->msgs[i], &info);
-		if (info.messages != (uint64_t)sqlite3_column_int64(stmt, 2) ||
+		if (sqlite3_column_type(stmt, 2) == SQLITE_NULL ||
+		    info.messages != (uint64_t)sqlite3_column_int64(stmt, 2) ||
 		    info.unseen != (uint64_t)sqlite3_column_int64(stmt, 3) ||
 		    info.deleted != (uint64_t)sqlite3_column_int64(stmt, 4) ||
 		    info.max_modseq != (uint64_t)sqlite3_column_int64(stmt, 5))
@@ -573,7 +625,7 @@ int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 	int ret = 0;
 	if (repair && (sum->missing > 0 || sum->extra > 0 || sum->damaged > 0 ||
 		       sum->stray_keywords > 0 || sum->miscounted > 0))
-		ret = state_write_all(store, mailbox_id, want, nuids, NULL);
+		ret = state_write_all(store, mailbox_id, want, nuids, true);
 	free(want);
 	free(uids);
 	free(have.msgs);
@@ -582,11 +634,10 @@ int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 
 /* Schema version 6 (store-db.c), one self-contained step in the migration's transaction: the
  * chunks are built from the rows' flags, keywords and MODSEQ columns, which then go, with the
- * index on MODSEQ (the chunks' max_modseq serves "changed since"). The chunks are written
- * in version 6's layout (without the counts of version 7, which follows). */
+ * index on MODSEQ (the chunks' max_modseq serves "changed since"). */
 int store_state_migrate(struct store *store)
 {
-	sqlite3_stmt *mbs, *rows, *set;
+	sqlite3_stmt *mbs, *rows;
 	if (store_exec(store, "CREATE TABLE msgstate ("
 			      " mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
 			      " chunk INTEGER NOT NULL,"
@@ -594,21 +645,13 @@ int store_state_migrate(struct store *store)
 			      " data BLOB NOT NULL,"
 			      " PRIMARY KEY (mailbox_id, chunk)) WITHOUT ROWID;") < 0)
 		return -1;
-	if (sqlite3_prepare_v2(store->db,
-			       "INSERT INTO msgstate (mailbox_id, chunk, max_modseq, data)"
-			       " VALUES (?1, ?2, ?3, ?4)",
-			       -1, &set, NULL) != SQLITE_OK)
-		return store_fail_sql(store, NULL, "writing message state");
-	if (sqlite3_prepare_v2(store->db, "SELECT id FROM mailbox", -1, &mbs, NULL) != SQLITE_OK) {
-		sqlite3_finalize(set);
+	if (sqlite3_prepare_v2(store->db, "SELECT id FROM mailbox", -1, &mbs, NULL) != SQLITE_OK)
 		return store_fail_sql(store, NULL, "listing mailboxes");
-	}
 	if (sqlite3_prepare_v2(store->db,
 			       "SELECT uid, flags, keywords, modseq FROM message"
 			       " WHERE mailbox_id = ?1 ORDER BY uid",
 			       -1, &rows, NULL) != SQLITE_OK) {
 		sqlite3_finalize(mbs);
-		sqlite3_finalize(set);
 		return store_fail_sql(store, NULL, "listing messages");
 	}
 	struct store_state_chunk all = { 0 };
@@ -630,13 +673,12 @@ int store_state_migrate(struct store *store)
 		if (r != SQLITE_DONE)
 			ret = store_fail_sql(store, NULL, "listing messages");
 		else
-			ret = state_write_all(store, id, all.msgs, all.count, set);
+			ret = state_write_all(store, id, all.msgs, all.count, false);
 	}
 	if (ret == 0 && r != SQLITE_DONE)
 		ret = store_fail_sql(store, NULL, "listing mailboxes");
 	sqlite3_finalize(rows);
 	sqlite3_finalize(mbs);
-	sqlite3_finalize(set);
 	free(all.msgs);
 	if (ret < 0)
 		return -1;
@@ -646,67 +688,46 @@ int store_state_migrate(struct store *store)
 				 "ALTER TABLE message DROP COLUMN modseq;");
 }
 
-/* Schema version 7 (store-db.c): each chunk's counts as columns before its data, so that a
- * view opens from a few bytes per chunk (store_mailbox_chunks). The table is rebuilt (columns
- * added by ALTER would follow the BLOB, and reading them would read the BLOB's pages); a
- * damaged chunk is copied with counts 0 for kura check to find (it is damaged anyway). */
+/* Schema version 7 (store-db.c): msgcount, each chunk's counts, from the chunks. A damaged
+ * chunk gets no row (kura check reports it, --repair rewrites both). */
 int store_state_migrate_counts(struct store *store)
 {
-	sqlite3_stmt *old, *set;
-	if (store_exec(store, "ALTER TABLE msgstate RENAME TO msgstate_v6;"
-			      "CREATE TABLE msgstate ("
+	sqlite3_stmt *rows;
+	/* IF NOT EXISTS and emptied: a store copied back by hand to an older schema number */
+	if (store_exec(store, "CREATE TABLE IF NOT EXISTS msgcount ("
 			      " mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
 			      " chunk INTEGER NOT NULL,"
 			      " max_modseq INTEGER NOT NULL,"
 			      " messages INTEGER NOT NULL,"
 			      " unseen INTEGER NOT NULL,"
 			      " deleted INTEGER NOT NULL,"
-			      " data BLOB NOT NULL,"
-			      " PRIMARY KEY (mailbox_id, chunk)) WITHOUT ROWID;") < 0)
+			      " PRIMARY KEY (mailbox_id, chunk)) WITHOUT ROWID;"
+			      "DELETE FROM msgcount;") < 0)
 		return -1;
-	if (sqlite3_prepare_v2(store->db,
-			       "SELECT mailbox_id, chunk, max_modseq, data FROM msgstate_v6", -1,
-			       &old, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store->db, "SELECT mailbox_id, chunk, data FROM msgstate", -1, &rows,
+			       NULL) != SQLITE_OK)
 		return store_fail_sql(store, NULL, "reading message state");
-	if (sqlite3_prepare_v2(store->db,
-			       "INSERT INTO msgstate (mailbox_id, chunk, max_modseq, messages,"
-			       " unseen, deleted, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-			       -1, &set, NULL) != SQLITE_OK) {
-		sqlite3_finalize(old);
-		return store_fail_sql(store, NULL, "writing message state");
-	}
 	struct store_state_chunk c = { 0 };
 	int r, ret = 0;
-	while (ret == 0 && (r = sqlite3_step(old)) == SQLITE_ROW) {
-		uint32_t chunk = (uint32_t)sqlite3_column_int64(old, 1);
-		const void *data = sqlite3_column_blob(old, 3);
-		int len = sqlite3_column_bytes(old, 3);
-		struct store_chunk_info info = { .chunk = chunk };
+	while (ret == 0 && (r = sqlite3_step(rows)) == SQLITE_ROW) {
+		uint64_t mailbox_id = (uint64_t)sqlite3_column_int64(rows, 0);
+		uint32_t chunk = (uint32_t)sqlite3_column_int64(rows, 1);
 		c.count = 0;
-		if (state_decode(store, chunk, data, (size_t)len, 0, state_chunk_push, &c) > 0) {
-			for (size_t i = 0; i < c.count; i++)
-				state_count(&c.msgs[i], &info);
+		if (state_decode(store, chunk, sqlite3_column_blob(rows, 2),
+				 (size_t)sqlite3_column_bytes(rows, 2), 0, state_chunk_push, &c) <= 0) {
+			store_clear_error(store);
+			continue;
 		}
-		store_clear_error(store);
-		sqlite3_bind_int64(set, 1, sqlite3_column_int64(old, 0));
-		sqlite3_bind_int64(set, 2, chunk);
-		sqlite3_bind_int64(set, 3, sqlite3_column_int64(old, 2));
-		sqlite3_bind_int64(set, 4, info.messages);
-		sqlite3_bind_int64(set, 5, info.unseen);
-		sqlite3_bind_int64(set, 6, info.deleted);
-		sqlite3_bind_blob(set, 7, data != NULL ? data : "", len, SQLITE_TRANSIENT);
-		if (sqlite3_step(set) != SQLITE_DONE)
-			ret = store_fail_sql(store, NULL, "writing message state");
-		sqlite3_reset(set);
+		struct store_chunk_info info = { .chunk = chunk };
+		for (size_t i = 0; i < c.count; i++)
+			state_count(&c.msgs[i], &info);
+		ret = state_count_write(store, mailbox_id, &info);
 	}
 	if (ret == 0 && r != SQLITE_DONE)
 		ret = store_fail_sql(store, NULL, "reading message state");
-	sqlite3_finalize(old);
-	sqlite3_finalize(set);
+	sqlite3_finalize(rows);
 	free(c.msgs);
-	if (ret < 0)
-		return -1;
-	return store_exec(store, "DROP TABLE msgstate_v6;");
+	return ret;
 }
 
 /* ---- a view's reads (imap/imap-view.c) ---- */

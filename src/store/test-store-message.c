@@ -1205,7 +1205,7 @@ static void test_chunk_counts(void)
 	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "UPDATE msgstate SET unseen = 7 WHERE chunk = 0", NULL, NULL,
+	CHECK(sqlite3_exec(db, "UPDATE msgcount SET unseen = 7 WHERE chunk = 0", NULL, NULL,
 			   NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	store = open_store();

@@ -428,7 +428,7 @@ static void test_migrate_v4(void)
 	}
 	CHECK(sql_int(store, "SELECT version FROM schema_version") == 7);
 	/* version 7 counted the chunks version 6 wrote: one message is \Seen */
-	CHECK(sql_int(store, "SELECT SUM(messages) - SUM(unseen) FROM msgstate") == 1);
+	CHECK(sql_int(store, "SELECT SUM(messages) - SUM(unseen) FROM msgcount") == 1);
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM body WHERE search_state = 1") == 2);
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM body WHERE sent_date IS NOT NULL") == 1);
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "会議")), "1");

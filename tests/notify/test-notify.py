@@ -272,10 +272,12 @@ def state_set_flags(db, mid, uid, add, modseq):
         if b & 0x20:
             out += put_varint(e[3])
         nxt, prev = e[0] + 1, e[2]
-    # schema 7: the chunk's counts are kept with it (a lazily loaded view trusts them)
-    db.execute("UPDATE msgstate SET data = ?, max_modseq = max(max_modseq, ?), messages = ?,"
-               " unseen = ?, deleted = ? WHERE mailbox_id = ? AND chunk = ?",
-               (bytes(out), modseq, len(entries), sum(1 for e in entries if not e[1] & 1),
+    db.execute("UPDATE msgstate SET data = ?, max_modseq = max(max_modseq, ?)"
+               " WHERE mailbox_id = ? AND chunk = ?", (bytes(out), modseq, mid, chunk))
+    # schema 7: the chunk's counts go with it (a lazily loaded view trusts them)
+    db.execute("UPDATE msgcount SET max_modseq = max(max_modseq, ?), messages = ?, unseen = ?,"
+               " deleted = ? WHERE mailbox_id = ? AND chunk = ?",
+               (modseq, len(entries), sum(1 for e in entries if not e[1] & 1),
                 sum(1 for e in entries if e[1] & 8), mid, chunk))
 
 
