@@ -53,6 +53,8 @@ struct mail_user {
 	bool index_queued;
 	uint64_t index_after;           /* loop_now() from which the indexer may run */
 	struct mail_user *index_prev, *index_next;
+	struct loop_timer *unlink_timer; /* store_unlink_pending at the next loop turn */
+	ssize_t unlink_left;             /* what the last slice left queued */
 };
 
 struct mail_session {
@@ -186,6 +188,30 @@ static void mail_user_changed(void *ctx, uint64_t mailbox_id)
 	mail_index_enqueue(ctx);
 }
 
+/* Bodies dropped by an expunge are unlinked after the tagged reply went out, a slice per loop
+ * turn (each slice holds the store's write lock), so other sessions are served in between. */
+#define MAIL_UNLINK_SLICE 1024
+
+static void mail_unlink_run(void *ctx)
+{
+	struct mail_user *u = ctx;
+	u->unlink_timer = NULL;
+	ssize_t left = store_unlink_pending(u->store, MAIL_UNLINK_SLICE);
+	/* no progress (a sliced SEARCH holds a statement) or an error: again a little later */
+	uint64_t delay = left < 0 || left == u->unlink_left ? 100 : 0;
+	u->unlink_left = left;
+	if (left != 0)
+		u->unlink_timer = loop_timer_add(u->mp->loop, delay, mail_unlink_run, u);
+}
+
+static void mail_unlink_queued(void *ctx)
+{
+	struct mail_user *u = ctx;
+	/* a 0 ms timer runs after the next epoll_wait: the reply is written by then */
+	if (u->unlink_timer == NULL)
+		u->unlink_timer = loop_timer_add(u->mp->loop, 0, mail_unlink_run, u);
+}
+
 static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 {
 	struct hash_node *n = hash_find(&mp->users, name);
@@ -209,6 +235,7 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	u->store = store;
 	u->refs = 1;
 	u->mp = mp;
+	store_set_unlink_hook(store, mail_unlink_queued, u);
 	u->node.key = u->name;
 	hash_insert(&mp->users, &u->node);
 	u->listener = (struct store_listener){.changed = mail_user_changed, .ctx = u};
@@ -282,7 +309,8 @@ static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
 	hash_remove(&mp->users, &u->node);
 	mail_index_dequeue(u);
 	store_listener_remove(u->store, &u->listener);
-	store_close(&u->store);
+	loop_timer_remove(&u->unlink_timer);
+	store_close(&u->store); /* unlinks what is still queued */
 	free(u->name);
 	free(u);
 }

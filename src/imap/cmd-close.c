@@ -16,13 +16,14 @@ int cmd_close(struct imap_cmd *cmd)
 	}
 	struct imap_view *v = s->view;
 	if (strcasecmp(cmd->name, "CLOSE") == 0 && !v->readonly) {
+		/* only the chunks whose count has a \Deleted message are read */
 		uint32_t *uids = xcalloc(v->count ? v->count : 1, sizeof(uint32_t));
-		size_t n = 0;
-		for (size_t i = 0; i < v->count; i++)
-			if (v->flags[i] & STORE_FLAG_DELETED)
-				uids[n++] = v->uids[i];
 		const char *err;
-		if (n > 0 && store_expunge(s->store, v->mb.id, uids, n, NULL, NULL, &err) < 0)
+		ssize_t n = imap_view_deleted_uids(v, uids, &err);
+		if (n < 0)
+			log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
+		else if (n > 0 &&
+			 store_expunge(s->store, v->mb.id, uids, (size_t)n, NULL, NULL, &err) < 0)
 			log_error("session %s: CLOSE expunge failed: %s", s->session_id, err);
 		free(uids);
 	}

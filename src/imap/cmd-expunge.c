@@ -6,6 +6,7 @@
 #include "imap-seqset.h"
 #include "imap-session-private.h"
 #include "imap-view.h"
+#include "lib/log.h"
 
 static int expunge_count_cb(void *ctx, uint32_t uid)
 {
@@ -28,7 +29,8 @@ int cmd_expunge(struct imap_cmd *cmd)
 		return 1;
 	}
 	uint32_t *idx = NULL;
-	size_t n = v->count;
+	size_t n = v->count, k = 0;
+	uint32_t *uids = pool_alloc_array(cmd->pool, n ? n : 1, sizeof(uint32_t));
 	if (cmd->uid) {
 		struct imap_seqset set;
 		const char *err;
@@ -39,13 +41,20 @@ int cmd_expunge(struct imap_cmd *cmd)
 			return 1;
 		}
 		imap_session_seqset_resolve(s, &set, true, cmd->pool, &idx, &n, &bad);
-	}
-	uint32_t *uids = pool_alloc_array(cmd->pool, n ? n : 1, sizeof(uint32_t));
-	size_t k = 0;
-	for (size_t j = 0; j < n; j++) {
-		size_t i = idx != NULL ? idx[j] : j;
-		if (v->flags[i] & STORE_FLAG_DELETED)
-			uids[k++] = v->uids[i];
+		for (size_t j = 0; j < n; j++) {
+			if (v->flags[idx[j]] & STORE_FLAG_DELETED)
+				uids[k++] = v->uids[idx[j]];
+		}
+	} else {
+		/* only the chunks whose count has a \Deleted message are read */
+		const char *err;
+		ssize_t r = imap_view_deleted_uids(v, uids, &err);
+		if (r < 0) {
+			log_error("session %s: EXPUNGE: %s", s->session_id, err);
+			imap_cmd_reply(cmd, "NO", "SERVERBUG", "Expunge failed");
+			return 1;
+		}
+		k = (size_t)r;
 	}
 	const char *err;
 	size_t expunged = 0;

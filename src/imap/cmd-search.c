@@ -220,6 +220,14 @@ int cmd_search(struct imap_cmd *cmd)
 	/* IMAP4rev2 answers ESEARCH always (RFC 9051 7.3.4), IMAP4rev1 when RETURN asked */
 	st->esearch = s->enabled_rev2 || st->q.has_return;
 	st->ret = st->q.has_return ? st->q.ret : IMAP_SEARCH_RET_ALL;
+	/* the program may test any message's flags and sequence number: every chunk */
+	if (imap_view_load_all(v, &err) < 0) {
+		log_error("session %s: SEARCH: %s", s->session_id, err);
+		if (st->ret & IMAP_SEARCH_RET_SAVE)
+			imap_session_saved_set(s, NULL, 0);
+		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Search failed");
+		return 1;
+	}
 	imap_search_resolve(&st->q, v->uids, v->flags, IMAP_VIEW_RECENT, v->count, s->saved_uids,
 			    s->saved_count, cmd->pool);
 	if (store_search_begin(s->store, v->mb.id, st->q.root, &st->search, &err) < 0) {

@@ -171,13 +171,15 @@ static uint32_t select_set_next(struct select_set_walk *w)
 /* RFC 7162 3.2.5.2: the highest UID up to which the client knows every expunge: the pairs are
  * compared in order with the mailbox as loaded, up to the first that does not match. At most
  * one step per message of the mailbox, whatever the sets' sizes. */
-static uint32_t select_seq_match(const struct select_qresync *q, const struct imap_view *v)
+static uint32_t select_seq_match(const struct select_qresync *q, struct imap_view *v)
 {
+	const char *err;
 	struct select_set_walk seqs = {.set = &q->known_seqs};
 	struct select_set_walk uids = {.set = &q->known_seq_uids};
 	uint32_t known_upto = 0, seq, uid;
 	while ((seq = select_set_next(&seqs)) != 0 && (uid = select_set_next(&uids)) != 0) {
-		if (seq > v->count || v->uids[seq - 1] != uid)
+		if (seq > v->count || imap_view_load_range(v, seq - 1, seq, &err) < 0 ||
+		    v->uids[seq - 1] != uid)
 			break;
 		known_upto = uid;
 	}
@@ -246,9 +248,16 @@ static int select_qresync_fetch(struct imap_cmd *cmd)
 static int select_qresync(struct imap_cmd *cmd, struct select_state *st)
 {
 	struct imap_view *v = cmd->session->view;
+	const char *err;
 	if (st->q.uidvalidity != v->mb.uidvalidity) {
 		/* 3.2.5: ignore the rest, as if nothing changed */
 		select_reply(cmd, st->examine);
+		return 1;
+	}
+	/* the FETCHes below look at every message's MODSEQ */
+	if (imap_view_load_all(v, &err) < 0) {
+		log_error("session %s: QRESYNC: %s", cmd->session->session_id, err);
+		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot read the mailbox");
 		return 1;
 	}
 	if (st->q.has_known_uids) {
@@ -337,15 +346,14 @@ int cmd_select(struct imap_cmd *cmd)
 	if (!s->enabled_rev2) {
 		/* IMAP4rev1: RECENT (RFC 9051 dropped it) and the first unseen message */
 		buf_printf(&out, "* %zu RECENT\r\n", view->recent_count);
-		for (size_t i = 0; i < view->count; i++) {
-			if ((view->flags[i] & STORE_FLAG_SEEN) == 0) {
-				buf_printf(&out, "* OK [UNSEEN %zu] First unseen message\r\n", i + 1);
-				break;
-			}
-		}
+		/* from the chunks' counts: only the chunk holding it is read */
+		ssize_t unseen = imap_view_first_unseen(view);
+		if (unseen >= 0)
+			buf_printf(&out, "* OK [UNSEEN %zd] First unseen message\r\n", unseen + 1);
 	}
-	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", mb.uidvalidity);
-	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n", mb.uidnext);
+	/* the view's mailbox row: read with the counts it reports (one snapshot) */
+	buf_printf(&out, "* OK [UIDVALIDITY %u] UIDs valid\r\n", view->mb.uidvalidity);
+	buf_printf(&out, "* OK [UIDNEXT %u] Predicted next UID\r\n", view->mb.uidnext);
 	/* RFC 7162 3.1.2.1: once CONDSTORE is enabled; never NOMODSEQ (3.1.2.2): every kura
 	 * mailbox keeps MODSEQs, at least 1 (store.h) */
 	if (s->condstore)

@@ -153,7 +153,7 @@ static int sort_run(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->session;
 	struct sort_state *st = cmd->state;
-	const struct imap_view *v = s->view;
+	struct imap_view *v = s->view;
 	const char *err;
 	if (st->search != NULL) {
 		int r = store_search_run(st->search, SORT_SLICE_MS, sort_collect, cmd, &err);
@@ -218,6 +218,12 @@ int cmd_sort(struct imap_cmd *cmd)
 	st->ret = st->q.search.ret;
 	if (st->q.search.has_modseq)
 		imap_session_enable_condstore(s); /* RFC 7162 3.1: a CONDSTORE enabling command */
+	/* the program may test any message's flags and sequence number: every chunk */
+	if (imap_view_load_all(v, &err) < 0) {
+		log_error("session %s: SORT: %s", s->session_id, err);
+		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot read the mailbox");
+		return 1;
+	}
 	imap_search_resolve(&st->q.search, v->uids, v->flags, IMAP_VIEW_RECENT, v->count,
 			    s->saved_uids, s->saved_count, cmd->pool);
 	cmd->state = st;

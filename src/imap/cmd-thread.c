@@ -100,7 +100,7 @@ static int thread_run(struct imap_cmd *cmd)
 {
 	struct imap_session *s = cmd->session;
 	struct thread_state *st = cmd->state;
-	const struct imap_view *v = s->view;
+	struct imap_view *v = s->view;
 	const char *err;
 	if (st->search != NULL) {
 		int r = store_search_run(st->search, THREAD_SLICE_MS, thread_collect, cmd, &err);
@@ -162,6 +162,13 @@ int cmd_thread(struct imap_cmd *cmd)
 	/* RFC 7162 3.1.9: THREAD answers are unchanged by MODSEQ, which still enables CONDSTORE */
 	if (st->q.search.has_modseq)
 		imap_session_enable_condstore(s);
+	/* the program may test any message's flags and sequence number: every chunk */
+	if (imap_view_load_all(v, &err) < 0) {
+		buf_free(&st->text);
+		log_error("session %s: THREAD: %s", s->session_id, err);
+		imap_cmd_reply(cmd, "NO", "SERVERBUG", "Cannot read the mailbox");
+		return 1;
+	}
 	imap_search_resolve(&st->q.search, v->uids, v->flags, IMAP_VIEW_RECENT, v->count,
 			    s->saved_uids, s->saved_count, cmd->pool);
 	cmd->state = st;

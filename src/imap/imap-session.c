@@ -197,9 +197,27 @@ int imap_session_seqset_resolve(struct imap_session *s, const struct imap_seqset
 				bool *bad_r)
 {
 	struct imap_view *v = s->view;
-	if (!set->is_saved)
-		return imap_seqset_resolve(set, v->uids, v->count, by_uid, pool, idx_r, count_r,
-					   bad_r);
+	if (!set->is_saved) {
+		/* the view reads the chunks the set touches (imap-view.h: a chunk not read yet
+		 * holds nothing): a UID set is resolved chunk by chunk, numbers need the count */
+		const char *err = NULL;
+		int r;
+		if (by_uid) {
+			*bad_r = false;
+			r = imap_view_resolve_uids(v, set, pool, idx_r, count_r, &err);
+		} else {
+			r = imap_seqset_resolve(set, NULL, v->count, false, pool, idx_r, count_r,
+						bad_r);
+			if (r == 0)
+				r = imap_view_load_indexes(v, *idx_r, *count_r, &err);
+		}
+		if (r < 0 && err != NULL) {
+			/* a damaged chunk (kura check): the command sees no message */
+			log_error("session %s: cannot read messages: %s", s->session_id, err);
+			*count_r = 0;
+		}
+		return r;
+	}
 	/* RFC 5182 2.1: "$" is the saved messages, never an error, even when empty */
 	*bad_r = false;
 	uint32_t *idx = pool_alloc_array(pool, s->saved_count ? s->saved_count : 1,

@@ -1,7 +1,12 @@
 /* imap-view.c: the session's picture of the selected mailbox. Traps: an expunge reported by
  * the store for a message this view has not announced yet (still pending as new) is simply
  * dropped from the pending list; EXPUNGE responses must use the sequence number at the moment
- * each is sent, so they are sent one by one from the lowest remaining index. */
+ * each is sent, so they are sent one by one from the lowest remaining index.
+ * Lazy loading: SELECT reads the store's per-chunk counts only; a chunk is decoded when an
+ * index or UID in it is first used. A chunk not loaded yet had no change since synced_modseq
+ * (the sync loads a chunk before applying a change to it), so it is rebuilt exactly as the
+ * view knows it: the store's entries below select_uidnext plus the UIDs expunged after
+ * synced_modseq (still in the view; queued as expunged at once). */
 #include "imap-view.h"
 
 #include <stdlib.h>
@@ -9,6 +14,7 @@
 
 #include "imap/imap-seqset.h"
 #include "lib/log.h"
+#include "lib/pool.h"
 #include "lib/xmalloc.h"
 
 /* dirty[] values */
@@ -31,8 +37,59 @@ static void view_grow(struct imap_view *v, size_t need)
 	v->alloc = alloc;
 }
 
+static struct imap_view_seg *view_seg_add(struct imap_view *v)
+{
+	if (v->seg_count == v->seg_alloc) {
+		v->seg_alloc = v->seg_alloc ? v->seg_alloc * 2 : 16;
+		v->segs = xrealloc(v->segs, v->seg_alloc * sizeof(*v->segs));
+	}
+	struct imap_view_seg *seg = &v->segs[v->seg_count++];
+	memset(seg, 0, sizeof(*seg));
+	return seg;
+}
+
+/* Index of the first segment whose chunk is >= chunk (seg_count if none). */
+static size_t view_seg_by_chunk(const struct imap_view *v, uint32_t chunk)
+{
+	size_t lo = 0, hi = v->seg_count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->segs[mid].chunk < chunk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index of the segment holding message index i (i < count). */
+static size_t view_seg_by_index(const struct imap_view *v, size_t i)
+{
+	size_t lo = 0, hi = v->seg_count;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v->segs[mid].first <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A new message at the end (the last segment is always loaded). */
 static void view_push(struct imap_view *v, const struct store_msg *m)
 {
+	uint32_t chunk = m->uid / STORE_CHUNK_UIDS;
+	struct imap_view_seg *last = v->seg_count > 0 ? &v->segs[v->seg_count - 1] : NULL;
+	if (last != NULL && last->chunk == chunk) {
+		last->count++;
+	} else {
+		last = view_seg_add(v);
+		last->chunk = chunk;
+		last->first = (uint32_t)v->count;
+		last->count = 1;
+		last->loaded = true;
+	}
 	view_grow(v, v->count + 1);
 	v->uids[v->count] = m->uid;
 	v->flags[v->count] = m->flags;
@@ -42,15 +99,263 @@ static void view_push(struct imap_view *v, const struct store_msg *m)
 	v->count++;
 }
 
-static int view_load_cb(void *ctx, const struct store_msg *m)
+static void view_expunge_queue(struct imap_view *v, size_t i);
+
+/* ---- loading a chunk ---- */
+
+struct view_load_ctx {
+	uint32_t bound; /* UIDs from here on are not in the view (select_uidnext) */
+	struct store_msg *msgs;
+	size_t count, alloc;
+	uint32_t *gone;
+	size_t gone_count, gone_alloc;
+};
+
+static int view_load_msg(void *ctx, const struct store_msg *m)
 {
-	view_push(ctx, m);
+	struct view_load_ctx *c = ctx;
+	if (m->uid >= c->bound)
+		return 0;
+	if (c->count == c->alloc) {
+		c->alloc = c->alloc ? c->alloc * 2 : 256;
+		c->msgs = xrealloc(c->msgs, c->alloc * sizeof(*c->msgs));
+	}
+	c->msgs[c->count++] = *m;
 	return 0;
 }
 
-ssize_t imap_view_find(const struct imap_view *v, uint32_t uid)
+static int view_load_gone(void *ctx, uint32_t uid)
 {
-	size_t lo = 0, hi = v->count;
+	struct view_load_ctx *c = ctx;
+	if (uid >= c->bound)
+		return 0;
+	if (c->gone_count == c->gone_alloc) {
+		c->gone_alloc = c->gone_alloc ? c->gone_alloc * 2 : 16;
+		c->gone = xrealloc(c->gone, c->gone_alloc * sizeof(*c->gone));
+	}
+	c->gone[c->gone_count++] = uid;
+	return 0;
+}
+
+/* Read segment k's chunk into the arrays (see the top of the file). */
+static int view_seg_load(struct imap_view *v, size_t k, const char **error_r)
+{
+	struct imap_view_seg *seg = &v->segs[k];
+	if (seg->loaded)
+		return 0;
+	struct view_load_ctx c = {.bound = v->select_uidnext};
+	int ret = store_chunk_messages(v->store, v->mb.id, seg->chunk, v->synced_modseq,
+				       view_load_msg, view_load_gone, &c, error_r);
+	if (ret == 0 && c.count + c.gone_count != seg->count) {
+		log_error("mailbox %llu: chunk %u has %zu messages, the view counted %u",
+			  (unsigned long long)v->mb.id, seg->chunk, c.count + c.gone_count,
+			  seg->count);
+		*error_r = "message state changed unexpectedly (kura check)";
+		ret = -1;
+	}
+	if (ret < 0) {
+		free(c.msgs);
+		free(c.gone);
+		return -1;
+	}
+	seg->loaded = true;
+	size_t a = 0, b = 0, i = seg->first;
+	for (; a < c.count || b < c.gone_count; i++) {
+		bool gone = a == c.count || (b < c.gone_count && c.gone[b] < c.msgs[a].uid);
+		struct store_msg m = gone ? (struct store_msg){.uid = c.gone[b++]} : c.msgs[a++];
+		v->uids[i] = m.uid;
+		v->flags[i] = m.flags;
+		v->keywords[i] = m.keywords;
+		v->modseqs[i] = m.modseq;
+		v->dirty[i] = 0;
+		if (v->track_recent && m.uid >= v->recent_first)
+			v->flags[i] |= IMAP_VIEW_RECENT; /* counted at open */
+		if (gone) {
+			/* expunged after synced_modseq: the sync would queue it; its flags are
+			 * gone with it (FETCH shows none) */
+			view_expunge_queue(v, i);
+		} else if (m.modseq > v->synced_modseq) {
+			/* changed after synced_modseq: its old flags are unknown, so the client is
+			 * told the new ones (the sync skips it: its MODSEQ is known now) */
+			v->dirty[i] = VIEW_DIRTY_FLAGS;
+			v->dirty_count++;
+		}
+	}
+	free(c.msgs);
+	free(c.gone);
+	return 0;
+}
+
+static void view_load_failed(const struct imap_view *v, const char *err)
+{
+	log_error("mailbox %llu: cannot read messages: %s", (unsigned long long)v->mb.id, err);
+}
+
+int imap_view_load_range(struct imap_view *v, size_t lo, size_t hi, const char **error_r)
+{
+	if (lo >= hi || lo >= v->count)
+		return 0;
+	for (size_t k = view_seg_by_index(v, lo); k < v->seg_count && v->segs[k].first < hi; k++) {
+		if (!v->segs[k].loaded && view_seg_load(v, k, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int imap_view_load_all(struct imap_view *v, const char **error_r)
+{
+	return imap_view_load_range(v, 0, v->count, error_r);
+}
+
+int imap_view_load_uids(struct imap_view *v, uint32_t uid_lo, uint32_t uid_hi,
+			const char **error_r)
+{
+	if (uid_lo > uid_hi)
+		return 0;
+	uint32_t last = uid_hi / STORE_CHUNK_UIDS;
+	for (size_t k = view_seg_by_chunk(v, uid_lo / STORE_CHUNK_UIDS);
+	     k < v->seg_count && v->segs[k].chunk <= last; k++) {
+		if (!v->segs[k].loaded && view_seg_load(v, k, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int imap_view_load_indexes(struct imap_view *v, const uint32_t *idx, size_t n,
+			   const char **error_r)
+{
+	size_t k = 0;
+	for (size_t j = 0; j < n; j++) {
+		if (idx[j] >= v->count)
+			continue;
+		/* idx ascends: walk the segments along */
+		while (k + 1 < v->seg_count && v->segs[k + 1].first <= idx[j])
+			k++;
+		if (!v->segs[k].loaded && view_seg_load(v, k, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+ssize_t imap_view_first_unseen(struct imap_view *v)
+{
+	const char *err;
+	for (size_t k = 0; k < v->seg_count; k++) {
+		struct imap_view_seg *seg = &v->segs[k];
+		if (!seg->loaded) {
+			if (seg->unseen == 0)
+				continue;
+			if (view_seg_load(v, k, &err) < 0) {
+				view_load_failed(v, err);
+				return -1;
+			}
+		}
+		for (size_t i = seg->first; i < seg->first + seg->count; i++) {
+			if ((v->flags[i] & STORE_FLAG_SEEN) == 0)
+				return (ssize_t)i;
+		}
+	}
+	return -1;
+}
+
+ssize_t imap_view_deleted_uids(struct imap_view *v, uint32_t *uids_r, const char **error_r)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < v->seg_count; k++) {
+		const struct imap_view_seg *seg = &v->segs[k];
+		if (!seg->loaded && seg->deleted == 0)
+			continue;
+		if (view_seg_load(v, k, error_r) < 0)
+			return -1;
+		for (size_t i = seg->first; i < seg->first + seg->count; i++) {
+			if (v->flags[i] & STORE_FLAG_DELETED)
+				uids_r[n++] = v->uids[i];
+		}
+	}
+	return (ssize_t)n;
+}
+
+/* Indexes [a, b) of the loaded segment seg with UIDs in [lo, hi] (binary searches). */
+static void view_seg_span(const struct imap_view *v, const struct imap_view_seg *seg,
+			  uint32_t lo, uint32_t hi, size_t *a_r, size_t *b_r)
+{
+	size_t end = seg->first + seg->count;
+	size_t a = seg->first, b = end;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (v->uids[mid] < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	size_t x = a, y = end;
+	while (x < y) {
+		size_t mid = x + (y - x) / 2;
+		if (v->uids[mid] <= hi)
+			x = mid + 1;
+		else
+			y = mid;
+	}
+	*a_r = a;
+	*b_r = x;
+}
+
+int imap_view_resolve_uids(struct imap_view *v, const struct imap_seqset *set,
+			   struct pool *pool, uint32_t **idx_r, size_t *count_r,
+			   const char **error_r)
+{
+	*count_r = 0;
+	*idx_r = pool_alloc_array(pool, 1, sizeof(uint32_t));
+	if (v->count == 0)
+		return 0; /* RFC 9051 6.4.9: "*" with an empty mailbox matches nothing */
+	struct imap_seq_range *ranges;
+	size_t nr, total = 0;
+	imap_seqset_normalize(set, v->uids[v->count - 1], pool, &ranges, &nr);
+	/* the ranges ascend and do not overlap: so do the indexes */
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1)
+			*idx_r = pool_alloc_array(pool, total ? total : 1, sizeof(uint32_t));
+		for (size_t r = 0; r < nr; r++) {
+			uint32_t lo = ranges[r].lo, hi = ranges[r].hi;
+			if (pass == 0 && imap_view_load_uids(v, lo, hi, error_r) < 0)
+				return -1;
+			for (size_t k = view_seg_by_chunk(v, lo / STORE_CHUNK_UIDS);
+			     k < v->seg_count && v->segs[k].chunk <= hi / STORE_CHUNK_UIDS; k++) {
+				size_t a, b;
+				view_seg_span(v, &v->segs[k], lo, hi, &a, &b);
+				if (pass == 0) {
+					total += b - a;
+					continue;
+				}
+				for (size_t i = a; i < b; i++)
+					(*idx_r)[(*count_r)++] = (uint32_t)i;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The segment holding uid's chunk, loaded; NULL when the view has none (or on error). */
+static const struct imap_view_seg *view_seg_for_uid(struct imap_view *v, uint32_t uid)
+{
+	uint32_t chunk = uid / STORE_CHUNK_UIDS;
+	size_t k = view_seg_by_chunk(v, chunk);
+	if (k == v->seg_count || v->segs[k].chunk != chunk)
+		return NULL;
+	const char *err;
+	if (!v->segs[k].loaded && view_seg_load(v, k, &err) < 0) {
+		view_load_failed(v, err);
+		return NULL;
+	}
+	return &v->segs[k];
+}
+
+ssize_t imap_view_find(struct imap_view *v, uint32_t uid)
+{
+	const struct imap_view_seg *seg = view_seg_for_uid(v, uid);
+	if (seg == NULL)
+		return -1;
+	size_t lo = seg->first, hi = seg->first + seg->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (v->uids[mid] < uid)
@@ -58,13 +363,17 @@ ssize_t imap_view_find(const struct imap_view *v, uint32_t uid)
 		else
 			hi = mid;
 	}
-	return lo < v->count && v->uids[lo] == uid ? (ssize_t)lo : -1;
+	return lo < seg->first + seg->count && v->uids[lo] == uid ? (ssize_t)lo : -1;
 }
 
-ssize_t imap_view_find_from(const struct imap_view *v, uint32_t uid, size_t *hint)
+ssize_t imap_view_find_from(struct imap_view *v, uint32_t uid, size_t *hint)
 {
 	/* the next message, or the one after it, is the common case */
-	for (size_t i = *hint; i < v->count && i < *hint + 2; i++) {
+	const struct imap_view_seg *seg = view_seg_for_uid(v, uid);
+	if (seg == NULL)
+		return -1;
+	size_t end = seg->first + seg->count;
+	for (size_t i = *hint > seg->first ? *hint : seg->first; i < end && i < *hint + 2; i++) {
 		if (v->uids[i] == uid) {
 			*hint = i + 1;
 			return (ssize_t)i;
@@ -213,10 +522,14 @@ void imap_view_sync(struct imap_view *v, bool force)
 		log_error("mailbox %llu: cannot read changes: %s", (unsigned long long)v->mb.id,
 			  err);
 	} else if (r == 0) {
-		/* deleted (by another session or process): everything goes */
+		/* deleted (by another session or process): everything goes (the chunks not
+		 * loaded went with the mailbox: imap_view_flush reports them without reading) */
 		v->gone = true;
-		for (size_t i = 0; i < v->count; i++)
-			view_expunge_queue(v, i);
+		for (size_t k = 0; k < v->seg_count; k++) {
+			const struct imap_view_seg *seg = &v->segs[k];
+			for (size_t i = seg->first; seg->loaded && i < seg->first + seg->count; i++)
+				view_expunge_queue(v, i);
+		}
 		v->pending_new_count = 0;
 	} else {
 		if (mb->keyword_count != v->mb.keyword_count)
@@ -256,7 +569,8 @@ void imap_view_own_change_at(struct imap_view *v, size_t i, const struct store_m
 
 /* Mark the messages from index start on that are recent to this view (see imap-view.h). A
  * failed claim is logged and leaves them not recent: \Recent is advisory, never worth
- * failing a SELECT or dropping an EXISTS. */
+ * failing a SELECT or dropping an EXISTS. At open (start 0) the chunks not loaded yet are only
+ * counted; view_seg_load marks them from recent_first on. */
 static void view_mark_recent(struct imap_view *v, size_t start)
 {
 	if (!v->track_recent || start >= v->count)
@@ -269,10 +583,30 @@ static void view_mark_recent(struct imap_view *v, size_t start)
 			  (unsigned long long)v->mb.id, err);
 		return;
 	}
-	for (size_t i = start; i < v->count; i++) {
-		if (v->uids[i] >= first) {
-			v->flags[i] |= IMAP_VIEW_RECENT;
-			v->recent_count++;
+	if (start == 0)
+		v->recent_first = first;
+	for (size_t k = view_seg_by_index(v, start); k < v->seg_count; k++) {
+		const struct imap_view_seg *seg = &v->segs[k];
+		if ((uint64_t)(seg->chunk + 1) * STORE_CHUNK_UIDS <= first)
+			continue; /* below the first recent UID */
+		if (!seg->loaded) {
+			uint64_t lowest = (uint64_t)seg->chunk * STORE_CHUNK_UIDS;
+			if ((lowest > 0 ? lowest : 1) >= first) {
+				v->recent_count += seg->count; /* all of it */
+				continue;
+			}
+			if (view_seg_load(v, k, &err) < 0) {
+				log_error("mailbox %llu: cannot read recent messages: %s",
+					  (unsigned long long)v->mb.id, err);
+				continue;
+			}
+		}
+		size_t i = seg->first > start ? seg->first : start;
+		for (; i < seg->first + seg->count; i++) {
+			if (v->uids[i] >= first) {
+				v->flags[i] |= IMAP_VIEW_RECENT;
+				v->recent_count++;
+			}
 		}
 	}
 }
@@ -282,19 +616,51 @@ int imap_view_open(struct imap_view *v, struct store *store, const struct store_
 {
 	memset(v, 0, sizeof(*v));
 	v->store = store;
-	v->mb = *mb;
 	v->readonly = readonly;
 	v->track_recent = track_recent;
-	/* the arrays at their final size at once (the counter is exact; a message appended
-	 * meanwhile only grows them) */
-	view_grow(v, mb->messages);
-	if (store_messages(store, mb->id, view_load_cb, v, error_r) < 0) {
+	v->recent_first = UINT32_MAX;
+	/* the counts per chunk and the mailbox row from one snapshot: the chunks read later are
+	 * rebuilt as they were at its HIGHESTMODSEQ (view_seg_load) */
+	struct store_chunk_info *chunks;
+	size_t nchunks;
+	int r = store_mailbox_chunks(store, mb->id, &v->mb, &chunks, &nchunks, error_r);
+	if (r <= 0) {
+		if (r == 0)
+			*error_r = "the mailbox no longer exists";
+		imap_view_close(v);
+		return -1;
+	}
+	size_t total = 0;
+	for (size_t k = 0; k < nchunks; k++) {
+		if (chunks[k].messages == 0)
+			continue;
+		struct imap_view_seg *seg = view_seg_add(v);
+		seg->chunk = chunks[k].chunk;
+		seg->first = (uint32_t)total;
+		seg->count = chunks[k].messages;
+		seg->unseen = chunks[k].unseen;
+		seg->deleted = chunks[k].deleted;
+		total += chunks[k].messages;
+	}
+	free(chunks);
+	/* not zeroed, not touched: 100k messages are 2.2 MB of arrays, and zeroing (or filling)
+	 * them cost SELECT more than the rest (page faults); a chunk writes its slots when read */
+	v->alloc = total > 0 ? total : 1;
+	v->uids = xmalloc(v->alloc * sizeof(*v->uids));
+	v->flags = xmalloc(v->alloc * sizeof(*v->flags));
+	v->keywords = xmalloc(v->alloc * sizeof(*v->keywords));
+	v->modseqs = xmalloc(v->alloc * sizeof(*v->modseqs));
+	v->dirty = xmalloc(v->alloc * sizeof(*v->dirty));
+	v->count = total;
+	v->select_uidnext = v->mb.uidnext;
+	v->synced_modseq = v->mb.highestmodseq;
+	v->reported_modseq = v->mb.highestmodseq; /* SELECT tells the client everything */
+	/* the last message is always loaded (new messages follow it; UIDNEXT and \Recent) */
+	if (v->seg_count > 0 && view_seg_load(v, v->seg_count - 1, error_r) < 0) {
 		imap_view_close(v);
 		return -1;
 	}
 	view_mark_recent(v, 0);
-	v->synced_modseq = mb->highestmodseq;
-	v->reported_modseq = mb->highestmodseq; /* SELECT tells the client everything */
 	v->listener.mailbox_id = mb->id;
 	v->listener.changed = view_changed;
 	v->listener.ctx = v;
@@ -311,6 +677,7 @@ void imap_view_close(struct imap_view *v)
 	free(v->keywords);
 	free(v->modseqs);
 	free(v->dirty);
+	free(v->segs);
 	free(v->pending_new);
 	free(v->pending_expunged);
 	memset(v, 0, sizeof(*v));
@@ -374,6 +741,56 @@ static int uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The mailbox was deleted: every message goes, the chunks not loaded with it (their rows
+ * are gone). By sequence number that needs no UID; VANISHED names the UIDs the view holds
+ * and, of a chunk never loaded, every UID it may have held (the only inexact answer the
+ * lazy view gives, for a mailbox that no longer exists). */
+static size_t view_flush_gone(struct imap_view *v, struct buf *out)
+{
+	size_t n = 0;
+	if (v->qresync) {
+		size_t cap = v->count, k = 0;
+		uint32_t *u = xmalloc(cap * sizeof(*u));
+		for (size_t sk = 0; sk < v->seg_count; sk++) {
+			const struct imap_view_seg *seg = &v->segs[sk];
+			if (seg->loaded) {
+				memcpy(&u[k], &v->uids[seg->first], seg->count * sizeof(*u));
+				k += seg->count;
+				continue;
+			}
+			uint32_t lo = seg->chunk * STORE_CHUNK_UIDS, hi = lo + STORE_CHUNK_UIDS - 1;
+			if (lo == 0)
+				lo = 1;
+			if (hi >= v->select_uidnext)
+				hi = v->select_uidnext - 1;
+			if (lo > hi)
+				continue;
+			if (k + (hi - lo + 1) > cap) {
+				cap = k + (hi - lo + 1);
+				u = xrealloc(u, cap * sizeof(*u));
+			}
+			for (uint32_t uid = lo; uid <= hi; uid++)
+				u[k++] = uid;
+		}
+		buf_append_str(out, "* VANISHED ");
+		imap_seqset_append(out, u, k);
+		buf_append_str(out, "\r\n");
+		free(u);
+		n++;
+	} else {
+		for (size_t i = v->count; i > 0; i--) {
+			buf_printf(out, "* %zu EXPUNGE\r\n", i);
+			n++;
+		}
+	}
+	v->count = 0;
+	v->seg_count = 0;
+	v->dirty_count = 0;
+	v->recent_count = 0;
+	v->pending_expunged_count = 0;
+	return n;
+}
+
 size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 {
 	size_t n = 0;
@@ -392,8 +809,9 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			n++;
 		}
 	}
-	if (v->dirty_count > 0) {
-		for (size_t i = 0; i < v->count; i++) {
+	for (size_t k = 0; v->dirty_count > 0 && k < v->seg_count; k++) {
+		const struct imap_view_seg *seg = &v->segs[k];
+		for (size_t i = seg->first; seg->loaded && i < seg->first + seg->count; i++) {
 			if (!v->dirty[i])
 				continue;
 			bool send = v->dirty[i] == VIEW_DIRTY_FLAGS || v->condstore;
@@ -408,9 +826,11 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			buf_append_str(out, ")\r\n");
 			n++;
 		}
-		v->dirty_count = 0;
 	}
-	if (allow_expunge && v->pending_expunged_count > 0) {
+	v->dirty_count = 0;
+	if (allow_expunge && v->gone && v->count > 0) {
+		n += view_flush_gone(v, out);
+	} else if (allow_expunge && v->pending_expunged_count > 0) {
 		/* EXPUNGEs are sent from the highest sequence number down, so each number is still
 		 * right when the client reads it (removing a later message does not renumber
 		 * earlier ones); with QRESYNC one VANISHED names them all (RFC 7162 3.2.10.2:
@@ -432,26 +852,43 @@ size_t imap_view_flush(struct imap_view *v, struct buf *out, bool allow_expunge)
 			buf_printf(out, "* %zd EXPUNGE\r\n", i + 1);
 			n++;
 		}
-		size_t w = 0, j = 0;
-		for (size_t i = 0; i < v->count; i++) {
-			while (j < k && u[j] < v->uids[i])
-				j++;
-			if (j < k && u[j] == v->uids[i]) {
-				if (v->dirty[i])
-					v->dirty_count--;
-				if (v->flags[i] & IMAP_VIEW_RECENT)
-					v->recent_count--;
-				continue;
+		/* the expunged are all in loaded segments (found there); the others only move (their
+		 * slots hold nothing yet) */
+		size_t w = 0, j = 0, sw = 0;
+		for (size_t sk = 0; sk < v->seg_count; sk++) {
+			struct imap_view_seg seg = v->segs[sk];
+			size_t first = w;
+			if (!seg.loaded)
+				w += seg.count;
+			for (size_t i = seg.first; seg.loaded && i < seg.first + seg.count; i++) {
+				while (j < k && u[j] < v->uids[i])
+					j++;
+				if (j < k && u[j] == v->uids[i]) {
+					if (v->dirty[i])
+						v->dirty_count--;
+					if (v->flags[i] & IMAP_VIEW_RECENT)
+						v->recent_count--;
+					continue;
+				}
+				v->uids[w] = v->uids[i];
+				v->flags[w] = v->flags[i];
+				v->keywords[w] = v->keywords[i];
+				v->modseqs[w] = v->modseqs[i];
+				v->dirty[w] = v->dirty[i];
+				w++;
 			}
-			v->uids[w] = v->uids[i];
-			v->flags[w] = v->flags[i];
-			v->keywords[w] = v->keywords[i];
-			v->modseqs[w] = v->modseqs[i];
-			v->dirty[w] = v->dirty[i];
-			w++;
+			if (w > first) {
+				seg.first = (uint32_t)first;
+				seg.count = (uint32_t)(w - first);
+				v->segs[sw++] = seg;
+			}
 		}
 		v->count = w;
+		v->seg_count = sw;
 		v->pending_expunged_count = 0;
+		const char *err;
+		if (sw > 0 && view_seg_load(v, sw - 1, &err) < 0)
+			view_load_failed(v, err); /* the last message is kept loaded */
 	}
 	if (v->pending_new_count > 0) {
 		size_t start = v->count;
@@ -478,7 +915,7 @@ uint64_t imap_view_highestmodseq(const struct imap_view *v)
 }
 
 struct view_vanished_ctx {
-	const struct imap_view *view;
+	struct imap_view *view;
 	const struct imap_seq_range *ranges;
 	size_t range_count;
 	uint32_t above;
@@ -503,7 +940,7 @@ static int view_vanished_cb(void *ctx, uint32_t uid)
 	return 0;
 }
 
-int imap_view_vanished_earlier(const struct imap_view *view, uint64_t since,
+int imap_view_vanished_earlier(struct imap_view *view, uint64_t since,
 			       const struct imap_seq_range *ranges, size_t range_count,
 			       uint32_t above, struct buf *out, const char **error_r)
 {

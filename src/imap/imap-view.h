@@ -32,6 +32,13 @@
 #define IMAP_VIEW_EXPUNGED 0x40 /* expunged, the EXPUNGE response not sent yet */
 #define IMAP_VIEW_FLAG_BITS 0x1f
 
+struct imap_view_seg {
+	uint32_t chunk;
+	uint32_t first, count; /* indexes [first, first + count) */
+	uint32_t unseen, deleted; /* while not loaded: its counts (the store's, at SELECT) */
+	bool loaded;
+};
+
 struct imap_view {
 	struct store *store;
 	struct store_mailbox mb; /* uidvalidity, keywords ... (refreshed by every sync) */
@@ -40,6 +47,15 @@ struct imap_view {
 	size_t recent_count;     /* messages with IMAP_VIEW_RECENT */
 
 	size_t count, alloc;
+	/* The arrays are filled chunk by chunk, when first used (imap_view_load_*): a segment
+	 * is the run of indexes holding one chunk of the store (STORE_CHUNK_UIDS UIDs). Until
+	 * loaded, a segment's slots hold garbage (never touched: SELECT costs no page of them)
+	 * and nothing in it changed since synced_modseq (a change makes the sync load it
+	 * first). Whoever reads the arrays loads what it reads first. */
+	struct imap_view_seg *segs;
+	size_t seg_count, seg_alloc;
+	uint32_t select_uidnext; /* UIDNEXT at SELECT: messages from it on came later */
+	uint32_t recent_first;   /* messages from this UID on are \Recent (at SELECT) */
 	uint32_t *uids;
 	uint8_t *flags;
 	uint64_t *keywords;
@@ -69,11 +85,14 @@ struct imap_view {
 	void *notify_ctx;
 };
 
-/* Load the mailbox's messages and start listening. track_recent (IMAP4rev1): a read-write
- * view claims the unclaimed messages as its \Recent ones (store_recent_claim), on open and
+/* Open the view of a mailbox and start listening: the message count and the other counts
+ * SELECT reports come from the store's per-chunk counts; the messages themselves are read
+ * chunk by chunk when used (imap_view_load_*). view->mb is read afresh, in the same snapshot
+ * as the counts (its UIDNEXT and HIGHESTMODSEQ are the ones to report). track_recent
+ * (IMAP4rev1): a read-write view claims the unclaimed messages as its \Recent ones (store_recent_claim), on open and
  * whenever it announces new messages; a read-only view shows the unclaimed ones as \Recent
- * without claiming them. mb must have been read before this call (its HIGHESTMODSEQ is where
- * the view starts listening). 0 or -1 (error_r). */
+ * without claiming them. mb names the mailbox (its id); the view starts listening at the
+ * HIGHESTMODSEQ it reads. 0 or -1 (error_r). */
 int imap_view_open(struct imap_view *view, struct store *store, const struct store_mailbox *mb,
 		   bool readonly, bool track_recent, const char **error_r);
 void imap_view_close(struct imap_view *view);
@@ -83,11 +102,37 @@ void imap_view_close(struct imap_view *view);
  * flush, or is below every expunge still withheld. */
 uint64_t imap_view_highestmodseq(const struct imap_view *view);
 
-/* Index of uid, or -1. */
-ssize_t imap_view_find(const struct imap_view *view, uint32_t uid);
+/* Index of uid, or -1 (its chunk is loaded first; a failure to load is logged and gives -1). */
+ssize_t imap_view_find(struct imap_view *view, uint32_t uid);
 /* The same for UIDs looked up in ascending order: *hint (0 at first) is kept just after the
  * last one found, and the next message is tried before a search. */
-ssize_t imap_view_find_from(const struct imap_view *view, uint32_t uid, size_t *hint);
+ssize_t imap_view_find_from(struct imap_view *view, uint32_t uid, size_t *hint);
+
+/* Make the arrays hold the real values (uids, flags, keywords, MODSEQ) of the messages at
+ * indexes [lo, hi) / of every message / of the messages whose UIDs are in [uid_lo, uid_hi] /
+ * of the sorted indexes idx[0..n). A chunk is read
+ * once per view. 0, or -1 with *error_r (the store failed, or a chunk no longer adds up:
+ * kura check). The last message is always loaded. */
+int imap_view_load_range(struct imap_view *view, size_t lo, size_t hi, const char **error_r);
+int imap_view_load_all(struct imap_view *view, const char **error_r);
+int imap_view_load_uids(struct imap_view *view, uint32_t uid_lo, uint32_t uid_hi,
+			const char **error_r);
+int imap_view_load_indexes(struct imap_view *view, const uint32_t *idx, size_t n,
+			   const char **error_r);
+/* The index of the first message without \Seen (loading what it needs), -1 if there is
+ * none or on error (logged). */
+ssize_t imap_view_first_unseen(struct imap_view *view);
+/* The UIDs of the messages with \Deleted (EXPUNGE, CLOSE), into uids_r (room for
+ * view->count), ascending; only the chunks whose count says they have one are read. The
+ * number, or -1 with *error_r. */
+ssize_t imap_view_deleted_uids(struct imap_view *view, uint32_t *uids_r, const char **error_r);
+/* A UID set (not "$") as sorted distinct indexes from pool, its chunks loaded (a UID set is
+ * never invalid: it names the messages present in it). 0, or -1 with *error_r. */
+struct imap_seqset;
+struct pool;
+int imap_view_resolve_uids(struct imap_view *view, const struct imap_seqset *set,
+			   struct pool *pool, uint32_t **idx_r, size_t *count_r,
+			   const char **error_r);
 
 /* This session changed a message's flags itself (and reports it itself): take the new state
  * without marking it for an untagged FETCH. */
@@ -116,7 +161,7 @@ int imap_view_permanent_flags_append(const struct imap_view *view, struct buf *o
  * none. The store keeps the MODSEQ of every expunge for the mailbox's life, so this is exact.
  * 0, or -1 with *error_r when the store failed. */
 struct imap_seq_range;
-int imap_view_vanished_earlier(const struct imap_view *view, uint64_t since,
+int imap_view_vanished_earlier(struct imap_view *view, uint64_t since,
 			       const struct imap_seq_range *ranges, size_t range_count,
 			       uint32_t above, struct buf *out, const char **error_r);
 

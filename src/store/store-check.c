@@ -367,6 +367,10 @@ static int store_check_mailboxes(struct store_check_ctx *c)
 		if (sum.damaged > 0)
 			store_check_problem(c, "mailbox %s: %zu chunks of message state are damaged",
 					    name, sum.damaged);
+		if (sum.miscounted > 0)
+			store_check_problem(c, "mailbox %s: %zu chunks of message state have wrong"
+					    " counts%s", name, sum.miscounted,
+					    c->repair ? " (recounted)" : "");
 		if (sum.missing > 0)
 			store_check_problem(c, "mailbox %s: %zu messages have no flags recorded%s",
 					    name, sum.missing,

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 /* ---- errors ---- */
@@ -84,6 +85,11 @@ int store_failed(struct store *store, const char **error_r)
  * flags, keywords and MODSEQ move there from the message rows (store_state_migrate), and
  * message_modseq goes (msgstate.max_modseq serves "changed since"). A STORE then rewrites a
  * few BLOBs instead of every row it touches and the index behind it.
+ * Version 7: msgcount, each msgstate chunk's counts (messages, unseen, deleted, max_modseq),
+ * written with the chunk: SELECT opens a view from them and decodes a chunk only when it is
+ * used (store_state_migrate_counts, imap/imap-view.c). A table of its own: columns of
+ * msgstate would not do, since stepping through a WITHOUT ROWID table compares whole keys
+ * and so reads every row's BLOB with its overflow pages (90 page reads for 100k messages).
  * A NULL entry is a migration in C: store_migration_fns[i]. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL) WITHOUT ROWID;"
@@ -153,10 +159,12 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
 	"CREATE TRIGGER body_search_delete AFTER DELETE ON body"
 	" BEGIN DELETE FROM search_text WHERE rowid = old.id; END;",
 	NULL,
+	NULL,
 };
 
 static int (*const store_migration_fns[STORE_SCHEMA_VERSION])(struct store *store) = {
 	[5] = store_state_migrate,
+	[6] = store_state_migrate_counts,
 };
 
 #define STORE_MB_COLUMNS                                                                     \
@@ -215,13 +223,24 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MSG_DELETE] = "DELETE FROM message WHERE mailbox_id = ?1 AND uid = ?2",
 	[STMT_EXPUNGED_INSERT] = "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq)"
 				 " VALUES (?1, ?2, ?3)",
-	[STMT_STATE_LIST] = "SELECT chunk, data FROM msgstate WHERE mailbox_id = ?1"
-			    " AND max_modseq > ?2 ORDER BY chunk",
+	/* the chunks changed after ?2 found in msgcount: a scan of msgstate itself would read
+	 * every BLOB (see version 7) */
+	[STMT_STATE_LIST] = "SELECT s.chunk, s.data FROM msgcount c JOIN msgstate s"
+			    " ON s.mailbox_id = c.mailbox_id AND s.chunk = c.chunk"
+			    " WHERE c.mailbox_id = ?1 AND c.max_modseq > ?2 ORDER BY c.chunk",
 	[STMT_STATE_GET] = "SELECT data FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
 	[STMT_STATE_SET] = "INSERT OR REPLACE INTO msgstate (mailbox_id, chunk, max_modseq, data)"
 			   " VALUES (?1, ?2, ?3, ?4)",
+	[STMT_COUNT_SET] = "INSERT OR REPLACE INTO msgcount (mailbox_id, chunk, max_modseq, messages,"
+			   " unseen, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[STMT_COUNT_DELETE] = "DELETE FROM msgcount WHERE mailbox_id = ?1 AND chunk = ?2",
+	[STMT_COUNT_DROP] = "DELETE FROM msgcount WHERE mailbox_id = ?1",
 	[STMT_STATE_DELETE] = "DELETE FROM msgstate WHERE mailbox_id = ?1 AND chunk = ?2",
 	[STMT_STATE_DROP] = "DELETE FROM msgstate WHERE mailbox_id = ?1",
+	[STMT_STATE_SUMMARY] = "SELECT chunk, messages, unseen, deleted, max_modseq FROM msgcount"
+			       " WHERE mailbox_id = ?1 ORDER BY chunk",
+	[STMT_EXPUNGED_RANGE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND uid >= ?2"
+				" AND uid < ?3 AND modseq > ?4 ORDER BY uid",
 	[STMT_INDEX_INSERT] = "INSERT INTO search_text (rowid, hdr, subject, h_from, h_to, h_cc,"
 			      " h_bcc, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[STMT_INDEX_DONE] = "UPDATE body SET search_state = ?2, sent_date = ?3, sent_tz = ?4,"
@@ -519,7 +538,27 @@ int store_tx_commit(struct store *store)
 		return -1;
 	}
 	/* DESIGN.md 3: the file goes only after the commit that dropped its last row; a crash
-	 * before the unlink leaves an orphan that the next first open sweeps */
+	 * before the unlink leaves an orphan that the next first open sweeps. With a hook, later
+	 * (store_unlink_pending): the reply need not wait for the unlinks. */
+	if (store->unlink_hook != NULL && store->unlink_count > 0) {
+		bool was_empty = store->unlink_later_count == 0;
+		size_t need = store->unlink_later_count + store->unlink_count, bytes;
+		if (need > store->unlink_later_alloc) {
+			size_t n = store->unlink_later_alloc ? store->unlink_later_alloc : 16;
+			while (n < need)
+				n *= 2;
+			if (size_mul(n, sizeof(*store->unlink_later), &bytes) < 0)
+				xabort("unlink queue overflow");
+			store->unlink_later = xrealloc(store->unlink_later, bytes);
+			store->unlink_later_alloc = n;
+		}
+		memcpy(store->unlink_later[store->unlink_later_count], store->unlink,
+		       store->unlink_count * sizeof(*store->unlink));
+		store->unlink_later_count = need;
+		store->unlink_count = 0;
+		if (was_empty)
+			store->unlink_hook(store->unlink_hook_ctx);
+	}
 	for (size_t i = 0; i < store->unlink_count; i++)
 		store_body_file_unlink(store, store->unlink[i]);
 	store->unlink_count = 0;
@@ -529,6 +568,57 @@ int store_tx_commit(struct store *store)
 	else if (!store->quiet_commit)
 		store_notify_touch(store);
 	return 0;
+}
+
+void store_set_unlink_hook(struct store *store, void (*hook)(void *ctx), void *ctx)
+{
+	store->unlink_hook = hook;
+	store->unlink_hook_ctx = ctx;
+}
+
+ssize_t store_unlink_pending(struct store *store, size_t max)
+{
+	if (store->unlink_later_count == 0)
+		return 0;
+	/* an open statement (a sliced SEARCH) pins this connection's snapshot: a body row
+	 * committed since by another process would look absent */
+	for (sqlite3_stmt *p = store->db != NULL ? sqlite3_next_stmt(store->db, NULL) : NULL;
+	     p != NULL; p = sqlite3_next_stmt(store->db, p)) {
+		if (sqlite3_stmt_busy(p))
+			return (ssize_t)store->unlink_later_count;
+	}
+	if (store->db != NULL && sqlite3_get_autocommit(store->db) == 0)
+		return (ssize_t)store->unlink_later_count;
+	/* the write lock: no APPEND is between writing (or finding) a file and its commit */
+	if (store_lock_write(store) < 0) {
+		log_error("store %s: cannot unlink dropped bodies: %s", store->dir, store->errbuf);
+		return -1;
+	}
+	int ret = 0;
+	while (store->unlink_later_count > 0 && max-- > 0) {
+		const char *hash = store->unlink_later[store->unlink_later_count - 1];
+		sqlite3_stmt *stmt = store_stmt(store, STMT_BODY_BY_HASH);
+		if (stmt == NULL) {
+			ret = -1;
+			break;
+		}
+		sqlite3_bind_text(stmt, 1, hash, STORE_HASH_HEX, SQLITE_STATIC);
+		int r = sqlite3_step(stmt);
+		sqlite3_reset(stmt);
+		if (r != SQLITE_ROW && r != SQLITE_DONE) {
+			ret = store_fail_sql(store, NULL, "looking up a body");
+			break;
+		}
+		if (r == SQLITE_DONE)
+			store_body_file_unlink(store, hash); /* else stored again since: kept */
+		store->unlink_later_count--;
+	}
+	store_unlock_write(store);
+	if (ret < 0) {
+		log_error("store %s: cannot unlink dropped bodies: %s", store->dir, store->errbuf);
+		return -1;
+	}
+	return (ssize_t)store->unlink_later_count;
 }
 
 void store_tx_rollback(struct store *store)

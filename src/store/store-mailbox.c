@@ -382,19 +382,24 @@ static int store_rename_inbox(struct store *store, const char *to)
 		store_fail_sql(store, NULL, "moving messages");
 		goto out;
 	}
-	/* the packed state moves along (store-state.c): same UIDs, same chunks */
-	if (sqlite3_prepare_v2(store->db, "UPDATE msgstate SET mailbox_id = ?2 WHERE mailbox_id = ?1",
-			       -1, &stmt, NULL) != SQLITE_OK) {
-		store_fail_sql(store, NULL, "preparing a statement");
-		goto out;
-	}
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)inbox->id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)dst_id);
-	r = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (r != SQLITE_DONE) {
-		store_fail_sql(store, NULL, "moving message state");
-		goto out;
+	/* the packed state moves along (store-state.c): same UIDs, same chunks, same counts */
+	static const char *const state_sql[] = {
+		"UPDATE msgstate SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+		"UPDATE msgcount SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+	};
+	for (size_t q = 0; q < 2; q++) {
+		if (sqlite3_prepare_v2(store->db, state_sql[q], -1, &stmt, NULL) != SQLITE_OK) {
+			store_fail_sql(store, NULL, "preparing a statement");
+			goto out;
+		}
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)inbox->id);
+		sqlite3_bind_int64(stmt, 2, (sqlite3_int64)dst_id);
+		r = sqlite3_step(stmt);
+		sqlite3_finalize(stmt);
+		if (r != SQLITE_DONE) {
+			store_fail_sql(store, NULL, "moving message state");
+			goto out;
+		}
 	}
 	inbox->messages = inbox->unseen = inbox->deleted = 0;
 	inbox->size = 0;

@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -64,6 +64,11 @@ enum store_stmt {
 	STMT_STATE_SET,
 	STMT_STATE_DELETE,
 	STMT_STATE_DROP,
+	STMT_STATE_SUMMARY,
+	STMT_COUNT_SET,
+	STMT_COUNT_DELETE,
+	STMT_COUNT_DROP,
+	STMT_EXPUNGED_RANGE,
 	STMT_INDEX_INSERT,
 	STMT_INDEX_DONE,
 	STMT_INDEX_PENDING,
@@ -74,7 +79,7 @@ enum store_stmt {
 
 /* The packed message state (store-state.c): UIDs [k * STORE_STATE_UIDS, (k + 1) *
  * STORE_STATE_UIDS) of a mailbox are chunk k. */
-#define STORE_STATE_UIDS 1024
+#define STORE_STATE_UIDS STORE_CHUNK_UIDS
 
 /* In a cached chunk's store_msg.flags: expunged by this transaction (left out at the
  * commit; lookups skip it). */
@@ -137,6 +142,11 @@ struct store {
 	/* hashes of bodies whose last reference the current transaction dropped */
 	char (*unlink)[STORE_HASH_HEX + 1];
 	size_t unlink_count, unlink_alloc;
+	/* with an unlink hook: hashes whose files wait for store_unlink_pending (committed) */
+	char (*unlink_later)[STORE_HASH_HEX + 1];
+	size_t unlink_later_count, unlink_later_alloc;
+	void (*unlink_hook)(void *ctx);
+	void *unlink_hook_ctx;
 
 	struct store_listener *listeners;
 	struct store_listener_iter *iters;
@@ -363,6 +373,8 @@ int store_state_get(struct store *store, uint64_t mailbox_id, uint32_t uid,
 int store_state_drop(struct store *store, uint64_t mailbox_id);
 /* Schema version 6: msgstate from the rows' columns, which go. */
 int store_state_migrate(struct store *store);
+/* Schema version 7: msgcount, each chunk's counts (store_chunk_info), from the chunks. */
+int store_state_migrate_counts(struct store *store);
 /* store_check: compare a mailbox's chunks with its rows (inside a transaction, after
  * store_state_flush). With repair, rewrite them: an entry per row, entries without a row and
  * keyword bits outside valid_keywords dropped, a row without an entry (a damaged chunk) gets
@@ -371,6 +383,7 @@ struct store_state_summary {
 	size_t messages, unseen, deleted;
 	uint64_t max_modseq;
 	size_t missing, extra, damaged, stray_keywords;
+	size_t miscounted; /* chunks whose counts (messages, unseen, deleted) are wrong */
 };
 int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 		      uint64_t valid_keywords, uint64_t new_modseq,

@@ -98,17 +98,32 @@ damaged:
 			  chunk);
 }
 
-/* out has room for count * STATE_ENTRY_MAX bytes */
+/* A chunk's counts (schema 7: the msgstate columns before the data). */
+static void state_count(const struct store_msg *m, struct store_chunk_info *info)
+{
+	info->messages++;
+	if ((m->flags & STORE_FLAG_SEEN) == 0)
+		info->unseen++;
+	if ((m->flags & STORE_FLAG_DELETED) != 0)
+		info->deleted++;
+	if (m->modseq > info->max_modseq)
+		info->max_modseq = m->modseq;
+}
+
+/* out has room for count * STATE_ENTRY_MAX bytes; *info_r gets the counts */
 static size_t state_encode(uint32_t chunk, const struct store_msg *msgs, size_t count,
-			   unsigned char *out, uint64_t *max_modseq_r)
+			   unsigned char *out, struct store_chunk_info *info_r)
 {
 	unsigned char *p = out;
-	uint64_t next = (uint64_t)chunk * STORE_STATE_UIDS, modseq = 0, max = 0;
+	uint64_t next = (uint64_t)chunk * STORE_STATE_UIDS, modseq = 0;
 	bool first = true;
+	memset(info_r, 0, sizeof(*info_r));
+	info_r->chunk = chunk;
 	for (size_t i = 0; i < count; i++) {
 		const struct store_msg *m = &msgs[i];
 		if (m->flags & STORE_STATE_GONE)
 			continue;
+		state_count(m, info_r);
 		unsigned char *b = p++;
 		*b = m->flags & 0x1f;
 		if (m->uid != next) {
@@ -126,10 +141,7 @@ static size_t state_encode(uint32_t chunk, const struct store_msg *msgs, size_t 
 		next = (uint64_t)m->uid + 1;
 		modseq = m->modseq;
 		first = false;
-		if (m->modseq > max)
-			max = m->modseq;
 	}
-	*max_modseq_r = max;
 	return (size_t)(p - out);
 }
 
@@ -344,34 +356,62 @@ static void state_forget(struct store *store, uint64_t mailbox_id)
 	s->last = s->prev = 0;
 }
 
+/* A chunk's counts (msgcount, schema 7), written with the chunk. */
+static int state_count_write(struct store *store, uint64_t mailbox_id,
+			     const struct store_chunk_info *info)
+{
+	sqlite3_stmt *stmt = store_stmt(store, STMT_COUNT_SET);
+	if (stmt == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	sqlite3_bind_int64(stmt, 2, info->chunk);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)info->max_modseq);
+	sqlite3_bind_int64(stmt, 4, info->messages);
+	sqlite3_bind_int64(stmt, 5, info->unseen);
+	sqlite3_bind_int64(stmt, 6, info->deleted);
+	return store_stmt_run(store, stmt, "writing message counts");
+}
+
+/* counts: write msgcount too (not in the schema 6 migration, which runs before the table
+ * exists; version 7's step counts every chunk) */
 static int state_write(struct store *store, uint64_t mailbox_id, uint32_t chunk,
 		       const struct store_msg *msgs, size_t count, unsigned char **buf,
-		       size_t *buf_size)
+		       size_t *buf_size, bool counts)
 {
 	sqlite3_stmt *stmt;
 	if (count * STATE_ENTRY_MAX > *buf_size) {
 		*buf_size = count * STATE_ENTRY_MAX;
 		*buf = xrealloc(*buf, *buf_size);
 	}
-	uint64_t max_modseq;
-	size_t len = count == 0 ? 0 : state_encode(chunk, msgs, count, *buf, &max_modseq);
+	struct store_chunk_info info;
+	size_t len = count == 0 ? 0 : state_encode(chunk, msgs, count, *buf, &info);
 	if (len == 0) {
 		/* no message left (every entry expunged) */
 		if ((stmt = store_stmt(store, STMT_STATE_DELETE)) == NULL)
 			return -1;
 		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 		sqlite3_bind_int64(stmt, 2, chunk);
-		return store_stmt_run(store, stmt, "writing message state");
+		if (store_stmt_run(store, stmt, "writing message state") < 0)
+			return -1;
+		if (!counts)
+			return 0;
+		if ((stmt = store_stmt(store, STMT_COUNT_DELETE)) == NULL)
+			return -1;
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+		sqlite3_bind_int64(stmt, 2, chunk);
+		return store_stmt_run(store, stmt, "writing message counts");
 	}
 	if ((stmt = store_stmt(store, STMT_STATE_SET)) == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 	sqlite3_bind_int64(stmt, 2, chunk);
-	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)max_modseq);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)info.max_modseq);
 	sqlite3_bind_blob(stmt, 4, *buf, (int)len, SQLITE_STATIC);
 	int r = store_stmt_run(store, stmt, "writing message state");
 	sqlite3_clear_bindings(stmt);
-	return r;
+	if (r < 0 || !counts)
+		return r;
+	return state_count_write(store, mailbox_id, &info);
 }
 
 int store_state_flush(struct store *store)
@@ -384,7 +424,7 @@ int store_state_flush(struct store *store)
 		struct store_state_chunk *c = &s->c[i];
 		if (c->dirty)
 			ret = state_write(store, c->mailbox_id, c->chunk, c->msgs, c->count, &buf,
-					  &buf_size);
+					  &buf_size, true);
 	}
 	free(buf);
 	store_state_clear(store);
@@ -393,23 +433,36 @@ int store_state_flush(struct store *store)
 
 /* ---- whole mailboxes ---- */
 
-int store_state_drop(struct store *store, uint64_t mailbox_id)
+static int state_drop(struct store *store, uint64_t mailbox_id, bool counts)
 {
 	state_forget(store, mailbox_id);
 	sqlite3_stmt *stmt = store_stmt(store, STMT_STATE_DROP);
 	if (stmt == NULL)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
-	return store_stmt_run(store, stmt, "dropping message state");
+	if (store_stmt_run(store, stmt, "dropping message state") < 0)
+		return -1;
+	if (!counts)
+		return 0;
+	if ((stmt = store_stmt(store, STMT_COUNT_DROP)) == NULL)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+	return store_stmt_run(store, stmt, "dropping message counts");
 }
 
-/* Write msgs (ascending) as the mailbox's chunks, replacing all it had. */
+int store_state_drop(struct store *store, uint64_t mailbox_id)
+{
+	return state_drop(store, mailbox_id, true);
+}
+
+/* Write msgs (ascending) as the mailbox's chunks, replacing all it had (counts: and their
+ * counts, see state_write). */
 static int state_write_all(struct store *store, uint64_t mailbox_id, const struct store_msg *msgs,
-			   size_t count)
+			   size_t count, bool counts)
 {
 	unsigned char *buf = NULL;
 	size_t buf_size = 0;
-	if (store_state_drop(store, mailbox_id) < 0)
+	if (state_drop(store, mailbox_id, counts) < 0)
 		return -1;
 	int ret = 0;
 	for (size_t i = 0; i < count && ret == 0;) {
@@ -417,7 +470,8 @@ static int state_write_all(struct store *store, uint64_t mailbox_id, const struc
 		size_t j = i;
 		while (j < count && msgs[j].uid / STORE_STATE_UIDS == chunk)
 			j++;
-		ret = state_write(store, mailbox_id, chunk, msgs + i, j - i, &buf, &buf_size);
+		ret = state_write(store, mailbox_id, chunk, msgs + i, j - i, &buf, &buf_size,
+				  counts);
 		i = j;
 	}
 	free(buf);
@@ -457,17 +511,44 @@ static int state_row_uids(struct store *store, uint64_t mailbox_id, uint32_t **u
 	return 0;
 }
 
-/* Every decodable chunk of a mailbox into c; *damaged_r counts the chunks that were not. */
+/* One integer from sql with ?1 = id. */
+static int store_exec_count(struct store *store, const char *sql, uint64_t id, int64_t *v_r)
+{
+	sqlite3_stmt *stmt;
+	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, "counting");
+	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)id);
+	int r = sqlite3_step(stmt);
+	*v_r = r == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	return r == SQLITE_ROW ? 0 : store_fail_sql(store, NULL, "counting");
+}
+
+/* Every decodable chunk of a mailbox into c; *damaged_r counts the chunks that were not,
+ * *miscounted_r those whose counts (schema 7) disagree with their entries. */
 static int state_load_all(struct store *store, uint64_t mailbox_id,
-			  struct store_state_chunk *c, size_t *damaged_r)
+			  struct store_state_chunk *c, size_t *damaged_r, size_t *miscounted_r)
 {
 	sqlite3_stmt *stmt;
 	*damaged_r = 0;
+	*miscounted_r = 0;
+	/* a chunk without its count row, or the reverse, is miscounted too */
 	if (sqlite3_prepare_v2(store->db,
-			       "SELECT chunk, data FROM msgstate WHERE mailbox_id = ?1"
-			       " ORDER BY chunk",
+			       "SELECT s.chunk, s.data, c.messages, c.unseen, c.deleted, c.max_modseq"
+			       " FROM msgstate s LEFT JOIN msgcount c"
+			       " ON c.mailbox_id = s.mailbox_id AND c.chunk = s.chunk"
+			       " WHERE s.mailbox_id = ?1 ORDER BY s.chunk",
 			       -1, &stmt, NULL) != SQLITE_OK)
 		return store_fail_sql(store, NULL, "reading message state");
+	int64_t orphan_counts = 0;
+	if (store_exec_count(store, "SELECT COUNT(*) FROM msgcount c WHERE mailbox_id = ?1 AND"
+				    " NOT EXISTS (SELECT 1 FROM msgstate s WHERE s.mailbox_id ="
+				    " c.mailbox_id AND s.chunk = c.chunk)",
+			     mailbox_id, &orphan_counts) < 0) {
+		sqlite3_finalize(stmt);
+		return -1;
+	}
+	*miscounted_r = (size_t)orphan_counts;
 	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
 	int r;
 	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -477,7 +558,17 @@ static int state_load_all(struct store *store, uint64_t mailbox_id,
 				 (size_t)sqlite3_column_bytes(stmt, 1), 0, state_chunk_push, c) < 0) {
 			c->count = before; /* none of a damaged chunk is trusted */
 			(*damaged_r)++;
+			continue;
 		}
+		struct store_chunk_info info = { .chunk = chunk };
+		for (size_t i = before; i < c->count; i++)
+			state_count(&c->msgs[i], &info);
+		if (sqlite3_column_type(stmt, 2) == SQLITE_NULL ||
+		    info.messages != (uint64_t)sqlite3_column_int64(stmt, 2) ||
+		    info.unseen != (uint64_t)sqlite3_column_int64(stmt, 3) ||
+		    info.deleted != (uint64_t)sqlite3_column_int64(stmt, 4) ||
+		    info.max_modseq != (uint64_t)sqlite3_column_int64(stmt, 5))
+			(*miscounted_r)++;
 	}
 	sqlite3_finalize(stmt);
 	store_clear_error(store);
@@ -497,7 +588,7 @@ int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 	state_forget(store, mailbox_id);
 	if (state_row_uids(store, mailbox_id, &uids, &nuids) < 0)
 		return -1;
-	if (state_load_all(store, mailbox_id, &have, &sum->damaged) < 0) {
+	if (state_load_all(store, mailbox_id, &have, &sum->damaged, &sum->miscounted) < 0) {
 		free(uids);
 		free(have.msgs);
 		return -1;
@@ -533,8 +624,8 @@ int store_state_check(struct store *store, uint64_t mailbox_id, bool repair,
 	sum->messages = nuids;
 	int ret = 0;
 	if (repair && (sum->missing > 0 || sum->extra > 0 || sum->damaged > 0 ||
-		       sum->stray_keywords > 0))
-		ret = state_write_all(store, mailbox_id, want, nuids);
+		       sum->stray_keywords > 0 || sum->miscounted > 0))
+		ret = state_write_all(store, mailbox_id, want, nuids, true);
 	free(want);
 	free(uids);
 	free(have.msgs);
@@ -582,7 +673,7 @@ int store_state_migrate(struct store *store)
 		if (r != SQLITE_DONE)
 			ret = store_fail_sql(store, NULL, "listing messages");
 		else
-			ret = state_write_all(store, id, all.msgs, all.count);
+			ret = state_write_all(store, id, all.msgs, all.count, false);
 	}
 	if (ret == 0 && r != SQLITE_DONE)
 		ret = store_fail_sql(store, NULL, "listing mailboxes");
@@ -595,4 +686,146 @@ int store_state_migrate(struct store *store)
 				 "ALTER TABLE message DROP COLUMN flags;"
 				 "ALTER TABLE message DROP COLUMN keywords;"
 				 "ALTER TABLE message DROP COLUMN modseq;");
+}
+
+/* Schema version 7 (store-db.c): msgcount, each chunk's counts, from the chunks. A damaged
+ * chunk gets no row (kura check reports it, --repair rewrites both). */
+int store_state_migrate_counts(struct store *store)
+{
+	sqlite3_stmt *rows;
+	/* IF NOT EXISTS and emptied: a store copied back by hand to an older schema number */
+	if (store_exec(store, "CREATE TABLE IF NOT EXISTS msgcount ("
+			      " mailbox_id INTEGER NOT NULL REFERENCES mailbox(id),"
+			      " chunk INTEGER NOT NULL,"
+			      " max_modseq INTEGER NOT NULL,"
+			      " messages INTEGER NOT NULL,"
+			      " unseen INTEGER NOT NULL,"
+			      " deleted INTEGER NOT NULL,"
+			      " PRIMARY KEY (mailbox_id, chunk)) WITHOUT ROWID;"
+			      "DELETE FROM msgcount;") < 0)
+		return -1;
+	if (sqlite3_prepare_v2(store->db, "SELECT mailbox_id, chunk, data FROM msgstate", -1, &rows,
+			       NULL) != SQLITE_OK)
+		return store_fail_sql(store, NULL, "reading message state");
+	struct store_state_chunk c = { 0 };
+	int r, ret = 0;
+	while (ret == 0 && (r = sqlite3_step(rows)) == SQLITE_ROW) {
+		uint64_t mailbox_id = (uint64_t)sqlite3_column_int64(rows, 0);
+		uint32_t chunk = (uint32_t)sqlite3_column_int64(rows, 1);
+		c.count = 0;
+		if (state_decode(store, chunk, sqlite3_column_blob(rows, 2),
+				 (size_t)sqlite3_column_bytes(rows, 2), 0, state_chunk_push, &c) <= 0) {
+			store_clear_error(store);
+			continue;
+		}
+		struct store_chunk_info info = { .chunk = chunk };
+		for (size_t i = 0; i < c.count; i++)
+			state_count(&c.msgs[i], &info);
+		ret = state_count_write(store, mailbox_id, &info);
+	}
+	if (ret == 0 && r != SQLITE_DONE)
+		ret = store_fail_sql(store, NULL, "reading message state");
+	sqlite3_finalize(rows);
+	free(c.msgs);
+	return ret;
+}
+
+/* ---- a view's reads (imap/imap-view.c) ---- */
+
+int store_mailbox_chunks(struct store *store, uint64_t mailbox_id, struct store_mailbox *mb_r,
+			 struct store_chunk_info **chunks_r, size_t *count_r, const char **error_r)
+{
+	store_clear_error(store);
+	*chunks_r = NULL;
+	*count_r = 0;
+	sqlite3_stmt *stmt = store_stmt(store, STMT_STATE_SUMMARY);
+	if (stmt == NULL)
+		return store_failed(store, error_r);
+	/* one read snapshot for the mailbox row (HIGHESTMODSEQ, UIDNEXT) and the counts */
+	bool own_tx = sqlite3_get_autocommit(store->db) != 0;
+	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
+		return store_failed(store, error_r);
+	struct store_chunk_info *chunks = NULL;
+	size_t count = 0, alloc = 0;
+	int ret = store_mailbox_load(store, mailbox_id, mb_r);
+	if (ret == 1) {
+		sqlite3_bind_int64(stmt, 1, (sqlite3_int64)mailbox_id);
+		int r;
+		while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
+			if (count == alloc) {
+				alloc = alloc == 0 ? 64 : alloc * 2;
+				chunks = xrealloc(chunks, alloc * sizeof(*chunks));
+			}
+			struct store_chunk_info *c = &chunks[count++];
+			c->chunk = (uint32_t)sqlite3_column_int64(stmt, 0);
+			c->messages = (uint32_t)sqlite3_column_int64(stmt, 1);
+			c->unseen = (uint32_t)sqlite3_column_int64(stmt, 2);
+			c->deleted = (uint32_t)sqlite3_column_int64(stmt, 3);
+			c->max_modseq = (uint64_t)sqlite3_column_int64(stmt, 4);
+		}
+		sqlite3_reset(stmt);
+		if (r != SQLITE_DONE)
+			ret = store_fail_sql(store, NULL, "reading message state");
+	}
+	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
+		ret = -1;
+	if (ret <= 0) {
+		free(chunks);
+		if (ret < 0)
+			return store_failed(store, error_r);
+		store_clear_error(store);
+		return 0;
+	}
+	*chunks_r = chunks;
+	*count_r = count;
+	return 1;
+}
+
+int store_chunk_messages(struct store *store, uint64_t mailbox_id, uint32_t chunk,
+			 uint64_t since, store_msg_cb *cb, store_uid_cb *expunged_cb, void *ctx,
+			 const char **error_r)
+{
+	store_clear_error(store);
+	sqlite3_stmt *get = store_stmt(store, STMT_STATE_GET);
+	sqlite3_stmt *gone = store_stmt(store, STMT_EXPUNGED_RANGE);
+	if (get == NULL || gone == NULL)
+		return store_failed(store, error_r);
+	if (sqlite3_stmt_busy(get) || sqlite3_stmt_busy(gone))
+		return store_fail(store, STORE_ERR_INTERNAL, error_r,
+				  "store_chunk_messages called from its own callback");
+	/* one snapshot: a message expunged between two reads would be in neither */
+	bool own_tx = sqlite3_get_autocommit(store->db) != 0;
+	if (own_tx && store_exec(store, "BEGIN DEFERRED") < 0)
+		return store_failed(store, error_r);
+	sqlite3_bind_int64(get, 1, (sqlite3_int64)mailbox_id);
+	sqlite3_bind_int64(get, 2, chunk);
+	int r = sqlite3_step(get), d = 1;
+	if (r == SQLITE_ROW)
+		d = state_decode(store, chunk, sqlite3_column_blob(get, 0),
+				 (size_t)sqlite3_column_bytes(get, 0), 0, cb, ctx);
+	sqlite3_reset(get);
+	int ret = 0;
+	if (d < 0)
+		ret = -1;
+	else if (r != SQLITE_ROW && r != SQLITE_DONE)
+		ret = store_fail_sql(store, NULL, "reading message state");
+	if (ret == 0 && d > 0) {
+		uint64_t base = (uint64_t)chunk * STORE_STATE_UIDS;
+		sqlite3_bind_int64(gone, 1, (sqlite3_int64)mailbox_id);
+		sqlite3_bind_int64(gone, 2, (sqlite3_int64)base);
+		sqlite3_bind_int64(gone, 3, (sqlite3_int64)(base + STORE_STATE_UIDS));
+		sqlite3_bind_int64(gone, 4, (sqlite3_int64)since);
+		while ((r = sqlite3_step(gone)) == SQLITE_ROW) {
+			if (expunged_cb(ctx, (uint32_t)sqlite3_column_int64(gone, 0)) < 0) {
+				r = SQLITE_DONE;
+				break;
+			}
+		}
+		sqlite3_reset(gone);
+		if (r != SQLITE_DONE)
+			ret = store_fail_sql(store, NULL, "reading expunges");
+	}
+	if (own_tx && store_exec(store, ret < 0 ? "ROLLBACK" : "COMMIT") < 0)
+		ret = -1;
+	return ret < 0 ? store_failed(store, error_r) : 0;
 }

@@ -318,8 +318,11 @@ void store_close(struct store **storep)
 	struct store *store = *storep;
 	if (store == NULL)
 		return;
+	/* the files of bodies dropped by earlier commits (store_set_unlink_hook); what fails
+	 * stays for the sweep (the handle is then not taken back from the count) */
+	bool orphans = store_unlink_pending(store, SIZE_MAX) != 0;
 	store_pool_leave(store);
-	if (store->counted)
+	if (store->counted && !orphans)
 		store_close_count(store);
 	store_db_close(store);
 	/* closing the lock file releases both OFD locks */
@@ -334,6 +337,7 @@ void store_close(struct store **storep)
 	store_state_clear(store);
 	free(store->state.c);
 	free(store->unlink);
+	free(store->unlink_later);
 	free(store->dir);
 	free(store->notify_path);
 	free(store);

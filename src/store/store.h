@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #define STORE_MAILBOX_NAME_MAX 1024 /* bytes of UTF-8 */
@@ -289,8 +290,32 @@ void store_notify_flush(struct store *store);
 
 /* Load the view of a mailbox: cb for each message in UID order (one streaming read). */
 typedef int store_msg_cb(void *ctx, const struct store_msg *msg);
+typedef int store_uid_cb(void *ctx, uint32_t uid);
 int store_messages(struct store *store, uint64_t mailbox_id, store_msg_cb *cb, void *ctx,
 		   const char **error_r);
+
+/* A mailbox's messages come in chunks of STORE_CHUNK_UIDS consecutive UIDs (chunk k holds UIDs
+ * k * STORE_CHUNK_UIDS to (k + 1) * STORE_CHUNK_UIDS - 1), each with counts kept by every
+ * change, so a view can be opened from the counts alone and read a chunk when it needs it. */
+#define STORE_CHUNK_UIDS 1024
+struct store_chunk_info {
+	uint32_t chunk;
+	uint32_t messages, unseen, deleted; /* unseen: without \Seen */
+	uint64_t max_modseq;
+};
+/* The mailbox row and its chunks (ascending, only those with messages) from one read
+ * snapshot: *chunks_r is malloc'd (the caller frees it), *count_r entries. 1, 0 when the
+ * mailbox no longer exists, -1 error. */
+int store_mailbox_chunks(struct store *store, uint64_t mailbox_id, struct store_mailbox *mb_r,
+			 struct store_chunk_info **chunks_r, size_t *count_r,
+			 const char **error_r);
+/* One chunk, from one read snapshot: cb for each message in it (UID order), then expunged_cb
+ * for each UID of the chunk expunged after MODSEQ `since` (UID order). With them a view
+ * rebuilds the chunk as it was at `since` (imap-view.c). Same callback rules as
+ * store_messages. 0 or -1. */
+int store_chunk_messages(struct store *store, uint64_t mailbox_id, uint32_t chunk,
+			 uint64_t since, store_msg_cb *cb, store_uid_cb *expunged_cb, void *ctx,
+			 const char **error_r);
 
 /* A POP3 maildrop (RFC 1939 4: the messages as they are at login): *mb_r and every message
  * with its stored size in bytes, in UID order, read in one snapshot. 1 done, 0 the mailbox no
@@ -329,9 +354,24 @@ int store_set_flags(struct store *store, uint64_t mailbox_id, const uint32_t *ui
 		    size_t count, const struct store_flag_change *change, store_msg_cb *changed_cb,
 		    store_msg_cb *failed_cb, void *ctx, const char **error_r);
 
+/* Deferred unlinking of dropped bodies (issue 3: unlinking 10,000 files was 65% of an
+ * EXPUNGE before its tagged OK). With a hook set, a commit that drops the last reference to
+ * bodies (expunge, move, mailbox delete) leaves their files in a queue and calls hook(ctx)
+ * when the queue stops being empty; the owner (the mail process) then calls
+ * store_unlink_pending from its loop, never from inside a call on the store. Without a hook
+ * (the CLI, lmtp) the files go at the commit, as before. A crash before the unlinks leaves
+ * orphans that the sweep after an unclean close removes; store_close drains the queue, and a
+ * store with a queue is not parked. */
+void store_set_unlink_hook(struct store *store, void (*hook)(void *ctx), void *ctx);
+/* Unlink up to max queued files, each only if no body row names its hash now (checked under
+ * the write lock, which every APPEND holds from before it writes or reuses a file until its
+ * commit): an APPEND of the same bytes after the expunge keeps its file. Does nothing while
+ * a statement of this handle is open (it would read an old snapshot). Returns how many
+ * remain queued, or -1 (logged; the queue is kept for a later try). */
+ssize_t store_unlink_pending(struct store *store, size_t max);
+
 /* Expunge the given UIDs (ascending; missing ones skipped) in one transaction. expunged_cb
  * gets each UID really removed. */
-typedef int store_uid_cb(void *ctx, uint32_t uid);
 int store_expunge(struct store *store, uint64_t mailbox_id, const uint32_t *uids, size_t count,
 		  store_uid_cb *expunged_cb, void *ctx, const char **error_r);
 

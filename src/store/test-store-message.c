@@ -1137,6 +1137,165 @@ static void test_stage(void)
 	root_free();
 }
 
+static int hook_calls;
+static void unlink_hook(void *ctx)
+{
+	(void)ctx;
+	hook_calls++;
+}
+
+static bool body_exists(const char *hash)
+{
+	char path[512];
+	body_path(hash, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+/* Deferred unlinks (store_set_unlink_hook): the files of expunged bodies stay until
+ * store_unlink_pending, which keeps a file whose bytes were stored again meanwhile (the same
+ * handle or another process's), and store_close unlinks what is left. */
+static void test_deferred_unlink(void)
+{
+	root_new();
+	struct store *store = open_store(), *other = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	store_set_unlink_hook(store, unlink_hook, NULL);
+	hook_calls = 0;
+	char h1[65], h2[65], h3[65];
+	uint32_t u1, u2, u3, u;
+	CHECK(append1(store, inbox, make_msg(0, "d1", "one"), 0, NULL, 0, &u1) == 0);
+	CHECK(append1(store, inbox, make_msg(1, "d2", "two"), 0, NULL, 0, &u2) == 0);
+	CHECK(append1(store, inbox, make_msg(2, "d3", "three"), 0, NULL, 0, &u3) == 0);
+	CHECK(body_id_of(store, inbox, u1, h1) == 1 && body_id_of(store, inbox, u2, h2) == 1 &&
+	      body_id_of(store, inbox, u3, h3) == 1);
+	uint32_t all[] = { u1, u2, u3 };
+	CHECK(store_expunge(store, inbox, all, 3, NULL, NULL, &error) == 0);
+	/* committed, the files still there, the owner told once */
+	CHECK(mb_get(store, "INBOX")->messages == 0);
+	CHECK(hook_calls == 1);
+	CHECK(body_exists(h1) && body_exists(h2) && body_exists(h3));
+	/* the same bytes again before the unlinks: d2 through this handle, d3 through another
+	 * (an lmtp process); both find the file present and only add a row */
+	CHECK(append1(store, inbox, make_msg(1, "d2", "two"), 0, NULL, 0, &u) == 0);
+	CHECK(append1(other, inbox, make_msg(2, "d3", "three"), 0, NULL, 0, NULL) == 0);
+	CHECK(store_unlink_pending(store, 1) == 2); /* a slice at a time */
+	CHECK(store_unlink_pending(store, 100) == 0);
+	CHECK(!body_exists(h1) && body_exists(h2) && body_exists(h3));
+	CHECK(store_unlink_pending(store, 100) == 0 && hook_calls == 1);
+	int fd = store_body_open(store, h2, &error);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	/* close unlinks what is still queued */
+	uint32_t again[] = { u, u + 1 };
+	CHECK(store_expunge(store, inbox, again, 2, NULL, NULL, &error) == 0 && hook_calls == 2);
+	CHECK(body_exists(h2) && body_exists(h3));
+	store_close(&store);
+	CHECK(!body_exists(h2) && !body_exists(h3));
+	CHECK(body_files() == 0);
+	store_close(&other);
+	root_free();
+}
+
+struct chunk_read {
+	struct store_msg msgs[2100];
+	uint32_t gone[64];
+	size_t n, ngone;
+};
+
+static int chunk_msg_cb(void *ctx, const struct store_msg *m)
+{
+	struct chunk_read *c = ctx;
+	if (c->n < 2100)
+		c->msgs[c->n++] = *m;
+	return 0;
+}
+
+static int chunk_gone_cb(void *ctx, uint32_t uid)
+{
+	struct chunk_read *c = ctx;
+	if (c->ngone < 64)
+		c->gone[c->ngone++] = uid;
+	return 0;
+}
+
+/* Schema 7: each chunk's counts (store_mailbox_chunks) follow every change, and
+ * store_chunk_messages gives a chunk's entries and the UIDs expunged from it after a MODSEQ. */
+static void test_chunk_counts(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	/* 1,100 messages: chunk 0 (UIDs 1-1023) and chunk 1 (1024-1100), one transaction */
+	enum { N = 1100 };
+	static struct store_append a[N];
+	static char texts[N][96];
+	static uint32_t uids[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(texts[i], sizeof(texts[i]), "Subject: c%d\r\n\r\nbody %d\r\n", i, i);
+		a[i] = (struct store_append){ .data = (const unsigned char *)texts[i],
+					      .size = strlen(texts[i]),
+					      .flags = i < 100 ? STORE_FLAG_SEEN : 0 };
+	}
+	uint32_t uidv;
+	CHECK(store_append(store, inbox, a, N, uids, &uidv, &error) == 0);
+	uint32_t del[] = { 5, 1030 };
+	struct store_flag_change ch = { .mode = STORE_FLAGS_ADD, .flags = STORE_FLAG_DELETED };
+	CHECK(store_set_flags(store, inbox, del, 2, &ch, NULL, NULL, NULL, &error) == 0);
+	struct store_mailbox mb;
+	struct store_chunk_info *c = NULL;
+	size_t n = 0;
+	CHECK(store_mailbox_chunks(store, inbox, &mb, &c, &n, &error) == 1);
+	CHECK(n == 2 && mb.messages == N);
+	if (n == 2) {
+		CHECK(c[0].chunk == 0 && c[0].messages == 1023 && c[0].unseen == 923 &&
+		      c[0].deleted == 1);
+		CHECK(c[1].chunk == 1 && c[1].messages == 77 && c[1].unseen == 77 &&
+		      c[1].deleted == 1 && c[1].max_modseq == mb.highestmodseq);
+	}
+	free(c);
+	uint64_t since = mb.highestmodseq;
+	uint32_t gone[] = { 1030, 1031 };
+	CHECK(store_expunge(store, inbox, gone, 2, NULL, NULL, &error) == 0);
+	CHECK(store_mailbox_chunks(store, inbox, &mb, &c, &n, &error) == 1);
+	CHECK(n == 2 && n == 2 && c[1].messages == 75 && c[1].deleted == 0);
+	free(c);
+	static struct chunk_read r;
+	memset(&r, 0, sizeof(r));
+	CHECK(store_chunk_messages(store, inbox, 1, since, chunk_msg_cb, chunk_gone_cb, &r,
+				   &error) == 0);
+	CHECK(r.n == 75 && r.msgs[0].uid == 1024 && r.msgs[74].uid == 1100);
+	CHECK(r.ngone == 2 && r.gone[0] == 1030 && r.gone[1] == 1031);
+	memset(&r, 0, sizeof(r));
+	CHECK(store_chunk_messages(store, inbox, 1, mb.highestmodseq, chunk_msg_cb, chunk_gone_cb,
+				   &r, &error) == 0);
+	CHECK(r.n == 75 && r.ngone == 0);
+	/* kura check recounts a chunk whose counts are wrong */
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
+	sqlite3 *db;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE msgcount SET unseen = 7 WHERE chunk = 0", NULL, NULL,
+			   NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	store = open_store();
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems > 0);
+	CHECK(store_check(store, true, NULL, NULL, &problems, &error) == 0);
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	CHECK(store_mailbox_chunks(store, inbox, &mb, &c, &n, &error) == 1);
+	CHECK(n == 2 && c[0].unseen == 923);
+	free(c);
+	store_close(&store);
+	root_free();
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -1152,5 +1311,7 @@ int main(void)
 	TEST_RUN(test_refresh_and_watch);
 	TEST_RUN(test_state_random);
 	TEST_RUN(test_stage);
+	TEST_RUN(test_deferred_unlink);
+	TEST_RUN(test_chunk_counts);
 	return test_finish();
 }

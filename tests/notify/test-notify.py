@@ -274,6 +274,11 @@ def state_set_flags(db, mid, uid, add, modseq):
         nxt, prev = e[0] + 1, e[2]
     db.execute("UPDATE msgstate SET data = ?, max_modseq = max(max_modseq, ?)"
                " WHERE mailbox_id = ? AND chunk = ?", (bytes(out), modseq, mid, chunk))
+    # schema 7: the chunk's counts go with it (a lazily loaded view trusts them)
+    db.execute("UPDATE msgcount SET max_modseq = max(max_modseq, ?), messages = ?, unseen = ?,"
+               " deleted = ? WHERE mailbox_id = ? AND chunk = ?",
+               (modseq, len(entries), sum(1 for e in entries if not e[1] & 1),
+                sum(1 for e in entries if e[1] & 8), mid, chunk))
 
 
 def t_change_from_another_process(srv):
@@ -372,6 +377,110 @@ def t_mailbox_deleted_under_session(srv):
         # a still has the old, deleted mailbox selected: the new one is another mailbox
         lines = a.cmd("NOOP")
         assert a.uids == [], (a.uids, lines)
+    finally:
+        a.close()
+        b.close()
+
+
+def multiappend(m, box, texts, flags):
+    """One MULTIAPPEND with LITERAL+ of texts[i] with flags[i] ("" or "\\Seen")."""
+    t = m.tag()
+    out = bytearray(("%s APPEND %s" % (t, box)).encode())
+    for text, fl in zip(texts, flags):
+        data = text.encode()
+        out += (" (%s) {%d+}\r\n" % (fl, len(data))).encode() + data
+    m.c.send(bytes(out) + b"\r\n")
+    lines = m.c.read_until_tagged(t, 60 * kura.SLOW)
+    if not lines[-1].startswith((t + " OK").encode()):
+        raise kura.TestError("MULTIAPPEND: %r" % lines[-1])
+
+
+def seen_seqs(state, flag=b"\\Seen", has=False):
+    return [i + 1 for i, (_, f) in enumerate(state) if (flag in f) == has]
+
+
+def search_numbers(lines):
+    for x in lines:
+        if x.startswith(b"* SEARCH"):
+            return [int(v) for v in x.split()[2:]]
+    raise kura.TestError("no SEARCH response in %r" % lines[-3:])
+
+
+def t_lazy_view_across_chunks(srv):
+    """SELECT reads only the per-chunk counts and a view decodes a chunk (1,024 UIDs) when it
+    first uses it (imap-view.c): with 2,600 messages over three chunks, what SELECT answers,
+    what FETCH, STORE, SEARCH and EXPUNGE see in chunks loaded late (after another session
+    changed and expunged messages in them), and the sequence numbers after expunges across
+    chunks must equal a fresh session's reading of the mailbox."""
+    user = new_user(srv, "lazy")
+    n = 2600
+    a, b = Mirror(srv, user, "a"), Mirror(srv, user, "b")
+    try:
+        for lo in range(1, n + 1, 200):
+            ids = range(lo, min(lo + 200, n + 1))
+            multiappend(b, "INBOX", [msg(i) for i in ids],
+                        ["\\Seen" if i <= 1500 else "" for i in ids])
+        # only chunk 2 (the last, UIDs 2048-2600) is read at SELECT; UNSEEN reads chunk 1
+        lines = a.cmd("SELECT INBOX")
+        a.uids = list(range(1, n + 1))
+        want = [b"* %d EXISTS" % n, b"* OK [UNSEEN 1501] First unseen message",
+                b"* OK [UIDNEXT %d] Predicted next UID" % (n + 1)]
+        for w in want:
+            assert w in lines, (w, lines)
+        # another session changes chunks 0 and 1 before a uses them
+        b.cmd("SELECT INBOX")
+        b.cmd("UID STORE 100,1200 +FLAGS.SILENT (\\Flagged)")
+        b.cmd("UID STORE 50,1300,2500 +FLAGS.SILENT (\\Deleted)")
+        b.cmd("UID EXPUNGE 50,1300,2500")
+        b.append("INBOX", msg(n + 1))
+        # by sequence number, no expunge is reported yet: numbers are SELECT's. Chunk 0 is
+        # read now, after the change (UID 100 shows it; UID 50 is expunged but still
+        # message 50); chunk 1 was read at SELECT (UNSEEN): 1200's change comes unsolicited
+        lines = a.cmd("FETCH 49,51,100,1200,1501 (UID FLAGS)")
+        fetched = [x.replace(b" \\Recent", b"").replace(b"(\\Recent)", b"()")
+                   for x in lines if x.startswith(b"* ") and b"FETCH" in x]
+        for w in (b"* 49 FETCH (UID 49 FLAGS (\\Seen))", b"* 51 FETCH (UID 51 FLAGS (\\Seen))",
+                  b"* 100 FETCH (UID 100 FLAGS (\\Seen \\Flagged))",
+                  b"* 1200 FETCH (UID 1200 FLAGS (\\Seen \\Flagged))",
+                  b"* 1501 FETCH (UID 1501 FLAGS ())"):
+            assert w in fetched, (w, fetched)
+        assert not [x for x in lines if b"EXPUNGE" in x], lines
+        lines = a.cmd("NOOP")
+        for w in (b"* 1300 EXPUNGE", b"* 50 EXPUNGE", b"* 2500 EXPUNGE"):
+            assert w in lines, (w, lines)
+        assert len(a.uids) == n - 2, len(a.uids)
+        state = truth(srv, user)
+        assert len(state) == n - 2 and a.uids[:len(state) - 1] == [u for u, _ in state][:-1], \
+            (len(state), len(a.uids))
+        # SEARCH over every chunk, some loaded, some not
+        assert search_numbers(a.cmd("SEARCH UNSEEN")) == seen_seqs(state)
+        a.fill()
+        a.cmd("FETCH 1:* (UID FLAGS)")
+        assert [(u, a.flags.get(u, set())) for u in a.uids] == state
+        assert not a.errors, a.errors[:5]
+
+        # a fresh session: STORE by sequence numbers across three chunks, then EXPUNGE
+        c = Mirror(srv, user, "c")
+        try:
+            c.cmd("SELECT INBOX")
+            c.uids = [u for u, _ in state]
+            c.cmd("STORE 1000:2100 +FLAGS.SILENT (\\Answered)")
+            got = search_numbers(c.cmd("UID SEARCH ANSWERED"))
+            assert got == [u for u, _ in state[999:2100]], (got[:3], got[-3:])
+            c.cmd("STORE 1:30,1020:1030 +FLAGS.SILENT (\\Deleted)")
+            lines = c.cmd("EXPUNGE")
+            assert sum(1 for x in lines if x.startswith(b"* ") and x.endswith(b" EXPUNGE")) \
+                == 41, lines[-3:]
+            state = truth(srv, user)
+            lines = c.cmd("UID FETCH 1020:1060 (FLAGS)")
+            assert sum(1 for x in lines if x.startswith(b"* ") and b" FETCH " in x) == \
+                sum(1 for u, _ in state if 1020 <= u <= 1060), lines
+            assert not c.errors, c.errors[:5]
+            assert c.uids == [u for u, _ in state], (len(c.uids), len(state))
+            assert search_numbers(c.cmd("SEARCH ANSWERED")) == \
+                seen_seqs(state, b"\\Answered", True)
+        finally:
+            c.close()
     finally:
         a.close()
         b.close()
