@@ -61,7 +61,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import (BENCH, REPO, free_port, loadavg, log, proc_descendants,  # noqa: E402
-                      settle, tree_cpu)
+                      ratio_summary, settle, tree_cpu)
 
 PASSWORD = "benchpw"
 
@@ -425,14 +425,10 @@ def main():
             row += " %8.1f (%11s) %9.2f %7.2f" % (med[n], spread(rates), statistics.median(cpu),
                                                 statistics.median(later))
         for kn in kuras if dove else []:
-            per = []
-            for rnd in range(1, args.rounds + 1):
-                a = [x for x in results["runs"] if x["round"] == rnd and x["scenario"] == key]
-                k = [x["deliveries_per_s"] for x in a if x["server"] == kn]
-                d = [x["deliveries_per_s"] for x in a if x["server"] == dove[0]]
-                if k and d and d[0] > 0:
-                    per.append(k[0] / d[0])
-            ratio = med[kn] / med[dove[0]] if med[dove[0]] else float("nan")
+            by_round = {n: {x["round"]: x["deliveries_per_s"] for x in results["runs"]
+                            if x["server"] == n and x["scenario"] == key} for n in (kn, dove[0])}
+            ratio, per = ratio_summary(by_round[kn], by_round[dove[0]])
+            ratio = float("nan") if ratio is None else ratio
             entry["ratio_" + kn] = ratio
             entry["ratio_per_round_" + kn] = per
             row += " %13.2f %11s" % (ratio, "%.2f-%.2f" % (min(per), max(per)) if per else "-")

@@ -369,26 +369,17 @@ static int store_rename_inbox(struct store *store, const char *to)
 	}
 	if (store_mailbox_queue_expunges(store, inbox->id) < 0)
 		goto out;
-	if (sqlite3_prepare_v2(store->db, "UPDATE message SET mailbox_id = ?2 WHERE mailbox_id = ?1",
-			       -1, &stmt, NULL) != SQLITE_OK) {
-		store_fail_sql(store, NULL, "preparing a statement");
-		goto out;
-	}
-	sqlite3_bind_int64(stmt, 1, (sqlite3_int64)inbox->id);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)dst_id);
-	r = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (r != SQLITE_DONE) {
-		store_fail_sql(store, NULL, "moving messages");
-		goto out;
-	}
-	/* the packed state moves along (store-state.c): same UIDs, same chunks, same counts */
-	static const char *const state_sql[] = {
-		"UPDATE msgstate SET mailbox_id = ?2 WHERE mailbox_id = ?1",
-		"UPDATE msgcount SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+	/* the messages, and their packed state along with them (store-state.c): same UIDs, same
+	 * chunks, same counts */
+	static const struct {
+		const char *sql, *what;
+	} move_sql[] = {
+		{"UPDATE message SET mailbox_id = ?2 WHERE mailbox_id = ?1", "moving messages"},
+		{"UPDATE msgstate SET mailbox_id = ?2 WHERE mailbox_id = ?1", "moving message state"},
+		{"UPDATE msgcount SET mailbox_id = ?2 WHERE mailbox_id = ?1", "moving message state"},
 	};
-	for (size_t q = 0; q < 2; q++) {
-		if (sqlite3_prepare_v2(store->db, state_sql[q], -1, &stmt, NULL) != SQLITE_OK) {
+	for (size_t q = 0; q < sizeof(move_sql) / sizeof(move_sql[0]); q++) {
+		if (sqlite3_prepare_v2(store->db, move_sql[q].sql, -1, &stmt, NULL) != SQLITE_OK) {
 			store_fail_sql(store, NULL, "preparing a statement");
 			goto out;
 		}
@@ -397,7 +388,7 @@ static int store_rename_inbox(struct store *store, const char *to)
 		r = sqlite3_step(stmt);
 		sqlite3_finalize(stmt);
 		if (r != SQLITE_DONE) {
-			store_fail_sql(store, NULL, "moving message state");
+			store_fail_sql(store, NULL, move_sql[q].what);
 			goto out;
 		}
 	}
