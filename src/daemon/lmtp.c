@@ -9,9 +9,12 @@
  * see new mail at once. Traps: auth answers arrive by id after the client may have left; a
  * lookup outlives an auth restart (it is sent again to the new auth process) but not
  * LMTP_LOOKUP_TIMEOUT_MS: then the recipient gets a temporary error (451), never a 550; a store
- * is parked or closed only when no delivery is using it (deliveries are synchronous); a store
- * whose delivery failed is closed, so the next delivery to that user opens it afresh (a
- * parked store whose folder went away must go through store_open's recovery). */
+ * is closed only when no batch in flight uses it (its busy count), the pool may park it
+ * between a batch's steps (the next step reopens it); a store whose delivery failed is
+ * forgotten and closed, so the next delivery to that user opens it afresh (a parked store whose
+ * folder went away must go through store_open's recovery); a client that leaves while its
+ * deliveries are in a batch keeps its session (the transaction the batch reads) until the
+ * batch ends, and what was not committed by then is not committed. */
 #include "roles.h"
 
 #include <errno.h>
@@ -65,6 +68,8 @@ struct lmtp_client {
 	char session_id[20];
 	char ip[64];
 	bool local;         /* the UNIX socket */
+	unsigned inflight;  /* jobs in batches in flight: the session stays until they end */
+	bool closed;        /* the connection is over (freed when inflight reaches 0) */
 };
 
 struct lmtp_store {
@@ -72,7 +77,9 @@ struct lmtp_store {
 	struct lmtp_store *prev, *next; /* most recently used first */
 	char *user;
 	struct store *store;
-	bool failed; /* a delivery failed: closed after the batch */
+	unsigned busy; /* jobs of batches in flight using it: neither closed nor freed */
+	bool failed;   /* a delivery failed: forgotten, closed once no batch uses it */
+	bool detached; /* failed and out of the table and the LRU list */
 	bool index_queued; /* on the idle indexer's list (by name) */
 };
 
@@ -94,6 +101,10 @@ struct lmtp_proc {
 	struct store_pool *pool;             /* at most open_max of them open */
 	struct loop_timer *sweep_timer;
 	struct store_stage *stage;           /* DATA/users/.stage/lmtpN */
+	struct store_syncer *syncer;         /* steps 3 and 5 of the batches */
+	struct loop_io *syncer_io;
+	struct lmtp_batch *batches;          /* in flight */
+	bool stopped;                        /* the loop is over: commit nothing more */
 	struct lmtp_job *queue_head, *queue_tail;
 	size_t queue_count, batch_max;
 	bool batch_scheduled;
@@ -161,7 +172,7 @@ static void lmtp_store_trim(struct lmtp_proc *lp)
 	for (struct lmtp_store *ls = lp->lru_tail, *prev;
 	     ls != NULL && lp->store_count > LMTP_STORES_KNOWN_MAX; ls = prev) {
 		prev = ls->prev;
-		if (store_is_parked(ls->store))
+		if (ls->busy == 0 && store_is_parked(ls->store))
 			lmtp_store_free(lp, ls);
 	}
 }
@@ -339,12 +350,14 @@ static void lmtp_index_run(void *ctx)
 
 /* --- delivery: group commit across sessions (store.h, "group commit") ---
  * The deliver hook only queues the recipient; once per loop turn, after every session has had
- * its input, lmtp_batch_run delivers what is queued: each transaction's message written once
- * into the staging folder, linked into every recipient's store, one syncfs, the rows
- * committed, one more syncfs, then the replies. A message to one recipient carries that
- * recipient's Delivered-To and Received "for"; with several recipients it carries neither, so
- * that all of them share one file (as Dovecot does: lmtp_hdr_delivery_address is "none" for
- * a mail with several recipients). */
+ * its input, lmtp_batch_run takes what is queued as a batch: each transaction's message written
+ * once into the staging folder and linked into every recipient's store; the syncer thread
+ * makes that durable while the loop goes on (reading more mail, forming the next batch, whose
+ * syncs share the next round); then the rows are committed, the syncer makes the WALs durable,
+ * and the replies go out. A message to one recipient carries that recipient's Delivered-To
+ * and Received "for"; with several recipients it carries neither, so that all of them share
+ * one file (as Dovecot does: lmtp_hdr_delivery_address is "none" for a mail with several
+ * recipients). */
 
 struct lmtp_job {
 	struct lmtp_job *next;
@@ -353,7 +366,7 @@ struct lmtp_job {
 	size_t i;
 	/* during the batch */
 	size_t msg;              /* index into the batch's messages */
-	struct lmtp_store *ls;
+	struct lmtp_store *ls;   /* holds a busy count on it */
 	bool linked, created;    /* store_stage_link done; it made the file */
 	bool committed;          /* store_append_staged done: durable after the second sync */
 	enum lmtp_delivery_status st;
@@ -371,7 +384,23 @@ struct lmtp_msg {
 	const char *error;
 };
 
+/* A batch between its steps: its syncs run on the syncer while the loop goes on. */
+struct lmtp_batch {
+	struct lmtp_batch *prev, *next; /* lp->batches */
+	struct lmtp_proc *lp;
+	struct lmtp_job **jobs;
+	size_t n;
+	struct lmtp_msg *msgs;
+	size_t msg_count;
+	bool synced; /* the commits of step 4 are durable */
+};
+
 static void lmtp_job_queue(struct lmtp_proc *lp, struct lmtp_job *job);
+
+static void client_free(void *ctx)
+{
+	free(ctx);
+}
 
 static void hook_deliver(struct lmtp_session *s, const struct lmtp_txn *txn, size_t i)
 {
@@ -383,8 +412,10 @@ static void hook_deliver(struct lmtp_session *s, const struct lmtp_txn *txn, siz
 	lmtp_job_queue(c->lp, job);
 }
 
-/* The jobs of a client that went away: it is answered no more (RFC 2033 5: the MTA counts
- * the recipients it has no reply for as failed and sends again). */
+/* The queued jobs of a client that went away: it is answered no more (RFC 2033 5: the MTA
+ * counts the recipients it has no reply for as failed and sends again). Jobs in a batch in
+ * flight keep the session (and so the transaction) until the batch is over; those not
+ * committed yet are not committed. */
 static void lmtp_jobs_forget(struct lmtp_proc *lp, struct lmtp_client *c)
 {
 	struct lmtp_job **p = &lp->queue_head;
@@ -403,19 +434,18 @@ static void lmtp_jobs_forget(struct lmtp_proc *lp, struct lmtp_client *c)
 }
 
 /* Step 1: the message of each transaction once, into the staging folder. */
-static void lmtp_batch_stage(struct lmtp_proc *lp, struct lmtp_job **jobs, size_t n,
-			     struct lmtp_msg *msgs, size_t *msg_count)
+static void lmtp_batch_stage(struct lmtp_proc *lp, struct lmtp_batch *b)
 {
 	time_t now = time(NULL);
-	*msg_count = 0;
-	for (size_t k = 0; k < n; k++) {
-		struct lmtp_job *j = jobs[k];
-		if (*msg_count > 0 && msgs[*msg_count - 1].txn == j->txn) {
-			j->msg = *msg_count - 1;
+	b->msg_count = 0;
+	for (size_t k = 0; k < b->n; k++) {
+		struct lmtp_job *j = b->jobs[k];
+		if (b->msg_count > 0 && b->msgs[b->msg_count - 1].txn == j->txn) {
+			j->msg = b->msg_count - 1;
 			continue;
 		}
-		struct lmtp_msg *m = &msgs[(*msg_count)++];
-		j->msg = *msg_count - 1;
+		struct lmtp_msg *m = &b->msgs[b->msg_count++];
+		j->msg = b->msg_count - 1;
 		memset(m, 0, sizeof(*m));
 		m->txn = j->txn;
 		buf_init(&m->prefix, SPOOL_PREFIX_MAX);
@@ -462,72 +492,115 @@ static void lmtp_job_log(struct lmtp_proc *lp, const struct lmtp_job *j, const s
 			  error != NULL ? error : "?");
 }
 
-static void lmtp_batch_run(void *ctx)
+/* A client whose connection closed while its jobs were in a batch: gone now. */
+static void lmtp_client_release(struct lmtp_proc *lp, struct lmtp_client *c)
 {
-	struct lmtp_proc *lp = ctx;
-	lp->batch_scheduled = false;
-	/* at most a pool's worth of stores per batch (parking inside a batch costs syncs); the
-	 * rest waits for the next loop turn */
-	size_t n = lp->queue_count < lp->batch_max ? lp->queue_count : lp->batch_max;
-	if (n == 0)
+	if (--c->inflight > 0 || !c->closed)
 		return;
-	struct lmtp_job **jobs = xcalloc(n, sizeof(*jobs));
-	for (size_t k = 0; k < n; k++) {
-		jobs[k] = lp->queue_head;
-		lp->queue_head = lp->queue_head->next;
-		lp->queue_count--;
-	}
-	if (lp->queue_head == NULL)
-		lp->queue_tail = NULL;
-	else
-		lmtp_job_queue(lp, NULL); /* schedule the next batch */
-	struct lmtp_msg *msgs = xcalloc(n, sizeof(*msgs));
-	size_t msg_count;
-	const char *err = NULL;
-	bool any = false;
+	lmtp_session_destroy(&c->session);
+	loop_defer(lp->loop, client_free, c);
+}
 
-	lmtp_batch_stage(lp, jobs, n, msgs, &msg_count);
-	/* step 2: link into each recipient's store */
-	for (size_t k = 0; k < n; k++) {
-		struct lmtp_job *j = jobs[k];
-		struct lmtp_msg *m = &msgs[j->msg];
-		j->st = LMTP_DELIVERY_TEMPFAIL;
-		if (!m->staged) {
-			j->st = m->st;
-			j->res.error = m->error;
-			continue;
-		}
-		j->ls = lmtp_store_get(lp, j->txn->rcpts[j->i].user);
-		if (j->ls == NULL) {
-			j->res.error = "cannot open the store";
-			continue;
-		}
-		if (store_stage_link(j->ls->store, lp->stage, &m->body, &j->created, &err) < 0) {
-			j->res.error = err;
-			j->ls->failed = true;
-			continue;
-		}
-		j->linked = true;
-		any = true;
+/* The store of a failed delivery is closed once no batch uses it, and forgotten at once: the
+ * next delivery to that user opens it afresh. */
+static void lmtp_store_release(struct lmtp_proc *lp, struct lmtp_store *ls)
+{
+	ls->busy--;
+	if (!ls->failed)
+		return;
+	if (!ls->detached) {
+		hash_remove(&lp->stores, &ls->node);
+		lmtp_store_unlink(lp, ls);
+		lp->store_count--;
+		ls->detached = true;
 	}
-	/* step 3: the bytes and their names are durable */
-	if (any && store_stage_sync(lp->stage, &err) < 0) {
-		log_error("lmtp: %s", err);
-		for (size_t k = 0; k < n; k++) {
-			if (jobs[k]->linked && jobs[k]->created)
-				store_stage_unlink(jobs[k]->ls->store, &msgs[jobs[k]->msg].body);
-			jobs[k]->linked = false;
-			jobs[k]->res.error = "cannot sync the message";
-		}
-		any = false;
+	if (ls->busy == 0) {
+		store_close(&ls->store);
+		free(ls->user);
+		free(ls);
 	}
-	/* step 4: the rows, synchronous = NORMAL */
+}
+
+/* The end of a batch: log, drop the staged files, reply, free. */
+static void lmtp_batch_finish(struct lmtp_batch *b)
+{
+	struct lmtp_proc *lp = b->lp;
+	for (size_t k = 0; k < b->n; k++) {
+		struct lmtp_job *j = b->jobs[k];
+		if (j->committed) {
+			store_notify_flush(j->ls->store);
+			j->st = b->synced ? LMTP_DELIVERED : LMTP_DELIVERY_TEMPFAIL;
+			if (!b->synced)
+				j->res.error = "cannot sync the commit";
+		}
+		lmtp_job_log(lp, j, &b->msgs[j->msg], j->res.error);
+		if (j->committed && !j->ls->failed)
+			lmtp_index_enqueue(lp, j->ls);
+	}
+	if (lp->set->index_idle_ms > 0)
+		lmtp_index_arm(lp, lp->set->index_idle_ms); /* no indexing while deliveries come */
+	for (size_t k = 0; k < b->msg_count; k++) {
+		if (b->msgs[k].staged)
+			store_stage_drop(lp->stage, &b->msgs[k].body);
+		buf_free(&b->msgs[k].prefix);
+	}
+	for (size_t k = 0; k < b->n; k++) {
+		if (b->jobs[k]->ls != NULL)
+			lmtp_store_release(lp, b->jobs[k]->ls);
+	}
+	/* the replies (a session may close while it replies: later jobs of it see no session) */
+	for (size_t k = 0; k < b->n; k++) {
+		struct lmtp_job *j = b->jobs[k];
+		if (!j->c->closed && j->c->session != NULL)
+			lmtp_session_delivered(j->c->session, j->i, j->st);
+		lmtp_client_release(lp, j->c);
+		free(j);
+	}
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		lp->batches = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	free(b->jobs);
+	free(b->msgs);
+	free(b);
+}
+
+/* Step 5 done: every store's WAL is durable; the other processes and the clients hear. */
+static void lmtp_batch_committed(void *ctx, const char *error)
+{
+	struct lmtp_batch *b = ctx;
+	b->synced = error == NULL;
+	if (error != NULL)
+		log_error("lmtp: %s (the deliveries of this batch get 451, some may be stored and "
+			  "come again)", error);
+	lmtp_batch_finish(b);
+}
+
+/* Step 3 done: the bytes and their names are durable. Step 4: the rows (synchronous =
+ * NORMAL), then step 5 on the syncer. */
+static void lmtp_batch_linked(void *ctx, const char *error)
+{
+	struct lmtp_batch *b = ctx;
+	struct lmtp_proc *lp = b->lp;
+	if (error != NULL)
+		log_error("lmtp: %s", error);
 	bool committed = false;
-	for (size_t k = 0; k < n && any; k++) {
-		struct lmtp_job *j = jobs[k];
+	for (size_t k = 0; k < b->n; k++) {
+		struct lmtp_job *j = b->jobs[k];
 		if (!j->linked)
 			continue;
-		struct lmtp_msg *m = &msgs[j->msg];
+		struct lmtp_msg *m = &b->msgs[j->msg];
+		/* a client gone meanwhile sends again (it has no reply): store nothing for it */
+		if (error != NULL || j->c->closed || lp->stopped) {
+			if (j->created)
+				store_stage_unlink(j->ls->store, &m->body);
+			j->linked = false;
+			j->res.error = error != NULL ? "cannot sync the message"
+						     : "the client went away before the commit";
+			continue;
+		}
 		struct lmtp_delivery d = {
 			.mailbox = j->txn->rcpts[j->i].detail,
 			.max_size = lp->set->append_limit,
@@ -545,49 +618,79 @@ static void lmtp_batch_run(void *ctx)
 				j->ls->failed = true;
 		}
 	}
-	/* step 5: every store's WAL is durable; then the other processes and the clients hear */
-	bool synced = !committed || store_stage_sync(lp->stage, &err) == 0;
-	if (!synced)
-		log_error("lmtp: %s (the deliveries of this batch get 451, some may be stored "
-			  "and come again)", err);
+	if (committed)
+		store_stage_submit(lp->stage, lp->syncer, lmtp_batch_committed, b);
+	else
+		lmtp_batch_finish(b);
+}
+
+static void lmtp_batch_run(void *ctx)
+{
+	struct lmtp_proc *lp = ctx;
+	lp->batch_scheduled = false;
+	/* at most a pool's worth of stores per batch (parking inside a batch costs syncs); the
+	 * rest waits for the next loop turn */
+	size_t n = lp->queue_count < lp->batch_max ? lp->queue_count : lp->batch_max;
+	if (n == 0)
+		return;
+	struct lmtp_batch *b = xcalloc(1, sizeof(*b));
+	b->lp = lp;
+	b->n = n;
+	b->jobs = xcalloc(n, sizeof(*b->jobs));
+	b->msgs = xcalloc(n, sizeof(*b->msgs));
 	for (size_t k = 0; k < n; k++) {
-		struct lmtp_job *j = jobs[k];
-		if (j->committed) {
-			store_notify_flush(j->ls->store);
-			j->st = synced ? LMTP_DELIVERED : LMTP_DELIVERY_TEMPFAIL;
-			if (!synced)
-				j->res.error = "cannot sync the commit";
+		b->jobs[k] = lp->queue_head;
+		lp->queue_head = lp->queue_head->next;
+		lp->queue_count--;
+		b->jobs[k]->c->inflight++;
+	}
+	if (lp->queue_head == NULL)
+		lp->queue_tail = NULL;
+	else
+		lmtp_job_queue(lp, NULL); /* schedule the next batch */
+	b->next = lp->batches;
+	if (b->next != NULL)
+		b->next->prev = b;
+	lp->batches = b;
+
+	const char *err = NULL;
+	bool any = false;
+	lmtp_batch_stage(lp, b);
+	/* step 2: link into each recipient's store */
+	for (size_t k = 0; k < n; k++) {
+		struct lmtp_job *j = b->jobs[k];
+		struct lmtp_msg *m = &b->msgs[j->msg];
+		j->st = LMTP_DELIVERY_TEMPFAIL;
+		if (!m->staged) {
+			j->st = m->st;
+			j->res.error = m->error;
+			continue;
 		}
-		lmtp_job_log(lp, j, &msgs[j->msg], j->res.error);
-		if (j->committed)
-			lmtp_index_enqueue(lp, j->ls);
-	}
-	if (lp->set->index_idle_ms > 0)
-		lmtp_index_arm(lp, lp->set->index_idle_ms); /* no indexing while deliveries come */
-	for (size_t k = 0; k < msg_count; k++) {
-		if (msgs[k].staged)
-			store_stage_drop(lp->stage, &msgs[k].body);
-		buf_free(&msgs[k].prefix);
-	}
-	/* stores whose delivery failed are closed (not inside the loop above: jobs share them) */
-	for (size_t k = 0; k < n; k++) {
-		if (jobs[k]->ls != NULL && jobs[k]->ls->failed) {
-			struct lmtp_store *ls = jobs[k]->ls;
-			for (size_t l = k; l < n; l++) {
-				if (jobs[l]->ls == ls)
-					jobs[l]->ls = NULL;
-			}
-			lmtp_store_free(lp, ls);
+		j->ls = lmtp_store_get(lp, j->txn->rcpts[j->i].user);
+		if (j->ls == NULL) {
+			j->res.error = "cannot open the store";
+			continue;
 		}
+		j->ls->busy++;
+		if (store_stage_link(j->ls->store, lp->stage, &m->body, &j->created, &err) < 0) {
+			j->res.error = err;
+			j->ls->failed = true;
+			continue;
+		}
+		j->linked = true;
+		any = true;
 	}
-	/* the replies (a session may close while it replies: later jobs of it see no session) */
-	for (size_t k = 0; k < n; k++) {
-		if (jobs[k]->c->session != NULL)
-			lmtp_session_delivered(jobs[k]->c->session, jobs[k]->i, jobs[k]->st);
-		free(jobs[k]);
-	}
-	free(jobs);
-	free(msgs);
+	/* step 3 on the syncer; the loop goes on meanwhile */
+	if (any)
+		store_stage_submit(lp->stage, lp->syncer, lmtp_batch_linked, b);
+	else
+		lmtp_batch_finish(b);
+}
+
+static void lmtp_syncer_ready(void *ctx, unsigned events)
+{
+	struct lmtp_proc *lp = ctx;
+	store_syncer_reap(lp->syncer);
 }
 
 static void lmtp_job_queue(struct lmtp_proc *lp, struct lmtp_job *job)
@@ -607,11 +710,6 @@ static void lmtp_job_queue(struct lmtp_proc *lp, struct lmtp_job *job)
 	}
 }
 
-static void client_free(void *ctx)
-{
-	free(ctx);
-}
-
 static void hook_closed(struct lmtp_session *s, const char *reason)
 {
 	struct lmtp_client *c = lmtp_session_owner(s);
@@ -627,8 +725,13 @@ static void hook_closed(struct lmtp_session *s, const char *reason)
 		lp->clients = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	lmtp_session_destroy(&c->session);
 	lp->connections--;
+	if (c->inflight > 0) {
+		/* its batches still read the transaction: the last one frees it */
+		c->closed = true;
+		return;
+	}
+	lmtp_session_destroy(&c->session);
 	loop_defer(lp->loop, client_free, c);
 }
 
@@ -775,7 +878,7 @@ static void lmtp_ctl_closed(void *ctx, struct ipc_chan *chan)
 static void lmtp_exit_check(void *ctx)
 {
 	struct lmtp_proc *lp = ctx;
-	if (lp->clients == NULL)
+	if (lp->clients == NULL && lp->batches == NULL && lp->queue_head == NULL)
 		loop_stop(lp->loop);
 	else
 		loop_timer_add(lp->loop, 20, lmtp_exit_check, lp);
@@ -833,6 +936,10 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 		log_error("%s", err);
 		return 1;
 	}
+	if (store_syncer_create(store_stage_fd(lp.stage), &lp.syncer, &err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	hash_init(&lp.stores);
 	unsigned open_max = lmtp_open_stores_max(set);
 	lp.batch_max = open_max < 16 ? 16 : open_max > 1024 ? 1024 : open_max;
@@ -846,13 +953,25 @@ int lmtp_main(const struct settings *set, int ctl_fd, int tcp_fd, int unix_fd, u
 		lp.tcp_io = loop_io_add(lp.loop, tcp_fd, LOOP_READ, true, lmtp_tcp_accept, &lp);
 	if (unix_fd >= 0)
 		lp.unix_io = loop_io_add(lp.loop, unix_fd, LOOP_READ, true, lmtp_unix_accept, &lp);
-	if ((tcp_fd >= 0 && lp.tcp_io == NULL) || (unix_fd >= 0 && lp.unix_io == NULL)) {
+	lp.syncer_io = loop_io_add(lp.loop, store_syncer_fd(lp.syncer), LOOP_READ, false,
+				   lmtp_syncer_ready, &lp);
+	if ((tcp_fd >= 0 && lp.tcp_io == NULL) || (unix_fd >= 0 && lp.unix_io == NULL) ||
+	    lp.syncer_io == NULL) {
 		log_error("cannot watch the LMTP listeners: %s", strerror(errno));
 		return 1;
 	}
 	lp.sweep_timer = loop_timer_add(lp.loop, LMTP_STORE_IDLE_MS / 2, lmtp_store_sweep, &lp);
 	log_info("lmtp[%u] ready", index);
 	loop_run(lp.loop);
+	/* batches in flight (the shutdown deadline passed): their syncs end, nothing more is
+	 * committed, the files they staged and linked go */
+	lp.stopped = true;
+	while (lp.batches != NULL) {
+		store_syncer_wait(lp.syncer);
+		store_syncer_reap(lp.syncer);
+	}
+	loop_io_remove(&lp.syncer_io);
+	store_syncer_destroy(&lp.syncer);
 
 	loop_timer_remove(&lp.sweep_timer);
 	loop_timer_remove(&lp.index_timer);

@@ -297,8 +297,6 @@ int store_body_file_check(struct store *store, const char *hash, uint64_t size);
  * them to bodies/XX/HASH and records their folders in dirs; the caller fsyncs those with
  * store_body_dirs_sync before committing a row that names a file. Without whole_fs each
  * pending file holds an fd: use it for a few files only. */
-/* From this many files (or folders) on, one syncfs() replaces the fsyncs (store-body.c). */
-#define STORE_SYNCFS_MIN 8
 struct store_body_batch {
 	bool whole_fs;
 	size_t count, alloc;

@@ -26,42 +26,14 @@ struct store_stage {
 	int dir_fd;
 	char *dir;
 	unsigned long seq;
-	/* what the next store_stage_sync must make durable: staged files, bodies/ folders, WAL
-	 * files (absolute paths, deduplicated) */
-	char **sync;
-	size_t sync_count, sync_alloc;
+	/* what the next store_stage_sync or store_stage_submit must make durable: staged files,
+	 * bodies/ folders, WAL files */
+	struct store_syncset sync;
 };
-
-/* dir/name */
-static void stage_sync_add(struct store_stage *stage, const char *dir, const char *name)
-{
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return; /* cannot be: store and stage paths are far shorter; syncfs covers it */
-	for (size_t i = 0; i < stage->sync_count; i++) {
-		if (strcmp(stage->sync[i], path) == 0)
-			return;
-	}
-	if (stage->sync_count == stage->sync_alloc) {
-		size_t n = stage->sync_alloc == 0 ? 16 : stage->sync_alloc * 2, bytes;
-		if (size_mul(n, sizeof(*stage->sync), &bytes) < 0)
-			xabort("sync list overflow");
-		stage->sync = xrealloc(stage->sync, bytes);
-		stage->sync_alloc = n;
-	}
-	stage->sync[stage->sync_count++] = xstrdup(path);
-}
-
-static void stage_sync_clear(struct store_stage *stage)
-{
-	for (size_t i = 0; i < stage->sync_count; i++)
-		free(stage->sync[i]);
-	stage->sync_count = 0;
-}
 
 void store_stage_note_wal(struct store_stage *stage, const struct store *store)
 {
-	stage_sync_add(stage, store->dir, "store.db-wal");
+	store_syncset_add(&stage->sync, store->dir, "store.db-wal");
 }
 
 static int stage_fail(const char **error_r, const char *what, const char *path, int e)
@@ -124,11 +96,15 @@ void store_stage_close(struct store_stage **stage)
 	if (*stage == NULL)
 		return;
 	close((*stage)->dir_fd);
-	stage_sync_clear(*stage);
-	free((*stage)->sync);
+	store_syncset_free(&(*stage)->sync);
 	free((*stage)->dir);
 	free(*stage);
 	*stage = NULL;
+}
+
+int store_stage_fd(const struct store_stage *stage)
+{
+	return stage->dir_fd;
 }
 
 int store_stage_write(struct store_stage *stage, const void *data, size_t size,
@@ -148,41 +124,19 @@ int store_stage_write(struct store_stage *stage, const void *data, size_t size,
 		(void)unlinkat(stage->dir_fd, name, 0);
 		return stage_fail(error_r, "cannot write a file in", stage->dir, e);
 	}
-	stage_sync_add(stage, stage->dir, name);
+	store_syncset_add(&stage->sync, stage->dir, name);
 	return 0;
 }
 
 int store_stage_sync(struct store_stage *stage, const char **error_r)
 {
-	int ret = 0;
-	/* a few files: an fsync each, which flushes only them (and one journal commit); many:
-	 * one syncfs, which also writes back whatever else is dirty on the filesystem (the same
-	 * threshold as the MULTIAPPEND batches, store-body.c). syncfs reports writeback errors
-	 * since Linux 5.8. */
-	if (stage->sync_count >= STORE_SYNCFS_MIN) {
-		if (syncfs(stage->dir_fd) < 0)
-			ret = stage_fail(error_r, "cannot sync the filesystem of", stage->dir, errno);
-		stage_sync_clear(stage);
-		return ret;
-	}
-	for (size_t i = 0; i < stage->sync_count && ret == 0; i++) {
-		const char *path = stage->sync[i];
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0) {
-			/* a WAL file another connection checkpointed and removed meanwhile: its
-			 * frames are in the database file, synced before the removal */
-			size_t len = strlen(path);
-			if (errno == ENOENT && len > 4 && strcmp(path + len - 4, "-wal") == 0)
-				continue;
-			ret = stage_fail(error_r, "cannot open", path, errno);
-			break;
-		}
-		if (fsync(fd) < 0)
-			ret = stage_fail(error_r, "cannot sync", path, errno);
-		close(fd);
-	}
-	stage_sync_clear(stage);
-	return ret;
+	return store_syncset_run(&stage->sync, stage->dir_fd, error_r);
+}
+
+void store_stage_submit(struct store_stage *stage, struct store_syncer *syncer,
+			store_sync_done_cb *cb, void *ctx)
+{
+	store_syncer_submit(syncer, &stage->sync, cb, ctx);
 }
 
 void store_stage_drop(struct store_stage *stage, const struct store_staged *b)
@@ -190,16 +144,7 @@ void store_stage_drop(struct store_stage *stage, const struct store_staged *b)
 	char name[32];
 	stage_name(b->seq, name);
 	/* nothing left to sync there (a batch that failed before its sync) */
-	char path[4096];
-	if (snprintf(path, sizeof(path), "%s/%s", stage->dir, name) < (int)sizeof(path)) {
-		for (size_t i = 0; i < stage->sync_count; i++) {
-			if (strcmp(stage->sync[i], path) == 0) {
-				free(stage->sync[i]);
-				stage->sync[i] = stage->sync[--stage->sync_count];
-				break;
-			}
-		}
-	}
+	store_syncset_remove(&stage->sync, stage->dir, name);
 	if (unlinkat(stage->dir_fd, name, 0) < 0 && errno != ENOENT)
 		log_warn("cannot remove %s/%s: %s", stage->dir, name, strerror(errno));
 }
@@ -236,15 +181,15 @@ int store_stage_link(struct store *store, struct store_stage *stage,
 		return store_failed(store, error_r);
 	if (stage_link(store, stage, b, &new_dir) == 0) {
 		*created_r = true;
-		stage_sync_add(stage, store->dir, xx);
+		store_syncset_add(&stage->sync, store->dir, xx);
 		if (new_dir)
-			stage_sync_add(stage, store->dir, "bodies");
+			store_syncset_add(&stage->sync, store->dir, "bodies");
 		return 0;
 	}
 	if (errno == EEXIST) {
 		/* the store has those bytes (or a damaged file: step 4 sees to it); the name may
 		 * be another group's, not synced yet */
-		stage_sync_add(stage, store->dir, xx);
+		store_syncset_add(&stage->sync, store->dir, xx);
 		return 0;
 	}
 	store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot link body %s: %s", b->hash,

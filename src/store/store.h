@@ -239,26 +239,73 @@ struct store_append {
 int store_append(struct store *store, uint64_t mailbox_id, const struct store_append *msgs,
 		 size_t count, uint32_t *uids_r, uint32_t *uidvalidity_r, const char **error_r);
 
+/* --- background syncs (store-sync.c) ---
+ * A sync set names what must become durable: files and folders by path, or, from
+ * STORE_SYNCFS_MIN (8) names on, the whole filesystem (one syncfs). A syncer runs sets in a
+ * thread of its own so that the caller's event loop goes on meanwhile; sets submitted while a
+ * sync runs are merged into the next round (one syncfs or one round of fsyncs for all). The
+ * callbacks run on the caller's thread, from store_syncer_reap (call it when
+ * store_syncer_fd() is readable); error is NULL, or what failed (valid during the call only;
+ * a failed round fails every set in it). */
+/* From this many files (or folders) on, one syncfs() replaces the fsyncs (also for the
+ * MULTIAPPEND batches, store-body.c). */
+#define STORE_SYNCFS_MIN 8
+struct store_syncset {
+	char **paths; /* "dir/name", distinct */
+	size_t count, alloc;
+	bool whole_fs;
+};
+void store_syncset_add(struct store_syncset *set, const char *dir, const char *name);
+void store_syncset_remove(struct store_syncset *set, const char *dir, const char *name);
+void store_syncset_clear(struct store_syncset *set);
+void store_syncset_free(struct store_syncset *set);
+bool store_syncset_empty(const struct store_syncset *set);
+/* Sync now, in this thread (fs_fd: any fd on the filesystem, for syncfs); the set is emptied.
+ * A -wal file that is gone counts as synced (a checkpoint removed it after syncing). */
+int store_syncset_run(struct store_syncset *set, int fs_fd, const char **error_r);
+
+struct store_syncer;
+typedef void store_sync_done_cb(void *ctx, const char *error);
+/* fs_fd: an fd on the filesystem (duplicated) */
+int store_syncer_create(int fs_fd, struct store_syncer **syncer_r, const char **error_r);
+/* Waits for the running sync and runs what was submitted; calls no callback. */
+void store_syncer_destroy(struct store_syncer **syncer);
+/* The set moves into the syncer (set is left empty); cb(ctx, error) once it is durable. */
+void store_syncer_submit(struct store_syncer *syncer, struct store_syncset *set,
+			 store_sync_done_cb *cb, void *ctx);
+int store_syncer_fd(const struct store_syncer *syncer);
+/* Run the callbacks of the finished sets; returns how many. */
+unsigned store_syncer_reap(struct store_syncer *syncer);
+/* Block until a finished set waits for store_syncer_reap (or nothing is submitted). */
+void store_syncer_wait(struct store_syncer *syncer);
+/* Sets submitted and not reaped. */
+size_t store_syncer_busy(const struct store_syncer *syncer);
+
 /* --- group commit (store-stage.c): many deliveries, one pair of syncs ---
  * For a process that appends to many stores at once (the lmtp process): instead of three syncs
  * per append (the body file, its folder, the WAL), a batch of appends into any number of
- * stores on one filesystem costs two rounds of syncs in all:
+ * stores on one filesystem costs two rounds of syncs in all, shared with the other batches in
+ * flight when they run on a syncer:
  *   1. store_stage_write(): each distinct message once into the caller's staging folder
  *      (ROOT/.stage/NAME, same filesystem as the stores), not synced;
  *   2. store_stage_link() per destination store: a hard link under the final name
  *      bodies/XX/HASH (no row names it yet: a crash leaves an orphan, swept at the next first
  *      open after an unclean close, before any append can find it);
- *   3. store_stage_sync(): the bytes and the links are durable (an fsync of each staged file
- *      and bodies/XX folder, or one syncfs() when there are STORE_SYNCFS_MIN (8) or more);
+ *   3. store_stage_submit() (or store_stage_sync(), in this thread): the bytes and the links
+ *      are durable (an fsync of each staged file and bodies/XX folder, or one syncfs() when
+ *      there are STORE_SYNCFS_MIN (8) or more);
  *   4. store_append_staged() per destination: under the store's write lock, makes sure the
  *      final file is there (links it again, with a folder fsync, if somebody removed it
  *      meanwhile) and commits the row with synchronous=NORMAL (WAL written, not synced) and
  *      without telling other processes yet;
- *   5. store_stage_sync() again: every written store's WAL is durable (fsyncs or syncfs). Only now store_notify_flush()
- *      per store (other processes hear of the mail) and the callers' acknowledgements.
+ *   5. store_stage_submit() (or store_stage_sync()) again: every written store's WAL is
+ *      durable. Only now store_notify_flush() per store (other processes hear of the mail)
+ *      and the callers' acknowledgements.
  * A row thus never names a file whose bytes or name were not durable before the row was
  * written; an acknowledged append is durable. Between 4 and 5 other processes of the same
- * store can already read the row (as with any WAL commit before its sync).
+ * store can already read the row (as with any WAL commit before its sync). Steps 2 and 4
+ * record what steps 3 and 5 sync in the stage's sync set: submit it before the next batch's
+ * step 2 or 4 adds to it.
  * store_stage_drop() removes the staged file once every destination is done with it. */
 struct store_stage;
 struct store_staged {
@@ -270,9 +317,13 @@ struct store_staged {
 int store_stage_open(const char *root, const char *name, struct store_stage **stage_r,
 		     const char **error_r);
 void store_stage_close(struct store_stage **stage);
+/* The staging folder's fd (for store_syncer_create: it is on the stores' filesystem). */
+int store_stage_fd(const struct store_stage *stage);
 int store_stage_write(struct store_stage *stage, const void *data, size_t size,
 		      struct store_staged *b, const char **error_r);
 int store_stage_sync(struct store_stage *stage, const char **error_r);
+void store_stage_submit(struct store_stage *stage, struct store_syncer *syncer,
+			store_sync_done_cb *cb, void *ctx);
 void store_stage_drop(struct store_stage *stage, const struct store_staged *b);
 /* Step 2: *created_r when this call made the file (the store did not have those bytes). */
 int store_stage_link(struct store *store, struct store_stage *stage,

@@ -1,6 +1,7 @@
 /* test-store-message.c: unit tests of the embedded store's messages (store.h): append and
  * MULTIAPPEND, FETCH data, the view listing, flags and keywords, expunge, copy and move,
  * listeners. Each test works in its own temporary folder. */
+#include <poll.h>
 #include <sqlite3.h>
 #include <strings.h>
 
@@ -1137,6 +1138,110 @@ static void test_stage(void)
 	root_free();
 }
 
+/* Background syncs (store-sync.c): sets deduplicate and turn into one syncfs from
+ * STORE_SYNCFS_MIN names; the syncer calls back on the caller's thread, in order, with the
+ * error of a failed sync (a missing file) or none (a missing -wal: checkpointed); a callback
+ * may submit again; destroy runs what is still submitted. */
+struct sync_seen {
+	int calls, errors, resubmit;
+	char last_error[256];
+	struct store_syncer *syncer;
+	int order[16];
+};
+static void sync_done(void *ctx, const char *error)
+{
+	struct sync_seen *seen = ctx;
+	if (seen->calls < 16)
+		seen->order[seen->calls] = seen->calls;
+	seen->calls++;
+	if (error != NULL) {
+		seen->errors++;
+		snprintf(seen->last_error, sizeof(seen->last_error), "%s", error);
+	}
+	if (seen->resubmit > 0) {
+		seen->resubmit--;
+		struct store_syncset again = {0};
+		store_syncset_add(&again, test_root, "alice");
+		store_syncer_submit(seen->syncer, &again, sync_done, seen);
+	}
+}
+
+static void sync_drain(struct store_syncer *syncer)
+{
+	while (store_syncer_busy(syncer) > 0) {
+		store_syncer_wait(syncer);
+		store_syncer_reap(syncer);
+	}
+}
+
+static void test_syncer(void)
+{
+	root_new();
+	const char *error = NULL;
+	struct store *a = open_store();
+	store_close(&a);
+	struct store_syncset set = {0};
+	CHECK(store_syncset_empty(&set));
+	store_syncset_add(&set, test_root, "alice");
+	store_syncset_add(&set, test_root, "alice");
+	CHECK(set.count == 1 && !set.whole_fs && !store_syncset_empty(&set));
+	store_syncset_remove(&set, test_root, "alice");
+	CHECK(store_syncset_empty(&set));
+	for (int i = 0; i < STORE_SYNCFS_MIN; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "f%d", i);
+		store_syncset_add(&set, test_root, name);
+	}
+	CHECK(set.whole_fs && set.count == 0);
+	int fd = open(test_root, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0);
+	CHECK(store_syncset_run(&set, fd, &error) == 0 && store_syncset_empty(&set));
+	store_syncset_add(&set, test_root, "no-such-file");
+	CHECK(store_syncset_run(&set, fd, &error) < 0 && strstr(error, "no-such-file") != NULL);
+
+	struct store_syncer *syncer = NULL;
+	CHECK(store_syncer_create(fd, &syncer, &error) == 0);
+	close(fd); /* the syncer has its own */
+	struct sync_seen seen = {.syncer = syncer};
+	for (int i = 0; i < 5; i++) {
+		store_syncset_add(&set, test_root, "alice");
+		store_syncset_add(&set, test_root, "alice/store.db");
+		store_syncer_submit(syncer, &set, sync_done, &seen);
+		CHECK(store_syncset_empty(&set));
+	}
+	CHECK(store_syncer_busy(syncer) == 5);
+	sync_drain(syncer);
+	CHECK(seen.calls == 5 && seen.errors == 0);
+	for (int i = 0; i < 5; i++)
+		CHECK(seen.order[i] == i);
+	/* a gone WAL is no error, a gone file is */
+	store_syncset_add(&set, test_root, "alice/gone.db-wal");
+	store_syncer_submit(syncer, &set, sync_done, &seen);
+	sync_drain(syncer);
+	CHECK(seen.calls == 6 && seen.errors == 0);
+	store_syncset_add(&set, test_root, "alice/gone");
+	store_syncer_submit(syncer, &set, sync_done, &seen);
+	sync_drain(syncer);
+	CHECK(seen.calls == 7 && seen.errors == 1 && strstr(seen.last_error, "alice/gone") != NULL);
+	/* the fd says when to reap; a callback submits again */
+	seen.resubmit = 2;
+	store_syncset_add(&set, test_root, "alice");
+	store_syncer_submit(syncer, &set, sync_done, &seen);
+	struct pollfd pfd = {.fd = store_syncer_fd(syncer), .events = POLLIN};
+	while (seen.calls < 10) {
+		CHECK(poll(&pfd, 1, 10000) == 1);
+		store_syncer_reap(syncer);
+	}
+	CHECK(seen.calls == 10 && store_syncer_busy(syncer) == 0);
+	/* submitted and never reaped: destroy runs it, calls nothing, leaks nothing */
+	store_syncset_add(&set, test_root, "alice");
+	store_syncer_submit(syncer, &set, sync_done, &seen);
+	store_syncer_destroy(&syncer);
+	CHECK(syncer == NULL && seen.calls == 10);
+	store_syncset_free(&set);
+	root_free();
+}
+
 static int hook_calls;
 static void unlink_hook(void *ctx)
 {
@@ -1311,6 +1416,7 @@ int main(void)
 	TEST_RUN(test_refresh_and_watch);
 	TEST_RUN(test_state_random);
 	TEST_RUN(test_stage);
+	TEST_RUN(test_syncer);
 	TEST_RUN(test_deferred_unlink);
 	TEST_RUN(test_chunk_counts);
 	return test_finish();

@@ -504,6 +504,62 @@ def t_concurrent_deliveries(srv):
         assert got == want.get(u, set()), (u, len(got), len(want.get(u, ())))
 
 
+def t_client_gone(srv):
+    """Clients that close right after the final "." while their deliveries are in a batch in
+    flight (the syncer thread syncing): each transaction is stored for all of its recipients
+    or none, the staging folder empties, and the lmtp process goes on delivering. (A session
+    reads nothing while it waits for its replies, so it mostly hears of the close after the
+    batch; one that hears of it before the commit stores nothing: the MTA sends again.)"""
+    users = [new_user(srv, "gone") for _ in range(3)]
+    rcpts = ["%s@example.com" % u for u in users]
+    errors = []
+
+    def client(ci):
+        try:
+            for n in range(6):
+                l = srv.lmtp_connect()
+                l.send(b"LHLO gone.test\r\nMAIL FROM:<gone@example.org>\r\n" +
+                       b"".join(b"RCPT TO:<%s>\r\n" % r.encode() for r in rcpts) + b"DATA\r\n")
+                for _ in range(2 + len(rcpts)):
+                    l.smtp_reply()
+                if not l.smtp_reply()[0].startswith(b"354 "):
+                    raise kura.TestError("DATA refused")
+                l.sock.sendall(dot_stuff(message("gone-%d-%d" % (ci, n), size=100000)) +
+                               b".\r\n")
+                l.sock.close()
+        except (kura.TestError, OSError) as e:
+            errors.append(("client %d" % ci, str(e)))
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:3]
+    # the process still delivers, and answers
+    l = srv.lmtp_connect()
+    _, replies = lmtp_transaction(l, "after@example.org", rcpts, message("after-gone"))
+    l.close()
+    assert len(replies) == 3 and all(r.startswith(b"250 2.0.0") for r in replies), replies
+    stage = os.path.join(srv.data_dir, "users", ".stage")
+    deadline = time.time() + 30 * kura.SLOW
+    while True:
+        left = [f for d in os.listdir(stage) for f in os.listdir(os.path.join(stage, d))]
+        if not left or time.time() > deadline:
+            break
+        time.sleep(0.05)
+    assert not left, "staged files left: %r" % left
+    seen = {}
+    for u in users:
+        for msg in mailbox_messages(srv, u):
+            m = re.search(rb"\r\nSubject: (\S+)\r\n", msg)
+            subject = m.group(1).decode() if m else None
+            seen.setdefault(subject, []).append(u)
+    assert sorted(seen.pop("after-gone", [])) == sorted(users), "after-gone not everywhere"
+    partial = {k: v for k, v in seen.items() if sorted(v) != sorted(users)}
+    assert not partial, "stored for some recipients only: %r" % partial
+    print("#   %d of 36 abandoned transactions were stored (for all 3 recipients)" % len(seen))
+
+
 def t_unix_socket_mode(srv):
     st = os.stat(srv.lmtp_socket)
     assert stat.S_ISSOCK(st.st_mode), st
@@ -658,6 +714,8 @@ def main():
                  t_auth_stuck_or_gone),
                 ("60 MB message: spooled, bounded memory, byte-exact", t_big_message_memory),
                 ("concurrent deliveries all land", t_concurrent_deliveries),
+                ("clients gone during a delivery: all recipients or none, nothing staged left",
+                 t_client_gone),
                 ("UNIX socket mode 0660, owned by the mail user", t_unix_socket_mode)):
             ok = res.run(name, fn, srv) and ok
         status = srv.stop()

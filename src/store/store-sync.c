@@ -1,0 +1,347 @@
+/* store-sync.c: sync sets and the syncer thread (store.h, "background syncs"). A sync set
+ * names what must become durable: files and folders by path, or, from STORE_SYNCFS_MIN names
+ * on, the whole filesystem (one syncfs, the names are not kept). The syncer runs sets in one
+ * thread of its own: the caller's event loop goes on while the disk works, and every set
+ * submitted while a sync runs waits for the next one, merged with the others: one syncfs (or
+ * one round of fsyncs) for all of them, the file system's journal commit shared. Traps: the
+ * thread touches nothing but the paths and the filesystem fd (no store, no SQLite, no log
+ * call), and the callbacks run on the caller's thread, in store_syncer_reap; a failed sync
+ * fails every set of its round (which set named the bad path is not worth telling apart: an
+ * fsync error means the disk is failing). */
+#include "store/store-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "lib/xmalloc.h"
+
+/* --- sync sets --- */
+
+void store_syncset_add(struct store_syncset *set, const char *dir, const char *name)
+{
+	if (set->whole_fs)
+		return;
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		set->whole_fs = true; /* cannot be: store paths are far shorter; syncfs covers it */
+		return;
+	}
+	for (size_t i = 0; i < set->count; i++) {
+		if (strcmp(set->paths[i], path) == 0)
+			return;
+	}
+	if (set->count + 1 >= STORE_SYNCFS_MIN) {
+		/* one syncfs from here on: the list is no longer needed */
+		store_syncset_clear(set);
+		set->whole_fs = true;
+		return;
+	}
+	if (set->count == set->alloc) {
+		size_t n = set->alloc == 0 ? STORE_SYNCFS_MIN : set->alloc * 2;
+		set->paths = xrealloc(set->paths, n * sizeof(*set->paths)); /* n < 2 * STORE_SYNCFS_MIN */
+		set->alloc = n;
+	}
+	set->paths[set->count++] = xstrdup(path);
+}
+
+void store_syncset_remove(struct store_syncset *set, const char *dir, const char *name)
+{
+	char path[4096];
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return;
+	for (size_t i = 0; i < set->count; i++) {
+		if (strcmp(set->paths[i], path) == 0) {
+			free(set->paths[i]);
+			set->paths[i] = set->paths[--set->count];
+			return;
+		}
+	}
+}
+
+void store_syncset_clear(struct store_syncset *set)
+{
+	for (size_t i = 0; i < set->count; i++)
+		free(set->paths[i]);
+	set->count = 0;
+	set->whole_fs = false;
+}
+
+void store_syncset_free(struct store_syncset *set)
+{
+	store_syncset_clear(set);
+	free(set->paths);
+	set->paths = NULL;
+	set->alloc = 0;
+}
+
+bool store_syncset_empty(const struct store_syncset *set)
+{
+	return set->count == 0 && !set->whole_fs;
+}
+
+/* into += from; from is emptied */
+static void syncset_merge(struct store_syncset *into, struct store_syncset *from)
+{
+	if (from->whole_fs) {
+		store_syncset_clear(into);
+		into->whole_fs = true;
+	}
+	for (size_t i = 0; i < from->count && !into->whole_fs; i++) {
+		/* the path is "dir/name" already: split at its last '/' */
+		char *slash = strrchr(from->paths[i], '/');
+		if (slash == NULL)
+			continue;
+		*slash = '\0';
+		store_syncset_add(into, from->paths[i], slash + 1);
+		*slash = '/';
+	}
+	store_syncset_clear(from);
+}
+
+/* The syncs themselves. Called from any thread: no logging, errors in buf. */
+static int syncset_run(struct store_syncset *set, int fs_fd, char *buf, size_t size)
+{
+	int ret = 0;
+	/* a few names: an fsync each, which flushes only them (and one journal commit); many:
+	 * one syncfs, which also writes back whatever else is dirty on the filesystem (the same
+	 * threshold as the MULTIAPPEND batches, store-body.c). syncfs reports writeback errors
+	 * since Linux 5.8. */
+	if (set->whole_fs) {
+		if (syncfs(fs_fd) < 0) {
+			snprintf(buf, size, "cannot sync the filesystem: %s", strerror(errno));
+			ret = -1;
+		}
+		store_syncset_clear(set);
+		return ret;
+	}
+	for (size_t i = 0; i < set->count && ret == 0; i++) {
+		const char *path = set->paths[i];
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			/* a WAL file another connection checkpointed and removed meanwhile: its
+			 * frames are in the database file, synced before the removal */
+			size_t len = strlen(path);
+			if (errno == ENOENT && len > 4 && strcmp(path + len - 4, "-wal") == 0)
+				continue;
+			snprintf(buf, size, "cannot open %.300s: %s", path, strerror(errno));
+			ret = -1;
+			break;
+		}
+		if (fsync(fd) < 0) {
+			snprintf(buf, size, "cannot sync %.300s: %s", path, strerror(errno));
+			ret = -1;
+		}
+		close(fd);
+	}
+	store_syncset_clear(set);
+	return ret;
+}
+
+int store_syncset_run(struct store_syncset *set, int fs_fd, const char **error_r)
+{
+	static __thread char buf[512];
+	if (syncset_run(set, fs_fd, buf, sizeof(buf)) == 0)
+		return 0;
+	if (error_r != NULL)
+		*error_r = buf;
+	return -1;
+}
+
+/* --- the syncer --- */
+
+struct sync_req {
+	struct sync_req *next;
+	struct store_syncset set;
+	store_sync_done_cb *cb;
+	void *ctx;
+	bool failed;
+	char error[512];
+};
+
+struct store_syncer {
+	int fs_fd;   /* for syncfs */
+	int done_fd; /* eventfd: readable when finished requests wait for store_syncer_reap */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;     /* the thread: work arrived, or stop */
+	pthread_cond_t finished; /* store_syncer_wait: a round is done */
+	bool stop, running;
+	/* under lock: submitted, not taken by the thread; finished, not reaped */
+	struct sync_req *queue_head, **queue_tail;
+	struct sync_req *done_head, **done_tail;
+	size_t busy; /* submitted and not reaped (the caller's thread only) */
+};
+
+static void *syncer_thread(void *arg)
+{
+	struct store_syncer *s = arg;
+	struct store_syncset merged = {0};
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->queue_head == NULL && !s->stop)
+			pthread_cond_wait(&s->wake, &s->lock);
+		if (s->queue_head == NULL)
+			break; /* stop, and nothing left to do */
+		struct sync_req *round = s->queue_head;
+		s->queue_head = NULL;
+		s->queue_tail = &s->queue_head;
+		pthread_mutex_unlock(&s->lock);
+
+		struct sync_req *last = NULL;
+		for (struct sync_req *r = round; r != NULL; r = r->next) {
+			syncset_merge(&merged, &r->set);
+			last = r;
+		}
+		char error[512];
+		bool failed = syncset_run(&merged, s->fs_fd, error, sizeof(error)) < 0;
+		for (struct sync_req *r = round; r != NULL; r = r->next) {
+			r->failed = failed;
+			if (failed)
+				memcpy(r->error, error, sizeof(error));
+		}
+
+		pthread_mutex_lock(&s->lock);
+		*s->done_tail = round;
+		s->done_tail = &last->next;
+		pthread_cond_broadcast(&s->finished);
+		uint64_t one = 1;
+		(void)!write(s->done_fd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&s->lock);
+	store_syncset_free(&merged);
+	return NULL;
+}
+
+int store_syncer_create(int fs_fd, struct store_syncer **syncer_r, const char **error_r)
+{
+	static __thread char buf[256];
+	struct store_syncer *s = xcalloc(1, sizeof(*s));
+	s->fs_fd = fcntl(fs_fd, F_DUPFD_CLOEXEC, 0);
+	s->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->queue_tail = &s->queue_head;
+	s->done_tail = &s->done_head;
+	if (s->fs_fd < 0 || s->done_fd < 0) {
+		snprintf(buf, sizeof(buf), "cannot create the syncer: %s", strerror(errno));
+		goto fail;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->finished, NULL);
+	/* the thread takes no signal: the process handles them in its loop (signalfd) */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&s->thread, NULL, syncer_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		snprintf(buf, sizeof(buf), "cannot start the sync thread: %s", strerror(e));
+		pthread_cond_destroy(&s->finished);
+		pthread_cond_destroy(&s->wake);
+		pthread_mutex_destroy(&s->lock);
+		goto fail;
+	}
+	s->running = true;
+	*syncer_r = s;
+	return 0;
+fail:
+	if (s->fs_fd >= 0)
+		close(s->fs_fd);
+	if (s->done_fd >= 0)
+		close(s->done_fd);
+	free(s);
+	if (error_r != NULL)
+		*error_r = buf;
+	return -1;
+}
+
+static void req_free(struct sync_req *r)
+{
+	store_syncset_free(&r->set);
+	free(r);
+}
+
+void store_syncer_destroy(struct store_syncer **syncer)
+{
+	struct store_syncer *s = *syncer;
+	if (s == NULL)
+		return;
+	*syncer = NULL;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL); /* it runs what was submitted first */
+	for (struct sync_req *r = s->done_head, *next; r != NULL; r = next) {
+		next = r->next;
+		req_free(r);
+	}
+	pthread_cond_destroy(&s->finished);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->lock);
+	close(s->done_fd);
+	close(s->fs_fd);
+	free(s);
+}
+
+void store_syncer_submit(struct store_syncer *s, struct store_syncset *set, store_sync_done_cb *cb,
+			 void *ctx)
+{
+	struct sync_req *r = xcalloc(1, sizeof(*r));
+	r->set = *set; /* the set's list moves into the request */
+	*set = (struct store_syncset){0};
+	r->cb = cb;
+	r->ctx = ctx;
+	s->busy++;
+	pthread_mutex_lock(&s->lock);
+	*s->queue_tail = r;
+	s->queue_tail = &r->next;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int store_syncer_fd(const struct store_syncer *s)
+{
+	return s->done_fd;
+}
+
+size_t store_syncer_busy(const struct store_syncer *s)
+{
+	return s->busy;
+}
+
+unsigned store_syncer_reap(struct store_syncer *s)
+{
+	uint64_t n;
+	(void)!read(s->done_fd, &n, sizeof(n));
+	pthread_mutex_lock(&s->lock);
+	struct sync_req *list = s->done_head;
+	s->done_head = NULL;
+	s->done_tail = &s->done_head;
+	pthread_mutex_unlock(&s->lock);
+	unsigned count = 0;
+	for (struct sync_req *r = list, *next; r != NULL; r = next) {
+		next = r->next;
+		s->busy--;
+		count++;
+		/* the callback may submit again: the request is off every list by now */
+		r->cb(r->ctx, r->failed ? r->error : NULL);
+		req_free(r);
+	}
+	return count;
+}
+
+void store_syncer_wait(struct store_syncer *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->done_head == NULL && s->busy > 0)
+		pthread_cond_wait(&s->finished, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
