@@ -1223,6 +1223,16 @@ static void test_syncer(void)
 	store_syncer_submit(syncer, &set, sync_done, &seen);
 	sync_drain(syncer);
 	CHECK(seen.calls == 7 && seen.errors == 1 && strstr(seen.last_error, "alice/gone") != NULL);
+	/* several names: fsynced side by side by the helpers, a bad one still fails the round */
+	store_syncset_add(&set, test_root, "alice");
+	store_syncset_add(&set, test_root, "alice/gone2");
+	store_syncset_add(&set, test_root, "alice/store.db");
+	CHECK(set.count == 3 && !set.whole_fs);
+	store_syncer_submit(syncer, &set, sync_done, &seen);
+	sync_drain(syncer);
+	CHECK(seen.calls == 8 && seen.errors == 2 && strstr(seen.last_error, "alice/gone2") != NULL);
+	seen.errors = 1;
+	seen.calls = 7;
 	/* the fd says when to reap; a callback submits again */
 	seen.resubmit = 2;
 	store_syncset_add(&set, test_root, "alice");
