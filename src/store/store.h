@@ -241,15 +241,18 @@ int store_append(struct store *store, uint64_t mailbox_id, const struct store_ap
 
 /* --- background syncs (store-sync.c) ---
  * A sync set names what must become durable: files and folders by path, or, from
- * STORE_SYNCFS_MIN (8) names on, the whole filesystem (one syncfs). A syncer runs sets in a
+ * STORE_SYNCSET_MAX (32) names on, the whole filesystem (one syncfs). A syncer runs sets in a
  * thread of its own so that the caller's event loop goes on meanwhile; sets submitted while a
  * sync runs are merged into the next round (one syncfs or one round of fsyncs for all). The
  * callbacks run on the caller's thread, from store_syncer_reap (call it when
  * store_syncer_fd() is readable); error is NULL, or what failed (valid during the call only;
  * a failed round fails every set in it). */
-/* From this many files (or folders) on, one syncfs() replaces the fsyncs (also for the
- * MULTIAPPEND batches, store-body.c). */
+/* From this many files (or folders) on, one syncfs() replaces the fsyncs of a MULTIAPPEND
+ * batch (store-body.c: they run one after the other there). */
 #define STORE_SYNCFS_MIN 8
+/* A sync set (whose fsyncs run side by side on a syncer) turns into one syncfs from this many
+ * names on. */
+#define STORE_SYNCSET_MAX 32
 struct store_syncset {
 	char **paths; /* "dir/name", distinct */
 	size_t count, alloc;
@@ -293,7 +296,7 @@ size_t store_syncer_busy(const struct store_syncer *syncer);
  *      open after an unclean close, before any append can find it);
  *   3. store_stage_submit() (or store_stage_sync(), in this thread): the bytes and the links
  *      are durable (an fsync of each staged file and bodies/XX folder, or one syncfs() when
- *      there are STORE_SYNCFS_MIN (8) or more);
+ *      there are STORE_SYNCSET_MAX (32) or more);
  *   4. store_append_staged() per destination: under the store's write lock, makes sure the
  *      final file is there (links it again, with a folder fsync, if somebody removed it
  *      meanwhile) and commits the row with synchronous=NORMAL (WAL written, not synced) and

@@ -1139,7 +1139,7 @@ static void test_stage(void)
 }
 
 /* Background syncs (store-sync.c): sets deduplicate and turn into one syncfs from
- * STORE_SYNCFS_MIN names; the syncer calls back on the caller's thread, in order, with the
+ * STORE_SYNCSET_MAX names; the syncer calls back on the caller's thread, in order, with the
  * error of a failed sync (a missing file) or none (a missing -wal: checkpointed); a callback
  * may submit again; destroy runs what is still submitted. */
 struct sync_seen {
@@ -1187,7 +1187,7 @@ static void test_syncer(void)
 	CHECK(set.count == 1 && !set.whole_fs && !store_syncset_empty(&set));
 	store_syncset_remove(&set, test_root, "alice");
 	CHECK(store_syncset_empty(&set));
-	for (int i = 0; i < STORE_SYNCFS_MIN; i++) {
+	for (int i = 0; i < STORE_SYNCSET_MAX; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "f%d", i);
 		store_syncset_add(&set, test_root, name);
