@@ -338,7 +338,8 @@ def main():
         results["mbox"] = r.stderr.decode().strip()
         log(results["mbox"])
 
-        results["fsync_runs"] = [fsync_probe(args, "before")]
+        # --fsync-seconds 0: no probe of the disk (and no "% of the disk's rate" lines)
+        results["fsync_runs"] = [fsync_probe(args, "before")] if args.fsync_seconds > 0 else []
 
         servers.append(Kura(args.kura, args.workdir, args.users, extra=args.kura_set))
         for extra in args.kura_also:
@@ -376,7 +377,8 @@ def main():
                     for line in res["error_lines"]:
                         log("    " + line)
 
-        results["fsync_runs"].append(fsync_probe(args, "after"))
+        if args.fsync_seconds > 0:
+            results["fsync_runs"].append(fsync_probe(args, "after"))
         if args.strace:
             for s in servers:
                 for sc in ((1, 1, args.users), (1, 1, min(20, args.users)),
