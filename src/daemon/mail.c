@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -94,6 +95,8 @@ struct mail_proc {
 	/* users queued for idle-time indexing, in turn order */
 	struct mail_user *index_head, *index_tail;
 	struct loop_timer *index_timer;
+	struct store_syncer *syncer; /* the sessions' commits (imap_settings.syncer) */
+	struct loop_io *syncer_io;
 };
 
 /* fds one open store holds: ROOT/USER, bodies/, store.lock, store.db, -wal, -shm */
@@ -568,6 +571,12 @@ static void mail_shutdown(void *ctx)
 	loop_timer_add(mp->loop, 3000, mail_deadline, mp);
 }
 
+static void mail_syncer_ready(void *ctx, unsigned events)
+{
+	struct mail_proc *mp = ctx;
+	store_syncer_reap(mp->syncer);
+}
+
 /* Raise the soft fd limit to the hard one (connections cost one fd each here) and note what
  * is open already. */
 static void mail_fd_budget(struct mail_proc *mp)
@@ -636,10 +645,30 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	loop_signal_add(mp.loop, SIGINT, mail_shutdown, &mp);
 	if (set->mail_store_park_idle > 0)
 		mail_park_idle(&mp); /* parks nothing yet; arms the timer */
+	/* the sessions' group commit (store.h, "deferred syncs"); without it (no thread could
+	 * start) every commit syncs itself, as it always may */
+	int root_fd = open(mp.users_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *serr = "cannot open the users folder";
+	if (root_fd < 0 || store_syncer_create(root_fd, &mp.syncer, &serr) < 0 ||
+	    (mp.syncer_io = loop_io_add(mp.loop, store_syncer_fd(mp.syncer), LOOP_READ, false,
+					mail_syncer_ready, &mp)) == NULL) {
+		log_warn("%s: commits are synced one by one", serr);
+		store_syncer_destroy(&mp.syncer);
+	}
+	if (root_fd >= 0)
+		close(root_fd);
+	mp.imap_set.syncer = mp.syncer;
 	mail_fd_budget(&mp);
 	log_info("mail[%u] ready (fd limit %u, at most %u stores open)", index, mp.fd_limit,
 		 set->mail_open_stores_max);
 	loop_run(mp.loop);
+	/* syncs in flight (the shutdown deadline passed): their replies are no longer sent */
+	while (mp.syncer != NULL && store_syncer_busy(mp.syncer) > 0) {
+		store_syncer_wait(mp.syncer);
+		store_syncer_reap(mp.syncer);
+	}
+	loop_io_remove(&mp.syncer_io);
+	store_syncer_destroy(&mp.syncer);
 	hash_free(&mp.users); /* every session ended, so every user was unreferenced */
 	store_pool_destroy(&mp.stores);
 	return 0;

@@ -33,6 +33,8 @@ struct imap_session {
 	struct store *store;
 	struct imap_view *view;   /* selected state */
 	bool closing;     /* BYE/LOGOUT sent, waiting for the flush */
+	/* the last command's commits are being synced: its reply is held, nothing more runs */
+	struct session_sync *sync_wait;
 	bool in_input;    /* re-entrancy guard for the input loop */
 	bool handed_off;  /* logged_in hook ran: the owner is taking the session apart */
 

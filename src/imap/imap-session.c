@@ -20,6 +20,11 @@
 
 static void session_input(struct imap_session *s);
 
+/* a command's commits being synced (session_sync_start) */
+struct session_sync {
+	struct imap_session *s; /* NULL: the session went away meanwhile */
+};
+
 static void session_conn_input(void *ctx)
 {
 	session_input(ctx);
@@ -317,6 +322,8 @@ void imap_session_destroy(struct imap_session **sp)
 	*sp = NULL;
 	s->handed_off = true;
 	s->closing = true;
+	if (s->sync_wait != NULL)
+		s->sync_wait->s = NULL; /* the sync goes on, nobody is answered */
 	if (s->conn != NULL)
 		conn_destroy(&s->conn);
 	loop_defer(s->loop, session_free, s);
@@ -506,6 +513,53 @@ void imap_session_bye(struct imap_session *s, const char *reason)
 	conn_close_after_flush(s->conn, reason);
 }
 
+/* --- group commit (imap_settings.syncer) --- */
+
+static void session_exec_begin(struct imap_session *s)
+{
+	if (s->set->syncer != NULL && s->store != NULL)
+		store_defer_begin(s->store);
+}
+
+static void session_exec_end(struct imap_session *s)
+{
+	if (s->set->syncer != NULL && s->store != NULL)
+		store_defer_end(s->store);
+}
+
+static void session_synced(void *ctx, const char *error)
+{
+	struct session_sync *w = ctx;
+	struct imap_session *s = w->s;
+	free(w);
+	if (s == NULL)
+		return;
+	s->sync_wait = NULL;
+	if (error != NULL) {
+		/* the reply must not go out: the change may be lost */
+		log_error("session %s: %s: closing", s->session_id, error);
+		conn_drop_output(s->conn);
+		conn_hold_output(s->conn, false);
+		imap_session_bye(s, "Cannot make the change durable");
+		return;
+	}
+	conn_hold_output(s->conn, false);
+	session_input(s);
+}
+
+/* After a command: its commits are durable before its reply goes out. */
+static void session_sync_start(struct imap_session *s)
+{
+	if (s->set->syncer == NULL || s->store == NULL || s->conn == NULL || s->handed_off ||
+	    !store_sync_pending(s->store))
+		return;
+	struct session_sync *w = xcalloc(1, sizeof(*w));
+	w->s = s;
+	s->sync_wait = w;
+	conn_hold_output(s->conn, true);
+	store_sync_submit(s->store, s->set->syncer, session_synced, w);
+}
+
 static void session_cmd_finish(struct imap_session *s)
 {
 	s->cmd_pending = false;
@@ -515,6 +569,7 @@ static void session_cmd_finish(struct imap_session *s)
 	memset(&s->cmd, 0, sizeof(s->cmd));
 	s->cmd.session = s;
 	s->cmd.pool = s->cmd_pool;
+	session_sync_start(s);
 }
 
 void imap_cmd_done(struct imap_session *s)
@@ -639,7 +694,9 @@ static void session_dispatch(struct imap_session *s, const struct imap_parsed *p
 		imap_cmd_reply(cmd, "BAD", NULL, "%s is not valid in the %s state", def->name, state);
 	} else {
 		log_debug("session %s: command %s", s->session_id, def->name);
+		session_exec_begin(s);
 		ret = def->func(cmd);
+		session_exec_end(s);
 	}
 	if (ret == 0) {
 		s->cmd_pending = true;
@@ -670,6 +727,8 @@ static void session_input(struct imap_session *s)
 	s->in_input = true;
 	struct buf *in = conn_input(s->conn);
 	while (!s->closing && !s->handed_off) {
+		if (s->sync_wait != NULL)
+			break; /* session_synced brings us back */
 		if (conn_output_full(s->conn))
 			break; /* backpressure: the drain callback brings us back */
 		if (s->auth_phase == IMAP_AUTH_WAIT_SERVER)
@@ -713,7 +772,10 @@ static void session_input(struct imap_session *s)
 			/* a resumable command continues while the output has room */
 			if (s->cmd.resume == NULL || !imap_cmd_output_room(&s->cmd))
 				break;
-			if (s->cmd.resume(&s->cmd) == 0)
+			session_exec_begin(s);
+			int done = s->cmd.resume(&s->cmd);
+			session_exec_end(s);
+			if (done == 0)
 				break;
 			s->cmd_pending = false;
 			session_cmd_cleanup(s);

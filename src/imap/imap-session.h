@@ -23,6 +23,7 @@
 #include "net/loop.h"
 
 struct store;
+struct store_syncer;
 
 enum imap_state {
 	IMAP_STATE_NOT_AUTH = 0x1,
@@ -62,6 +63,10 @@ struct imap_settings {
 	 * (the login process, where APPEND is not allowed anyway). */
 	const char *spool_dir;
 	size_t append_mem_max;
+	/* Group commit (store.h, "deferred syncs"): a command's commits are synced on this
+	 * syncer, shared with the other sessions' commits in flight, and its tagged reply (with
+	 * the untagged ones still buffered) held until then. NULL: every commit syncs itself. */
+	struct store_syncer *syncer;
 };
 
 struct imap_session_params {

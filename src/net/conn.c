@@ -36,6 +36,7 @@ struct conn {
 	bool handshaking;
 	bool ssl_read_wants_write, ssl_write_wants_read;
 	bool paused, closing, closed, destroyed, detached, flush_scheduled, above_high;
+	bool held; /* conn_hold_output: nothing is sent */
 	bool write_shut; /* our side was shut down after a final reply: close by lingering */
 	bool rcvbuf_raised;
 	const char *close_reason;
@@ -110,7 +111,7 @@ static void conn_update_events(struct conn *conn)
 	unsigned ev = 0;
 	if (conn_want_read(conn))
 		ev |= LOOP_READ;
-	if ((conn->out.len > 0 && !conn->handshaking) || conn->ssl_read_wants_write ||
+	if ((conn->out.len > 0 && !conn->handshaking && !conn->held) || conn->ssl_read_wants_write ||
 	    (conn->handshaking && conn->ssl != NULL && SSL_want_write(conn->ssl)))
 		ev |= LOOP_WRITE;
 	loop_io_set(conn->io, ev);
@@ -243,6 +244,8 @@ static bool conn_do_read(struct conn *conn)
 
 static void conn_do_write(struct conn *conn)
 {
+	if (conn->held)
+		return;
 	while (conn->out.len > 0 && !conn->closed) {
 		size_t len = conn->out.len;
 		if (conn->ssl != NULL) {
@@ -550,6 +553,22 @@ void conn_flush(struct conn *conn)
 		conn_do_write(conn);
 	if (!conn->closed && !conn->destroyed)
 		conn_update_events(conn);
+}
+
+void conn_hold_output(struct conn *conn, bool hold)
+{
+	if (conn->held == hold)
+		return;
+	conn->held = hold;
+	if (!hold)
+		conn_flush(conn);
+}
+
+void conn_drop_output(struct conn *conn)
+{
+	buf_consume(&conn->out, conn->out.len);
+	buf_release(&conn->out);
+	conn->above_high = false;
 }
 
 void conn_pause_input(struct conn *conn, bool pause)

@@ -70,6 +70,11 @@ void conn_flush(struct conn *conn);
 /* Stop/resume reading on the owner's behalf (e.g. while waiting for another process). Input
  * already buffered stays in conn_input(): after resuming, the owner processes it itself. */
 void conn_pause_input(struct conn *conn, bool pause);
+/* Hold: what is written stays buffered, nothing is sent (a reply that must wait for a sync);
+ * released: sent. */
+void conn_hold_output(struct conn *conn, bool hold);
+/* Forget the buffered output (held output that must never be sent). */
+void conn_drop_output(struct conn *conn);
 /* Flush the output, then shut down and report closed(reason). No further input is read. */
 void conn_close_after_flush(struct conn *conn, const char *reason);
 /* Close an fd whose writing side is shut down without losing what was sent (see conn.c): its

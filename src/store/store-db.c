@@ -373,6 +373,7 @@ int store_db_connect(struct store *store, const char *path, bool set_wal)
 	 * store_exec: the reopen of a parked store runs this before it counts as open. */
 	if (set_wal && store_pragma_text(store, "PRAGMA journal_mode = WAL", "wal") < 0)
 		return -1;
+	store->sync_normal = false;
 	if (sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(store->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(store, STORE_ERR_INTERNAL, NULL, "cannot set up %s: %s", path,
@@ -495,7 +496,7 @@ int store_lock_open_downgrade(struct store *store)
 
 int store_tx_begin(struct store *store)
 {
-	if (store_lock_write(store) < 0)
+	if (store_defer_tx_begin(store) < 0 || store_lock_write(store) < 0)
 		return -1;
 	sqlite3_stmt *stmt = store_stmt(store, STMT_BEGIN);
 	if (stmt == NULL || store_stmt_run(store, stmt, "beginning a transaction") < 0) {
@@ -539,7 +540,10 @@ int store_tx_commit(struct store *store)
 	}
 	/* DESIGN.md 3: the file goes only after the commit that dropped its last row; a crash
 	 * before the unlink leaves an orphan that the next first open sweeps. With a hook, later
-	 * (store_unlink_pending): the reply need not wait for the unlinks. */
+	 * (store_unlink_pending): the reply need not wait for the unlinks. In a deferred
+	 * window, only after the commit's sync (store_sync_submit). */
+	if (store->defer_depth > 0)
+		store_defer_tx_commit(store);
 	if (store->unlink_hook != NULL && store->unlink_count > 0) {
 		bool was_empty = store->unlink_later_count == 0;
 		size_t need = store->unlink_later_count + store->unlink_count, bytes;

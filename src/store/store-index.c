@@ -262,7 +262,7 @@ int store_index_run(struct store *store, const struct store_index_scope *sc, uns
 			break;
 	}
 	free(items);
-	if (store_exec(store, "PRAGMA synchronous = FULL") < 0)
+	if (store_sync_mode_restore(store) < 0)
 		ret = -1;
 	*count_r = total;
 	return ret;

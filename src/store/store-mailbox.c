@@ -658,7 +658,7 @@ int store_recent_claim(struct store *store, uint64_t mailbox_id, uint32_t upto_u
 				ret = 0;
 		}
 	}
-	if (store_exec(store, "PRAGMA synchronous = FULL") < 0)
+	if (store_sync_mode_restore(store) < 0)
 		ret = -1;
 	return ret < 0 ? store_failed(store, error_r) : 0;
 }

@@ -256,8 +256,7 @@ static int store_append_body_row(struct store *store, const struct store_append 
 static void store_append_sync_restore(struct store *store, bool staged)
 {
 	store->defer_notify = false;
-	if (staged && sqlite3_exec(store->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) !=
-			      SQLITE_OK)
+	if (staged && store_sync_mode_restore(store) < 0)
 		log_error("store %s: cannot set synchronous = FULL again: %s", store->dir,
 			  sqlite3_errmsg(store->db));
 }

@@ -95,7 +95,8 @@ static bool store_parkable(const struct store *store)
 {
 	return !store->parked && store->write_lock_depth == 0 && store->handles == 0 &&
 	       store->iters == NULL && store->events.count == 0 && store->unlink_count == 0 &&
-	       store->unlink_later_count == 0 &&
+	       store->unlink_later_count == 0 && store->unlink_unsynced_count == 0 &&
+	       store->defer_depth == 0 &&
 	       store->state.count == 0 &&
 	       (store->db == NULL || sqlite3_get_autocommit(store->db) != 0);
 }

@@ -147,6 +147,17 @@ struct store {
 	size_t unlink_later_count, unlink_later_alloc;
 	void (*unlink_hook)(void *ctx);
 	void *unlink_hook_ctx;
+	/* deferred syncs (store.h; store-sync.c): inside a window (depth > 0) commits are NORMAL,
+	 * the WAL waits in sync_set for store_sync_submit and the bodies they dropped in
+	 * unlink_unsynced until that sync is done; unsynced_base counts the entries released
+	 * so far (a ticket releases up to its absolute mark) */
+	unsigned defer_depth;
+	bool sync_normal; /* PRAGMA synchronous = NORMAL in force (a window's commits) */
+	struct store_syncset sync_set;
+	char (*unlink_unsynced)[STORE_HASH_HEX + 1];
+	size_t unlink_unsynced_count, unlink_unsynced_alloc;
+	uint64_t unlink_unsynced_base;
+	struct store_sync_ticket *tickets; /* submitted, not done */
 
 	struct store_listener *listeners;
 	struct store_listener_iter *iters;
@@ -220,6 +231,15 @@ sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
 /* Step a statement that returns no row; reset it. 0 or -1 (recorded). */
 int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
 int store_exec(struct store *store, const char *sql);
+/* store-sync.c: back to the synchronous mode the store is in (FULL, NORMAL inside a deferred
+ * window) after a commit that chose NORMAL for itself. */
+int store_sync_mode_restore(struct store *store);
+/* store-sync.c, from store_tx_begin and store_tx_commit: a window's transaction */
+int store_defer_tx_begin(struct store *store);
+void store_defer_tx_commit(struct store *store);
+/* store-sync.c, from store_close: make what the window committed durable now, detach the
+ * tickets in flight */
+void store_defer_close(struct store *store);
 void store_db_close(struct store *store);
 /* Open path into store->db and set up the connection (busy timeout, extended result codes,
  * synchronous, foreign keys; journal_mode WAL with set_wal): store_db_open and the reopen of

@@ -21,6 +21,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "lib/fdutil.h"
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 /* --- sync sets --- */
@@ -443,4 +445,179 @@ void store_syncer_wait(struct store_syncer *s)
 	while (s->done_head == NULL && s->busy > 0)
 		pthread_cond_wait(&s->finished, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* --- deferred syncs of a store's commits --- */
+
+struct store_sync_ticket {
+	struct store_sync_ticket *prev, *next; /* store->tickets */
+	struct store *store;                   /* NULL: closed meanwhile */
+	uint64_t mark;                         /* unlink_unsynced released up to here */
+	store_sync_done_cb *cb;
+	void *ctx;
+};
+
+void store_defer_begin(struct store *store)
+{
+	store->defer_depth++;
+}
+
+void store_defer_end(struct store *store)
+{
+	if (store->defer_depth == 0 || --store->defer_depth > 0)
+		return;
+	(void)store_sync_mode_restore(store);
+}
+
+int store_sync_mode_restore(struct store *store)
+{
+	bool normal = store->defer_depth > 0;
+	if (store->db == NULL) {
+		store->sync_normal = false; /* parked: the reopen sets FULL */
+		return 0;
+	}
+	if (store_exec(store, normal ? "PRAGMA synchronous = NORMAL"
+				     : "PRAGMA synchronous = FULL") < 0)
+		return -1;
+	store->sync_normal = normal;
+	return 0;
+}
+
+int store_defer_tx_begin(struct store *store)
+{
+	if (store->defer_depth == 0 || store->sync_normal)
+		return 0;
+	return store_sync_mode_restore(store);
+}
+
+void store_defer_tx_commit(struct store *store)
+{
+	/* the WAL (the commit itself) and the bodies it dropped wait for the sync */
+	store_syncset_add(&store->sync_set, store->dir, "store.db-wal");
+	if (store->unlink_count == 0)
+		return;
+	size_t need = store->unlink_unsynced_count + store->unlink_count;
+	if (need > store->unlink_unsynced_alloc) {
+		size_t n = store->unlink_unsynced_alloc ? store->unlink_unsynced_alloc : 16, bytes;
+		while (n < need)
+			n *= 2;
+		if (size_mul(n, sizeof(*store->unlink_unsynced), &bytes) < 0)
+			xabort("unlink queue overflow");
+		store->unlink_unsynced = xrealloc(store->unlink_unsynced, bytes);
+		store->unlink_unsynced_alloc = n;
+	}
+	memcpy(store->unlink_unsynced[store->unlink_unsynced_count], store->unlink,
+	       store->unlink_count * sizeof(*store->unlink));
+	store->unlink_unsynced_count = need;
+	store->unlink_count = 0;
+}
+
+bool store_sync_pending(const struct store *store)
+{
+	return !store_syncset_empty(&store->sync_set);
+}
+
+/* The first n unsynced entries: durable now (to the unlinks after the reply, or at once
+ * without a hook), or, after a failed sync, left for the sweep. */
+static void unsynced_release(struct store *store, size_t n, bool durable)
+{
+	if (n > store->unlink_unsynced_count)
+		n = store->unlink_unsynced_count;
+	if (n == 0)
+		return;
+	if (durable && store->unlink_hook != NULL) {
+		bool was_empty = store->unlink_later_count == 0;
+		size_t need = store->unlink_later_count + n, bytes;
+		if (need > store->unlink_later_alloc) {
+			size_t a = store->unlink_later_alloc ? store->unlink_later_alloc : 16;
+			while (a < need)
+				a *= 2;
+			if (size_mul(a, sizeof(*store->unlink_later), &bytes) < 0)
+				xabort("unlink queue overflow");
+			store->unlink_later = xrealloc(store->unlink_later, bytes);
+			store->unlink_later_alloc = a;
+		}
+		memcpy(store->unlink_later[store->unlink_later_count], store->unlink_unsynced,
+		       n * sizeof(*store->unlink_unsynced));
+		store->unlink_later_count = need;
+		if (was_empty)
+			store->unlink_hook(store->unlink_hook_ctx);
+	} else if (durable) {
+		/* no hook: as store_tx_commit does, under the write lock (the file is kept if a
+		 * row names it again by now) */
+		for (size_t i = 0; i < n; i++) {
+			int64_t id;
+			uint64_t size;
+			if (store_lock_write(store) < 0)
+				break;
+			if (store_body_lookup(store, store->unlink_unsynced[i], &id, &size) == 0)
+				store_body_file_unlink(store, store->unlink_unsynced[i]);
+			store_unlock_write(store);
+		}
+	}
+	memmove(store->unlink_unsynced, store->unlink_unsynced + n,
+		(store->unlink_unsynced_count - n) * sizeof(*store->unlink_unsynced));
+	store->unlink_unsynced_count -= n;
+	store->unlink_unsynced_base += n;
+}
+
+static void ticket_done(void *ctx, const char *error)
+{
+	struct store_sync_ticket *t = ctx;
+	struct store *store = t->store;
+	if (store != NULL) {
+		if (t->prev != NULL)
+			t->prev->next = t->next;
+		else
+			store->tickets = t->next;
+		if (t->next != NULL)
+			t->next->prev = t->prev;
+		if (error != NULL)
+			log_error("store %s: %s (dropped bodies left for the sweep)", store->dir,
+				  error);
+		if (t->mark > store->unlink_unsynced_base)
+			unsynced_release(store, t->mark - store->unlink_unsynced_base,
+					 error == NULL);
+	}
+	t->cb(t->ctx, error);
+	free(t);
+}
+
+void store_sync_submit(struct store *store, struct store_syncer *syncer, store_sync_done_cb *cb,
+		       void *ctx)
+{
+	struct store_sync_ticket *t = xcalloc(1, sizeof(*t));
+	t->store = store;
+	t->mark = store->unlink_unsynced_base + store->unlink_unsynced_count;
+	t->cb = cb;
+	t->ctx = ctx;
+	t->next = store->tickets;
+	if (t->next != NULL)
+		t->next->prev = t;
+	store->tickets = t;
+	store_syncer_submit(syncer, &store->sync_set, ticket_done, t);
+}
+
+void store_defer_close(struct store *store)
+{
+	for (struct store_sync_ticket *t = store->tickets; t != NULL; t = t->next)
+		t->store = NULL;
+	store->tickets = NULL;
+	store->unlink_hook = NULL; /* closing: the unlinks happen now, not after a reply */
+	if (store->unlink_unsynced_count > 0 || store_sync_pending(store)) {
+		/* the last commits' sync may still be in flight: do it here, then their bodies go
+		 * with the other unlinks of the close */
+		const char *error = NULL;
+		store_syncset_clear(&store->sync_set);
+		store_syncset_add(&store->sync_set, store->dir, "store.db-wal");
+		bool ok = store_syncset_run(&store->sync_set, store->dir_fd, &error) == 0;
+		if (!ok)
+			log_error("store %s: %s (dropped bodies left for the sweep)", store->dir,
+				  error);
+		unsynced_release(store, store->unlink_unsynced_count, ok);
+	}
+	store_syncset_free(&store->sync_set);
+	free(store->unlink_unsynced);
+	store->unlink_unsynced = NULL;
+	store->unlink_unsynced_alloc = 0;
 }

@@ -318,6 +318,7 @@ void store_close(struct store **storep)
 	struct store *store = *storep;
 	if (store == NULL)
 		return;
+	store_defer_close(store);
 	/* the files of bodies dropped by earlier commits (store_set_unlink_hook); what fails
 	 * stays for the sweep (the handle is then not taken back from the count) */
 	bool orphans = store_unlink_pending(store, SIZE_MAX) != 0;

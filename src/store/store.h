@@ -284,6 +284,21 @@ void store_syncer_wait(struct store_syncer *syncer);
 /* Sets submitted and not reaped. */
 size_t store_syncer_busy(const struct store_syncer *syncer);
 
+/* --- deferred syncs (store-sync.c): group commit for the commits of IMAP commands ---
+ * Between store_defer_begin and store_defer_end the store's commits are written with
+ * synchronous = NORMAL (in the WAL, not synced): the caller submits the sync with
+ * store_sync_submit, where it shares a round with every other commit in flight, and
+ * acknowledges nothing before its callback. Bodies those commits dropped are unlinked only
+ * once the sync is done (a failed sync leaves them to the sweep). Commits outside a window
+ * stay FULL. Other processes may read a commit before it is durable (as with any WAL commit
+ * before its sync); a store closed while a sync is in flight syncs its WAL itself. */
+void store_defer_begin(struct store *store);
+void store_defer_end(struct store *store);
+/* Commits of a window wait for store_sync_submit. */
+bool store_sync_pending(const struct store *store);
+void store_sync_submit(struct store *store, struct store_syncer *syncer, store_sync_done_cb *cb,
+		       void *ctx);
+
 /* --- group commit (store-stage.c): many deliveries, one pair of syncs ---
  * For a process that appends to many stores at once (the lmtp process): instead of three syncs
  * per append (the body file, its folder, the WAL), a batch of appends into any number of

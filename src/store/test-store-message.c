@@ -1315,6 +1315,76 @@ static void test_deferred_unlink(void)
 	root_free();
 }
 
+/* Deferred syncs (store.h): a window's commits wait for store_sync_submit, their dropped
+ * bodies until its callback; commits outside a window sync themselves; a store closed with a
+ * sync in flight syncs and unlinks itself, and the late callback finds the ticket detached. */
+static int defer_calls;
+static const char *defer_error;
+static void defer_done(void *ctx, const char *error)
+{
+	defer_calls++;
+	defer_error = error;
+}
+
+static void test_defer(void)
+{
+	root_new();
+	struct store *store = open_store();
+	const char *error;
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	store_set_unlink_hook(store, unlink_hook, NULL);
+	hook_calls = 0;
+	defer_calls = 0;
+	char h1[65], h2[65];
+	uint32_t u1, u2;
+	CHECK(append1(store, inbox, make_msg(0, "w1", "one"), 0, NULL, 0, &u1) == 0);
+	CHECK(append1(store, inbox, make_msg(1, "w2", "two"), 0, NULL, 0, &u2) == 0);
+	CHECK(!store_sync_pending(store)); /* outside a window: synced by the commit */
+	CHECK(body_id_of(store, inbox, u1, h1) == 1 && body_id_of(store, inbox, u2, h2) == 1);
+	int fd = open(test_root, O_RDONLY | O_DIRECTORY);
+	struct store_syncer *syncer = NULL;
+	CHECK(fd >= 0 && store_syncer_create(fd, &syncer, &error) == 0);
+	close(fd);
+
+	store_defer_begin(store);
+	CHECK(store_expunge(store, inbox, &u1, 1, NULL, NULL, &error) == 0);
+	store_defer_end(store);
+	CHECK(store_sync_pending(store));
+	CHECK(hook_calls == 0 && body_exists(h1)); /* not before the sync */
+	CHECK(store_unlink_pending(store, 100) == 0 && body_exists(h1));
+	CHECK(mb_get(store, "INBOX")->messages == 1); /* committed, readable */
+	store_sync_submit(store, syncer, defer_done, NULL);
+	CHECK(!store_sync_pending(store));
+	sync_drain(syncer);
+	CHECK(defer_calls == 1 && defer_error == NULL);
+	CHECK(hook_calls == 1 && body_exists(h1)); /* now queued for after the reply */
+	CHECK(store_unlink_pending(store, 100) == 0 && !body_exists(h1));
+
+	/* a window without a commit has nothing to sync */
+	store_defer_begin(store);
+	CHECK(mb_get(store, "INBOX")->messages == 1);
+	store_defer_end(store);
+	CHECK(!store_sync_pending(store));
+
+	/* closed while the sync is in flight (or not even reaped): the close syncs and unlinks */
+	store_defer_begin(store);
+	CHECK(store_expunge(store, inbox, &u2, 1, NULL, NULL, &error) == 0);
+	store_defer_end(store);
+	store_sync_submit(store, syncer, defer_done, NULL);
+	store_close(&store);
+	CHECK(!body_exists(h2) && body_files() == 0);
+	sync_drain(syncer);
+	CHECK(defer_calls == 2 && defer_error == NULL);
+	store_syncer_destroy(&syncer);
+	/* everything committed is there */
+	store = open_store();
+	CHECK(mb_get(store, "INBOX")->messages == 0);
+	unsigned problems = 99;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	root_free();
+}
+
 struct chunk_read {
 	struct store_msg msgs[2100];
 	uint32_t gone[64];
@@ -1428,6 +1498,7 @@ int main(void)
 	TEST_RUN(test_stage);
 	TEST_RUN(test_syncer);
 	TEST_RUN(test_deferred_unlink);
+	TEST_RUN(test_defer);
 	TEST_RUN(test_chunk_counts);
 	return test_finish();
 }
