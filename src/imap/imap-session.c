@@ -545,6 +545,10 @@ static void session_synced(void *ctx, const char *error)
 	}
 	conn_hold_output(s->conn, false);
 	session_input(s);
+	/* not called from the connection's own callback: let it read again (the input buffer
+	 * may have been full while the reply waited) */
+	if (s->conn != NULL)
+		conn_flush(s->conn);
 }
 
 /* After a command: its commits are durable before its reply goes out. */
