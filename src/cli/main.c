@@ -131,6 +131,32 @@ static void fix_db_owner(const struct settings *set)
 	}
 }
 
+/* Run as root with no users.db yet: create it empty, owned by the configured user, under a
+ * temporary name and link it into place, so users.db is never visible owned by root. A server
+ * starting meanwhile opens users.db in its auth process as that user: a root-owned 0600 file
+ * there made it exit ("Permission denied") and the logins of the next 200 ms fail. */
+static void create_db_owned(const struct settings *set, const char *path)
+{
+	if (!privdrop_is_root() || access(path, F_OK) == 0)
+		return;
+	uid_t uid;
+	gid_t gid;
+	char error[300], tmp[1100];
+	if (privdrop_lookup(set->user, &uid, &gid, error, sizeof(error)) < 0)
+		return;
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return;
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return; /* userdb_open creates it and reports what is wrong */
+	if (fchown(fd, uid, gid) < 0) /* mkstemp made it 0600 */
+		fprintf(stderr, "kura: chown %s: %s\n", tmp, strerror(errno));
+	else if (link(tmp, path) < 0 && errno != EEXIST)
+		fprintf(stderr, "kura: cannot create %s: %s\n", path, strerror(errno));
+	close(fd);
+	unlink(tmp);
+}
+
 static int print_user(const char *name, void *ctx)
 {
 	printf("%s\n", name);
@@ -149,6 +175,7 @@ static int cmd_user(const struct settings *set, int argc, char **argv)
 		fprintf(stderr, "kura: cannot create %s: %s\n", set->data_dir, strerror(errno));
 		return 1;
 	}
+	create_db_owned(set, path);
 	struct userdb *db;
 	const char *err = NULL;
 	if (userdb_open(path, true, &db, &err) < 0) {

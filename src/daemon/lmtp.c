@@ -188,6 +188,7 @@ static struct lmtp_store *lmtp_store_get(struct lmtp_proc *lp, const char *user)
 	}
 	struct store *store;
 	const char *err;
+	store_pool_reserve(lp->pool, NULL); /* the limit holds while it opens too */
 	int r = store_open(lp->users_root, user, &store, &err);
 	if (r < 0 && (errno == EMFILE || errno == ENFILE) && store_pool_shed(lp->pool, NULL) > 0)
 		r = store_open(lp->users_root, user, &store, &err); /* out of fds: park one, again */

@@ -225,6 +225,7 @@ static struct mail_user *mail_user_get(struct mail_proc *mp, const char *name)
 	}
 	struct store *store;
 	const char *err;
+	store_pool_reserve(mp->stores, NULL); /* the limit holds while it opens too */
 	int r = store_open(mp->users_root, name, &store, &err);
 	if (r < 0 && (errno == EMFILE || errno == ENFILE) && store_pool_shed(mp->stores, NULL) > 0)
 		r = store_open(mp->users_root, name, &store, &err); /* out of fds: park one, again */

@@ -160,6 +160,18 @@ static void store_pool_enforce(struct store_pool *pool, const struct store *keep
 	}
 }
 
+/* Room for one more open store: park the least recently used one while the pool is full,
+ * before a store is opened or reopened rather than after, so that the limit also holds while
+ * the opening waits (for another process's lock, SQLite's busy handler): parking afterwards
+ * left open_max + 1 stores open meanwhile. */
+void store_pool_reserve(struct store_pool *pool, const struct store *keep)
+{
+	while (pool->open_max > 0 && pool->open_count >= pool->open_max) {
+		if (store_pool_shed(pool, keep) == 0)
+			break; /* every open store is busy: store_pool_enforce tries again after */
+	}
+}
+
 /* ---- reopening ---- */
 
 static void store_unpark_undo(struct store *store)
@@ -227,6 +239,8 @@ int store_unpark(struct store *store)
 {
 	if (!store->parked)
 		return 0;
+	if (store->pool != NULL)
+		store_pool_reserve(store->pool, store);
 	bool emfile;
 	int r = store_unpark_try(store, &emfile);
 	/* out of fds: park another store and try once more */

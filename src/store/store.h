@@ -174,6 +174,10 @@ unsigned store_pool_park_idle(struct store_pool *pool, unsigned idle_secs);
 /* Park one more store (the least recently used that can be) other than keep (may be NULL):
  * 1 parked one, 0 none could be. For a caller that ran out of file descriptors. */
 int store_pool_shed(struct store_pool *pool, const struct store *keep);
+/* Before a store_open whose store will join the pool: park the least recently used open
+ * stores (other than keep, may be NULL) until one more fits under open_max, so the limit holds
+ * while the store opens too (reopening a parked store does this itself). */
+void store_pool_reserve(struct store_pool *pool, const struct store *keep);
 void store_pool_counts(const struct store_pool *pool, unsigned *open_r, unsigned *parked_r);
 /* Park this store now: 1 parked, 0 it cannot be now (busy, see above) or already is. Works
  * without a pool too. */

@@ -383,6 +383,39 @@ static void test_pool_keep_wal(void)
 	root_free();
 }
 
+/* store_pool_reserve makes room before a store opens: a full pool parks its least recently
+ * used store first (never keep), so open_max also holds while the new one opens. */
+static void test_pool_reserve(void)
+{
+	root_new();
+	struct store_pool *pool = store_pool_create(2);
+	struct store *s[3] = {open_user("r0"), open_user("r1"), NULL};
+	unsigned open, parked;
+	CHECK(s[0] != NULL && s[1] != NULL);
+	if (s[0] == NULL || s[1] == NULL)
+		return;
+	store_pool_add(pool, s[0]);
+	store_pool_add(pool, s[1]);
+	store_pool_reserve(pool, s[0]); /* r0 is the least recently used, but kept: r1 goes */
+	CHECK(!store_is_parked(s[0]) && store_is_parked(s[1]));
+	store_pool_reserve(pool, NULL); /* room already */
+	store_pool_counts(pool, &open, &parked);
+	CHECK(open == 1 && parked == 1);
+	s[2] = open_user("r2");
+	CHECK(s[2] != NULL);
+	if (s[2] != NULL)
+		store_pool_add(pool, s[2]);
+	/* full again (r0, r2): reopening r1 makes its room the same way, r0 goes */
+	CHECK(mailbox_id(s[1], "INBOX") != 0);
+	store_pool_counts(pool, &open, &parked);
+	CHECK(open == 2 && parked == 1 && store_is_parked(s[0]));
+	CHECK(!store_is_parked(s[1]) && !store_is_parked(s[2]));
+	for (int i = 0; i < 3; i++)
+		store_close(&s[i]);
+	store_pool_destroy(&pool);
+	root_free();
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
@@ -391,5 +424,6 @@ int main(void)
 	TEST_RUN(test_park_busy);
 	TEST_RUN(test_pool);
 	TEST_RUN(test_pool_keep_wal);
+	TEST_RUN(test_pool_reserve);
 	return test_finish();
 }

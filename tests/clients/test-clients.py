@@ -615,13 +615,19 @@ def timing_does_not_reveal_user(binary, res):
             unknown.append(login_time(srv, "nosuch%d" % i, "wrong-%d" % i))
         known.sort()
         unknown.sort()
-        mk, mu = known[3], unknown[3]
         print("# failed LOGIN, median: wrong password %.1f ms, unknown user %.1f ms"
-              % (mk * 1000, mu * 1000))
+              % (known[3] * 1000, unknown[3] * 1000))
+        # compared by the fastest of each: what other processes on a busy machine take from
+        # the CPU only ever adds (a median of 7 was off by 2x on a loaded 2-core machine:
+        # 61.7 ms vs 137.6 ms), the hash's own cost is in every sample (test-password.c
+        # compares the dummy hash the same way)
+        mk, mu = known[0], unknown[0]
         ok = res.check("failed-login timing does not reveal whether the user exists",
                        mu >= 0.5 * mk and mk >= 0.5 * mu,
-                       "median wrong password %.1f ms, median unknown user %.1f ms"
-                       % (mk * 1000, mu * 1000))
+                       "fastest wrong password %.1f ms, fastest unknown user %.1f ms "
+                       "(all: %s / %s)" % (mk * 1000, mu * 1000,
+                                            ["%.1f" % (t * 1000) for t in known],
+                                            ["%.1f" % (t * 1000) for t in unknown]))
         srv.stop()
     except (kura.TestError, OSError, AssertionError) as e:
         res.fail("failed-login timing does not reveal whether the user exists", str(e))

@@ -177,6 +177,21 @@ class Postfix:
     def log_tail(self, n=30):
         return "\n".join(self.log().splitlines()[-n:])
 
+    def wait_log(self, pattern, count=1, timeout=30):
+        """The log once it has count lines matching pattern (fails after timeout). A message
+        shows in its mailbox before Postfix logs its delivery: kura commits the rows before
+        its last sync and the 250, Postfix logs after the reply (or after kura deliver
+        exits), through postlogd."""
+        deadline = time.time() + timeout * kura.SLOW
+        while True:
+            log = self.log()
+            if len(re.findall(pattern, log)) >= count:
+                return log
+            if time.time() > deadline:
+                raise kura.TestError("%d of %d log lines %r after %ds\n%s" % (
+                    len(re.findall(pattern, log)), count, pattern, timeout, self.log_tail()))
+            time.sleep(0.1)
+
 
 def imap(srv, user):
     m = imaplib.IMAP4("127.0.0.1", srv.imap_port)
@@ -300,11 +315,11 @@ def main():
             assert got[0] == got[1] == got[2], "the three copies differ"
             assert messages(srv, "bob") == []
             # one LMTP transaction for the three (Postfix groups recipients per destination)
-            log = pfx.log()
-            qid = re.search(r"(\w+): to=<alice@kura.test>", log).group(1)
-            assert len(re.findall(r"%s: to=<[^>]+>, relay=127.0.0.1\[127.0.0.1\]:%d, .*"
-                                  r"status=sent \(250 2.0.0 " % (qid, srv.lmtp_port), log)) == 3, \
-                pfx.log_tail()
+            qid = re.search(r"(\w+): to=<alice@kura.test>",
+                            pfx.wait_log(r"to=<alice@kura.test>")).group(1)
+            sent = r"%s: to=<[^>]+>, relay=127.0.0.1\[127.0.0.1\]:%d, .*status=sent \(250 2.0.0 " \
+                % (qid, srv.lmtp_port)
+            assert len(re.findall(sent, pfx.wait_log(sent, 3))) == 3, pfx.log_tail()
 
         def t_unknown_bounces():
             original = mail("to nobody", "sender@kura.test", ["nobody@kura.test"])
@@ -339,8 +354,8 @@ def main():
             got = wait_messages(srv, "alice", 2, pfx=pfx)[1]
             fields = check_delivery(got, original, "sender@kura.test", to[0])
             assert b"(local)" in fields[2][1], fields[2]
-            assert re.search(r"to=<alice@unix.kura.test>, relay=[^,\[]*\[%s\].*status=sent"
-                             % re.escape(socket_path), pfx.log()), pfx.log_tail()
+            pfx.wait_log(r"to=<alice@unix.kura.test>, relay=[^,\[]*\[%s\].*status=sent"
+                         % re.escape(socket_path))
 
         def t_pipe_kura_deliver():
             # Postfix's pipe(8) runs kura deliver as the kura user; the +detail of the
@@ -359,8 +374,7 @@ def main():
                            "sender@kura.test", to[1], lmtp=False)
             check_delivery(wait_messages(srv, "carol", 2, pfx=pfx)[1], original2, "",
                            "carol@%s" % PIPE_DOMAIN, lmtp=False)
-            assert re.search(r"to=<bob\+Work@pipe.kura.test>, relay=kura, .*status=sent",
-                             pfx.log()), pfx.log_tail()
+            pfx.wait_log(r"to=<bob\+Work@pipe.kura.test>, relay=kura, .*status=sent")
 
         def t_big_8bit():
             body = ("８ビット本文 " * 40 + "\r\n").encode("utf-8") * 2500  # ~5 MB
@@ -381,12 +395,7 @@ def main():
             s = smtplib.SMTP("127.0.0.1", smtp_port, timeout=30)
             assert not s.sendmail("sender@kura.test", ["later@kura.test"], original)
             s.quit()
-            deadline = time.time() + 30
-            while time.time() < deadline and not re.search(
-                    r"to=<later@kura.test>.*status=deferred.*451 4.3.0", pfx.log()):
-                time.sleep(0.2)
-            assert re.search(r"to=<later@kura.test>.*status=deferred.*451 4.3.0", pfx.log()), \
-                pfx.log_tail()
+            pfx.wait_log(r"to=<later@kura.test>.*status=deferred.*451 4.3.0")
             assert "later@kura.test" in pfx.queue(), pfx.queue()
             os.unlink(blocker)
             pfx.flush()
