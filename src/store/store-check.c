@@ -7,7 +7,7 @@
  * above every UID, HIGHESTMODSEQ at least every MODSEQ, keyword masks within the mailbox's
  * keywords, valid names, INBOX present; the packed message state (store-state.c) equal to the
  * rows; files no row names and temporary files; every body in the search index once and no
- * index row without its body.
+ * index row without its body (rows of dropped bodies waiting in search_gc aside).
  * What repair does: recounts counters and references, raises UIDNEXT/HIGHESTMODSEQ, clears
  * stray keyword bits, repairs the packed state (an entry per row; flags lost with a damaged
  * chunk cannot come back: those messages become unseen), creates INBOX, indexes unindexed
@@ -466,19 +466,36 @@ static int64_t store_check_count(struct store *store, const char *sql)
 
 /* The search index: every body marked indexed has its FTS row, no row without a body or for
  * a body marked not indexed yet. Bodies waiting to be indexed (search_state 0: the index is
- * written after delivery, store-index.c) are normal, not a problem. Repair marks the
+ * written after delivery, store-index.c) and rows of dropped bodies waiting to be deleted
+ * (search_gc, schema 8) are normal, not a problem; an id in search_gc that is a body's id
+ * is (its row would be deleted under the body: store-db.c, version 8). Repair marks the
  * bodies to index again (done after the commit) and drops stray rows. */
 static int store_check_index(struct store_check_ctx *c)
 {
 	struct store *store = c->store;
 	int64_t pending = store_check_count(store, "SELECT COUNT(*) FROM body WHERE search_state = 0");
+	int64_t reused = store_check_count(store, "SELECT COUNT(*) FROM search_gc g"
+					   " JOIN body b ON b.id = g.id");
+	if (reused > 0) {
+		store_check_problem(c, "search index: %lld messages have their rows listed for deletion%s",
+				    (long long)reused, c->repair ? " (indexed again)" : "");
+		if (c->repair &&
+		    (store_exec(store, "DELETE FROM search_text WHERE rowid IN (SELECT g.id"
+				       " FROM search_gc g JOIN body b ON b.id = g.id)") < 0 ||
+		     store_exec(store, "UPDATE body SET search_state = 0"
+				       " WHERE id IN (SELECT id FROM search_gc)") < 0 ||
+		     store_exec(store, "DELETE FROM search_gc WHERE id IN (SELECT id FROM body)") < 0))
+			return -1;
+		c->reindex = c->repair;
+	}
 	int64_t unindexed = store_check_count(store, "SELECT COUNT(*) FROM body WHERE search_state = 2"
 					      " OR (search_state = 1 AND id NOT IN"
 					      " (SELECT rowid FROM search_text))");
 	int64_t stray = store_check_count(store, "SELECT COUNT(*) FROM search_text"
 					  " WHERE rowid NOT IN (SELECT id FROM body"
-					  " WHERE search_state != 0)");
-	if (pending < 0 || unindexed < 0 || stray < 0)
+					  " WHERE search_state != 0)"
+					  " AND rowid NOT IN (SELECT id FROM search_gc)");
+	if (pending < 0 || reused < 0 || unindexed < 0 || stray < 0)
 		return -1;
 	/* not reported: a clean store says nothing (--repair indexes them along) */
 	if (pending > 0)
@@ -499,7 +516,8 @@ static int store_check_index(struct store_check_ctx *c)
 		store_check_problem(c, "search index: %lld rows belong to no indexed message%s",
 				    (long long)stray, c->repair ? " (removed)" : "");
 		if (c->repair && store_exec(store, "DELETE FROM search_text WHERE rowid NOT IN"
-						   " (SELECT id FROM body WHERE search_state != 0)")
+						   " (SELECT id FROM body WHERE search_state != 0)"
+						   " AND rowid NOT IN (SELECT id FROM search_gc)")
 					 < 0)
 			return -1;
 	}

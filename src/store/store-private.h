@@ -19,7 +19,7 @@
 #include "lib/pool.h"
 #include "store/store.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_BUSY_TIMEOUT_MS 30000
 #define STORE_HASH_HEX 64
 #define STORE_USER_MAX 255
@@ -74,6 +74,9 @@ enum store_stmt {
 	STMT_INDEX_PENDING,
 	STMT_INDEX_PENDING_MB,
 	STMT_INDEX_ANY,
+	STMT_GC_LIST,
+	STMT_GC_TEXT_DELETE,
+	STMT_GC_DELETE,
 	STMT_COUNT
 };
 
@@ -434,6 +437,14 @@ struct store_index_scope {
 int store_index_run(struct store *store, const struct store_index_scope *sc, unsigned *count_r);
 /* Is any body of the store unindexed? 1 yes, 0 no, -1 error (recorded). One index lookup. */
 int store_index_any(struct store *store);
+/* Delete the FTS rows of dropped bodies that search_gc lists (schema 8, store-db.c), oldest
+ * id first, at most max_rows (0: no limit), stopping after the first row past deadline_us
+ * (CLOCK_MONOTONIC microseconds; 0: none): transactions of up to 256 rows committed with
+ * synchronous=NORMAL and without notifying other processes. Outside a transaction. 0: none
+ * is left, 1: some may be left, -1 error (recorded); *count_r: rows deleted. An empty
+ * search_gc costs one lookup and no lock. */
+int store_index_gc(struct store *store, unsigned max_rows, uint64_t deadline_us,
+		   unsigned *count_r);
 /* ---- events (store-notify.c) ---- */
 void store_event_add(struct store *store, enum store_event_kind kind, uint64_t mailbox_id,
 		     const struct store_msg *msg);

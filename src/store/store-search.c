@@ -48,6 +48,7 @@
 #define SS_TERMS_BATCH 16          /* trigrams OR'ed in one query */
 #define SS_DEPTH_MAX 1000
 #define SS_CLOCK_EVERY 32          /* rows between looks at the clock */
+#define SS_GC_ROWS 32              /* index rows of dropped bodies deleted per search */
 
 enum ss_cost { SS_COST_ROW, SS_COST_SET, SS_COST_TEXT };
 
@@ -406,25 +407,33 @@ static bool ss_expired(const struct store_search *s)
 /* Index the bodies of this mailbox that were appended unindexed (store-index.c), up to the
  * highest body id when the search began: a message appended later is not in the session's
  * view yet. Each call works until the slice's deadline (at least one body), in its own
- * transactions; 1 done, 2 done with nothing to do, 0 more to do, -1 error (recorded). */
+ * transactions; 1 done, 2 done with nothing to do, 0 more to do, -1 error (recorded).
+ * Then up to SS_GC_ROWS of the index rows of dropped bodies are deleted (store_index_gc),
+ * within the slice. The answer does not need it: such a row's rowid is no body's id, and
+ * the index is only ever joined through message.body_id (a body that exists) or read by a
+ * message's body id, so it matches nothing (store-db.c, version 8). It is done here so that
+ * the rows go even in a process that is never idle, a few per search, not all at once. */
 static int ss_catch_up(struct store_search *s)
 {
 	if (s->max_body == 0)
 		return 1;
+	uint64_t deadline_us = (uint64_t)s->deadline.tv_sec * 1000000u +
+			       (uint64_t)s->deadline.tv_nsec / 1000u;
 	struct store_index_scope sc = {
 		.mailbox_id = s->mailbox_id,
 		.max_id = s->max_body,
-		.deadline_us = (uint64_t)s->deadline.tv_sec * 1000000u +
-			       (uint64_t)s->deadline.tv_nsec / 1000u,
+		.deadline_us = deadline_us,
 	};
-	unsigned count;
+	unsigned count, deleted;
 	int r = store_index_run(s->store, &sc, &count);
 	if (r < 0)
 		return -1;
 	if (r > 0)
 		return 0;
-	/* nothing was waiting (the common case: one index lookup): the slice goes on */
-	return count == 0 ? 2 : 1;
+	if (store_index_gc(s->store, SS_GC_ROWS, deadline_us, &deleted) < 0)
+		return -1;
+	/* nothing was waiting (the common case: two index lookups): the slice goes on */
+	return count == 0 && deleted == 0 ? 2 : 1;
 }
 
 /* ---- phase 1: sets from the index ---- */

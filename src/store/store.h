@@ -531,18 +531,22 @@ int store_check(struct store *store, bool repair, store_report_cb *report, void 
  * COPY of new mail and LMTP deliveries do not pay for it before their reply. Every search,
  * sort and thread of a mailbox first indexes that mailbox's unindexed bodies (store-search.h:
  * inside store_search_run's slices), so answers are never stale; idle time should do it
- * before anyone asks:
+ * before anyone asks. Likewise an expunge that drops bodies leaves their index rows behind
+ * (deleting them costs FTS5 a tokenization of their text; they match no message meanwhile),
+ * for idle time and, a few at a time, for searches.
  *
  * Index up to max_bodies (0 counts as 1) bodies not indexed yet, of any mailbox, oldest first,
  * one body mapped at a time, in transactions of up to 256 bodies committed with
  * synchronous=NORMAL (the index is derived from the bodies: a commit lost in a crash leaves
  * them unindexed, to be indexed again; nothing waits for it) and without notifying other
- * processes. Returns the number indexed (bodies whose file cannot be read count too: they
- * are marked and not retried); fewer than max_bodies means none is left now. When none is
- * waiting it costs one lookup in an index that is then empty, so it may be called freely
- * (after each commit, from an idle timer). Blocks for the time of those bodies (a few
- * milliseconds each; more for big text): keep max_bodies small in an event loop and call
- * again on the next turn. -1 on error (error_r). Outside a transaction. */
+ * processes; with what is left of max_bodies, delete the index rows of dropped bodies the same
+ * way (4 rows count as one body). Returns the work done in bodies (bodies whose file cannot be
+ * read count too: they are marked and not retried); fewer than max_bodies means none is left
+ * now (max_bodies when rows to delete are left). When none is waiting it costs two lookups in
+ * indexes that are then empty, so it may be called freely (after each commit, from an idle
+ * timer). Blocks for the time of those bodies (a few milliseconds each; more for big text):
+ * keep max_bodies small in an event loop and call again on the next turn. -1 on error
+ * (error_r). Outside a transaction. */
 int store_index_pending(struct store *store, unsigned max_bodies, const char **error_r);
 
 #endif

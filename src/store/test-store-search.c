@@ -1,8 +1,8 @@
 /* test-store-search.c: the search index and store_search (store-search.h): every key, text
  * keys through the index (3+ characters), the vocabulary (1-2) and the scan fallback, HEADER
  * verification, dates around midnight in other zones, bodies shared by COPY, the index
- * following expunges, slices of no time at all, a rebuild, and a store migrated from schema 4
- * getting its index at the first open. */
+ * following expunges (the rows of dropped bodies deleted later: schema 8), slices of no time
+ * at all, a rebuild, and stores migrated from schema 4 (getting their index) and 7. */
 #include "test-store-util.h"
 
 #include <sqlite3.h>
@@ -337,8 +337,12 @@ static void test_shared_bodies(void)
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "shared")), "");
 	CHECK_STR(run(store, archive, TXT(STORE_SEARCH_BODY, "shared")), "1");
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == 2);
-	/* the last reference goes: so does the index row */
+	/* the last reference goes: so does the index row, later (store_index_gc) */
 	CHECK(store_expunge(store, archive, uids, 1, NULL, NULL, &error) == 0);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == 2);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == 1);
+	CHECK(store_index_pending(store, 8, &error) == 1);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == 0);
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == 1);
 	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text WHERE search_text MATCH '\"shared\"'")
 	      == 0);
@@ -396,7 +400,8 @@ static void test_migrate_v4(void)
 	snprintf(path, sizeof(path), "%s/alice/store.db", test_root);
 	sqlite3 *db;
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
-	CHECK(sqlite3_exec(db, "DROP TRIGGER body_search_delete; DROP TABLE search_vocab;"
+	CHECK(sqlite3_exec(db, "DROP TRIGGER body_search_gc; DROP TRIGGER body_search_reuse;"
+			       "DROP TABLE search_gc; DROP TABLE search_vocab;"
 			       "DROP TABLE search_text; DROP INDEX body_unindexed;"
 			       "ALTER TABLE body DROP COLUMN sent_date;"
 			       "ALTER TABLE body DROP COLUMN sent_tz;"
@@ -427,7 +432,7 @@ static void test_migrate_v4(void)
 		root_free();
 		return;
 	}
-	CHECK(sql_int(store, "SELECT version FROM schema_version") == 7);
+	CHECK(sql_int(store, "SELECT version FROM schema_version") == 8);
 	/* version 7 counted the chunks version 6 wrote: one message is \Seen */
 	CHECK(sql_int(store, "SELECT SUM(messages) - SUM(unseen) FROM msgcount") == 1);
 	/* the open does not index them (store.c); the first search does */
@@ -529,6 +534,155 @@ static void test_check_index(void)
 	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "first")), "1");
 	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "words")), "1,2");
+	/* an indexed body listed in search_gc (its row would be deleted under it): repair
+	 * indexes it again */
+	sql_exec("INSERT INTO search_gc (id) SELECT MAX(id) FROM body;");
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 1);
+	CHECK(store_check(store, true, NULL, NULL, &problems, &error) == 0 && problems == 1);
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == 0);
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "second")), "2");
+	store_close(&store);
+	root_free();
+}
+
+/* Schema 8: an expunge that drops bodies leaves their index rows to store_index_gc; they
+ * never match meanwhile, a new body never takes their ids, and they go at idle time
+ * (store_index_pending) and a few per search. */
+static void test_expunge_gc(void)
+{
+	root_new();
+	struct store *store = open_store();
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	const char *error;
+	add(store, inbox, make_msg(0, "keeper", "persistent words"), 0, 0, 0); /* UID 1 */
+	enum { N = 300 };
+	static char texts[N][160];
+	struct store_append *a = xcalloc(N, sizeof(*a));
+	for (int i = 0; i < N; i++) {
+		int len = snprintf(texts[i], sizeof(texts[i]),
+				   "Subject: gone %d\r\n\r\nephemeral words %d\r\n", i, i);
+		a[i] = (struct store_append){.data = (const unsigned char *)texts[i],
+					     .size = (size_t)len};
+	}
+	CHECK(store_append(store, inbox, a, N, NULL, NULL, &error) == 0); /* UIDs 2..301 */
+	free(a);
+	CHECK(store_index_pending(store, 1000, &error) == N + 1);
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "ephemeral words 42")), "44");
+	/* expunge them all: the body rows go, their index rows wait in search_gc */
+	uint32_t *uids = xcalloc(N, sizeof(*uids));
+	for (int i = 0; i < N; i++)
+		uids[i] = (uint32_t)i + 2;
+	CHECK(store_expunge(store, inbox, uids, N, NULL, NULL, &error) == 0);
+	free(uids);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM body") == 1);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == N);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == N + 1);
+	/* not a problem for kura check */
+	unsigned problems = 9;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	/* the orphan rows match nothing: each search deletes up to 32 of them first (run()
+	 * makes several), the rest are still there while it answers */
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "ephemeral")), "");
+	int64_t left = sql_int(store, "SELECT COUNT(*) FROM search_gc");
+	CHECK(left > 0 && left < N);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text WHERE search_text MATCH"
+			     " '\"ephemeral\"'") == left);
+	/* a 1-2 character string: its trigrams are listed from the vocabulary, which still
+	 * has those of the orphan rows */
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "ph")), "");
+	/* the newest body went: SQLite would give a new body its id again; it gets one above
+	 * every id waiting in search_gc, and its own index row */
+	int64_t gc_max = sql_int(store, "SELECT MAX(id) FROM search_gc");
+	CHECK(gc_max == N + 1 && sql_int(store, "SELECT MAX(id) FROM body") == 1);
+	add(store, inbox, make_msg(1, "newcomer", "fresh words"), 0, 0, 0); /* UID 302 */
+	CHECK(sql_int(store, "SELECT MAX(id) FROM body") == gc_max + 1);
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "words")), "1,302");
+	/* should anything else insert a body under such an id, the orphan row goes with the
+	 * insert (trigger body_search_reuse) */
+	gc_max = sql_int(store, "SELECT MAX(id) FROM search_gc");
+	char sql[512], q_text[128], q_gc[128];
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO body (id, hash, size, refs, envelope, bodystructure, body)"
+		 " VALUES (%lld, 'reused', 0, 1, x'', x'', x'');", (long long)gc_max);
+	snprintf(q_text, sizeof(q_text), "SELECT COUNT(*) FROM search_text WHERE rowid = %lld",
+		 (long long)gc_max);
+	snprintf(q_gc, sizeof(q_gc), "SELECT COUNT(*) FROM search_gc WHERE id = %lld",
+		 (long long)gc_max);
+	CHECK(sql_int(store, q_text) == 1 && sql_int(store, q_gc) == 1);
+	sql_exec(sql);
+	CHECK(sql_int(store, q_text) == 0 && sql_int(store, q_gc) == 0);
+	/* never indexed (search_state 0): its deletion leaves nothing to delete */
+	sql_exec("DELETE FROM body WHERE hash = 'reused'");
+	CHECK(sql_int(store, q_gc) == 0);
+	/* idle time deletes the rest: 8 bodies' worth of rows (32) per call */
+	left = sql_int(store, "SELECT COUNT(*) FROM search_gc");
+	CHECK(left > 32);
+	int r, calls = 0;
+	while ((r = store_index_pending(store, 8, &error)) == 8)
+		calls++;
+	CHECK(r >= 0 && r < 8 && calls >= left / 32 && calls <= left / 32 + 1);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == 0);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == 2);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text WHERE search_text MATCH"
+			     " '\"ephemeral\"'") == 0);
+	CHECK(store_index_pending(store, 8, &error) == 0);
+	/* with search_gc empty ids are reused (SQLite: the highest plus one, here 2, the id of
+	 * UID 2's body): the new body gets its own row, no old one */
+	CHECK(store_expunge(store, inbox, (uint32_t[]){ 302 }, 1, NULL, NULL, &error) == 0);
+	CHECK(sql_int(store, "SELECT MAX(id) FROM search_gc") == N + 2);
+	CHECK(store_index_pending(store, 8, &error) == 1);
+	add(store, inbox, make_msg(2, "again", "reborn words"), 0, 0, 0); /* UID 303 */
+	CHECK(sql_int(store, "SELECT MAX(id) FROM body") == 2);
+	CHECK(store_index_pending(store, 8, &error) == 1);
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "reborn")), "303");
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "fresh")), "");
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "words")), "1,303");
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
+	store_close(&store);
+	root_free();
+}
+
+/* A store of schema 7 (the trigger deleted the index row with the body) gets search_gc and
+ * the new triggers at its first open; what it had indexed stays searchable. */
+static void test_migrate_v7(void)
+{
+	root_new();
+	struct store *store = open_store();
+	uint64_t inbox = mailbox_id(store, "INBOX");
+	const char *error;
+	add(store, inbox, make_msg(0, "first", "older words"), 0, 0, 0);
+	add(store, inbox, make_msg(1, "second", "other words"), 0, 0, 0);
+	CHECK(store_index_pending(store, 8, &error) == 2);
+	store_close(&store);
+	sql_exec("DROP TRIGGER body_search_gc; DROP TRIGGER body_search_reuse;"
+		 "DROP TABLE search_gc;"
+		 "CREATE TRIGGER body_search_delete AFTER DELETE ON body"
+		 " BEGIN DELETE FROM search_text WHERE rowid = old.id; END;"
+		 "UPDATE schema_version SET version = 7;");
+	CHECK(sql_int(NULL, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'search_gc'") == 0);
+	store = open_store();
+	CHECK(store != NULL);
+	if (store == NULL) {
+		root_free();
+		return;
+	}
+	CHECK(sql_int(store, "SELECT version FROM schema_version") == 8);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"
+			     " AND name = 'body_search_delete'") == 0);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"
+			     " AND name IN ('body_search_gc', 'body_search_reuse')") == 2);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+			     " AND name = 'search_gc'") == 1);
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "words")), "1,2");
+	CHECK(store_expunge(store, inbox, (uint32_t[]){ 1 }, 1, NULL, NULL, &error) == 0);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == 1);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == 2);
+	CHECK_STR(run(store, inbox, TXT(STORE_SEARCH_BODY, "older")), "");
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_gc") == 0);
+	CHECK(sql_int(store, "SELECT COUNT(*) FROM search_text") == 1);
+	unsigned problems = 9;
+	CHECK(store_check(store, false, NULL, NULL, &problems, &error) == 0 && problems == 0);
 	store_close(&store);
 	root_free();
 }
@@ -694,6 +848,8 @@ int main(void)
 	TEST_RUN(test_check_index);
 	TEST_RUN(test_sort);
 	TEST_RUN(test_deferred_index);
+	TEST_RUN(test_expunge_gc);
+	TEST_RUN(test_migrate_v7);
 	pool_destroy(&tp);
 	return test_finish();
 }

@@ -887,7 +887,8 @@ static void test_migrate_v4(void)
 	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
 	CHECK(sqlite3_exec(db, "DROP TABLE msgstate;"
 			       /* and the search index of version 5 */
-			       "DROP TRIGGER body_search_delete; DROP TABLE search_vocab;"
+			       "DROP TRIGGER body_search_gc; DROP TRIGGER body_search_reuse;"
+			       "DROP TABLE search_gc; DROP TABLE search_vocab;"
 			       "DROP TABLE search_text; DROP INDEX body_unindexed;"
 			       "ALTER TABLE body DROP COLUMN sent_date;"
 			       "ALTER TABLE body DROP COLUMN sent_tz;"
