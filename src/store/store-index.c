@@ -363,7 +363,7 @@ int store_index_gc(struct store *store, unsigned max_rows, uint64_t deadline_us,
 		if (deadline_us != 0 && store_index_now_us() >= deadline_us)
 			break;
 	}
-	if (store_exec(store, "PRAGMA synchronous = FULL") < 0)
+	if (store_sync_mode_restore(store) < 0)
 		ret = -1;
 	*count_r = total;
 	return ret;
