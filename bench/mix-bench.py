@@ -21,9 +21,10 @@ What it does:
    (`kura-load -c N --prefill P -d 2`) creates each client's Archive folder and fills its INBOX
    to P = --prefill messages (one value, or one per client count: --prefill 100,20; default
    100 up to 200 clients and 20 above, for the disk: kura holds ~13 MB per user at 100).
-   Then the script waits until the server's process tree is quiet (kura indexes the
-   prefilled messages for search at idle time, about 1 ms of CPU each; that setup cost is
-   logged, not counted in the rounds, as the prefill itself is not).
+   Then the script waits until the server's process tree is quiet (logged). Note: kura's
+   first round still pays for indexing the prefilled INBOXes (the first SEARCH of each user
+   indexes what its mailbox lacks, about 1 ms of CPU a message; Dovecot here has no FTS):
+   read the later rounds, or run 3 and more (the median).
 3. --rounds rounds; each runs kura then Dovecot (Dovecot first in even rounds), each
    `kura-load -c N -P procs --mix MIX -d DURATION --prefill P --server-pid PID --json`: every
    client its own user and mailbox, closed loop (no think time), every answer checked
@@ -321,9 +322,8 @@ def main():
                     s.name, res["setup_s"], res["errors"], res["errors_by_kind"]))
                 for line in res["error_lines"]:
                     log("    " + line)
-                # what the prefill leaves behind before the timed runs: kura indexes the
-                # prefilled messages for search at idle time (about 1 ms of CPU each; Dovecot
-                # here has no FTS); setup, like the prefill itself, so it is reported apart
+                # whatever the warm-up left running finishes before the timed runs (setup,
+                # like the prefill itself, so it is reported apart)
                 cpu, waited = benchlib.settle(s.proc.pid)
                 res["settle_cpu_s"], res["settle_s"] = cpu, waited
                 log("%s: quiet after %.0f s (%.1f s of server CPU after the warm-up)" % (
