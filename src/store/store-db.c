@@ -557,6 +557,31 @@ static int store_collect_unreferenced(struct store *store)
 	return store_stmt_run(store, stmt, "deleting unreferenced bodies");
 }
 
+void store_hashes_append(char (**list)[STORE_HASH_HEX + 1], size_t *count, size_t *alloc,
+			 const char (*hashes)[STORE_HASH_HEX + 1], size_t n)
+{
+	size_t need = *count + n, bytes;
+	if (need > *alloc) {
+		size_t a = *alloc ? *alloc : 16;
+		while (a < need)
+			a *= 2;
+		if (size_mul(a, sizeof(**list), &bytes) < 0)
+			xabort("unlink queue overflow");
+		*list = xrealloc(*list, bytes);
+		*alloc = a;
+	}
+	memcpy((*list)[*count], hashes, n * sizeof(**list));
+	*count = need;
+}
+
+int store_tx_commit_quiet(struct store *store)
+{
+	store->quiet_commit = true;
+	int ret = store_tx_commit(store);
+	store->quiet_commit = false;
+	return ret;
+}
+
 int store_tx_commit(struct store *store)
 {
 	sqlite3_stmt *stmt;
@@ -574,19 +599,8 @@ int store_tx_commit(struct store *store)
 		store_defer_tx_commit(store);
 	if (store->unlink_hook != NULL && store->unlink_count > 0) {
 		bool was_empty = store->unlink_later_count == 0;
-		size_t need = store->unlink_later_count + store->unlink_count, bytes;
-		if (need > store->unlink_later_alloc) {
-			size_t n = store->unlink_later_alloc ? store->unlink_later_alloc : 16;
-			while (n < need)
-				n *= 2;
-			if (size_mul(n, sizeof(*store->unlink_later), &bytes) < 0)
-				xabort("unlink queue overflow");
-			store->unlink_later = xrealloc(store->unlink_later, bytes);
-			store->unlink_later_alloc = n;
-		}
-		memcpy(store->unlink_later[store->unlink_later_count], store->unlink,
-		       store->unlink_count * sizeof(*store->unlink));
-		store->unlink_later_count = need;
+		store_hashes_append(&store->unlink_later, &store->unlink_later_count,
+				    &store->unlink_later_alloc, store->unlink, store->unlink_count);
 		store->unlink_count = 0;
 		if (was_empty)
 			store->unlink_hook(store->unlink_hook_ctx);

@@ -245,11 +245,8 @@ int store_index_run(struct store *store, const struct store_index_scope *sc, uns
 			store_tx_rollback(store);
 			break;
 		}
-		/* nothing changed that a session shows: no notice to other processes */
-		store->quiet_commit = true;
-		int c = store_tx_commit(store);
-		store->quiet_commit = false;
-		if (c < 0) {
+		/* nothing a session shows changed: no notice to other processes */
+		if (store_tx_commit_quiet(store) < 0) {
 			ret = -1;
 			break;
 		}
@@ -348,10 +345,7 @@ int store_index_gc(struct store *store, unsigned max_rows, uint64_t deadline_us,
 			break;
 		}
 		/* nothing a session shows changed: no notice to other processes */
-		store->quiet_commit = true;
-		int c = store_tx_commit(store);
-		store->quiet_commit = false;
-		if (c < 0) {
+		if (store_tx_commit_quiet(store) < 0) {
 			ret = -1;
 			break;
 		}

@@ -234,6 +234,11 @@ sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
 /* Step a statement that returns no row; reset it. 0 or -1 (recorded). */
 int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
 int store_exec(struct store *store, const char *sql);
+/* list[count..] = hashes[0..n), growing the list (the unlink queues) */
+void store_hashes_append(char (**list)[STORE_HASH_HEX + 1], size_t *count, size_t *alloc,
+			 const char (*hashes)[STORE_HASH_HEX + 1], size_t n);
+/* store_tx_commit of a change no session shows (index work): other processes are not told */
+int store_tx_commit_quiet(struct store *store);
 /* store-sync.c: back to the synchronous mode the store is in (FULL, NORMAL inside a deferred
  * window) after a commit that chose NORMAL for itself. */
 int store_sync_mode_restore(struct store *store);

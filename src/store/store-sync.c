@@ -496,19 +496,8 @@ void store_defer_tx_commit(struct store *store)
 	store_syncset_add(&store->sync_set, store->dir, "store.db-wal");
 	if (store->unlink_count == 0)
 		return;
-	size_t need = store->unlink_unsynced_count + store->unlink_count;
-	if (need > store->unlink_unsynced_alloc) {
-		size_t n = store->unlink_unsynced_alloc ? store->unlink_unsynced_alloc : 16, bytes;
-		while (n < need)
-			n *= 2;
-		if (size_mul(n, sizeof(*store->unlink_unsynced), &bytes) < 0)
-			xabort("unlink queue overflow");
-		store->unlink_unsynced = xrealloc(store->unlink_unsynced, bytes);
-		store->unlink_unsynced_alloc = n;
-	}
-	memcpy(store->unlink_unsynced[store->unlink_unsynced_count], store->unlink,
-	       store->unlink_count * sizeof(*store->unlink));
-	store->unlink_unsynced_count = need;
+	store_hashes_append(&store->unlink_unsynced, &store->unlink_unsynced_count,
+			    &store->unlink_unsynced_alloc, store->unlink, store->unlink_count);
 	store->unlink_count = 0;
 }
 
@@ -527,19 +516,8 @@ static void unsynced_release(struct store *store, size_t n, bool durable)
 		return;
 	if (durable && store->unlink_hook != NULL) {
 		bool was_empty = store->unlink_later_count == 0;
-		size_t need = store->unlink_later_count + n, bytes;
-		if (need > store->unlink_later_alloc) {
-			size_t a = store->unlink_later_alloc ? store->unlink_later_alloc : 16;
-			while (a < need)
-				a *= 2;
-			if (size_mul(a, sizeof(*store->unlink_later), &bytes) < 0)
-				xabort("unlink queue overflow");
-			store->unlink_later = xrealloc(store->unlink_later, bytes);
-			store->unlink_later_alloc = a;
-		}
-		memcpy(store->unlink_later[store->unlink_later_count], store->unlink_unsynced,
-		       n * sizeof(*store->unlink_unsynced));
-		store->unlink_later_count = need;
+		store_hashes_append(&store->unlink_later, &store->unlink_later_count,
+				    &store->unlink_later_alloc, store->unlink_unsynced, n);
 		if (was_empty)
 			store->unlink_hook(store->unlink_hook_ctx);
 	} else if (durable) {
