@@ -211,8 +211,11 @@ static const char *const store_stmt_sql[STMT_COUNT] = {
 	[STMT_MB_RECENT_GET] = "SELECT first_recent_uid FROM mailbox WHERE id = ?1",
 	[STMT_MB_RECENT_SET] = "UPDATE mailbox SET first_recent_uid = ?2"
 			       " WHERE id = ?1 AND first_recent_uid < ?2",
-	[STMT_EXPUNGED_SINCE] = "SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2"
-				" ORDER BY uid",
+	/* without INDEXED BY the planner walks the primary key to skip the sort: every UID ever
+	 * expunged from the mailbox, read at every sync of every session (10,000 rows after one
+	 * big EXPUNGE: half of an APPEND's CPU to a selected mailbox went here) */
+	[STMT_EXPUNGED_SINCE] = "SELECT uid FROM expunged INDEXED BY expunged_modseq"
+				" WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
 	[STMT_MSG_COUNT_FROM] = "SELECT COUNT(*) FROM message WHERE mailbox_id = ?1 AND uid >= ?2",
 	[STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[STMT_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2)"
