@@ -510,6 +510,7 @@ int main(int argc, char **argv)
 	const char *config = NULL;
 	int i = 1;
 	log_set_role("kura");
+	store_library_init();
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			config = argv[i + 1];

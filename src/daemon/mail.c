@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -298,12 +299,29 @@ static void mail_park_idle(void *ctx)
 	unsigned parked = store_pool_park_idle(mp->stores, mp->set->mail_store_park_idle);
 	if (parked > 0) {
 		unsigned open, still;
+		malloc_trim(0); /* as after shrinking (mail_shrink_idle) */
 		store_pool_counts(mp->stores, &open, &still);
 		log_debug("parked %u idle stores (%u open, %u parked)", parked, open, still);
 	}
 	unsigned period = mp->set->mail_store_park_idle / 4;
 	loop_timer_add(mp->loop, (uint64_t)(period < 1 ? 1 : period > 15 ? 15 : period) * 1000,
 		       mail_park_idle, mp);
+}
+
+/* An open store unused this long gives its memory back (store_pool_shrink_idle): an IMAP
+ * client in IDLE, or between a phone's polls, leaves its store like that for minutes. */
+#define MAIL_STORE_SHRINK_SECS 5
+
+static void mail_shrink_idle(void *ctx)
+{
+	struct mail_proc *mp = ctx;
+	unsigned shrunk = store_pool_shrink_idle(mp->stores, MAIL_STORE_SHRINK_SECS);
+	/* free() keeps what it can reuse; hand the pages of those caches back to the system */
+	if (shrunk > 0) {
+		malloc_trim(0);
+		log_debug("shrank %u idle stores", shrunk);
+	}
+	loop_timer_add(mp->loop, MAIL_STORE_SHRINK_SECS * 1000, mail_shrink_idle, mp);
 }
 
 static void mail_user_unref(struct mail_proc *mp, struct mail_user *u)
@@ -646,6 +664,7 @@ int mail_main(const struct settings *set, int ctl_fd, unsigned index)
 	loop_signal_add(mp.loop, SIGINT, mail_shutdown, &mp);
 	if (set->mail_store_park_idle > 0)
 		mail_park_idle(&mp); /* parks nothing yet; arms the timer */
+	mail_shrink_idle(&mp);       /* likewise */
 	/* the sessions' group commit (store.h, "deferred syncs"); without it (no thread could
 	 * start) every commit syncs itself, as it always may */
 	int root_fd = open(mp.users_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

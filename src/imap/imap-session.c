@@ -175,7 +175,8 @@ struct imap_session *imap_session_create(const struct imap_session_params *p)
 		limits.list_depth_max = 4;
 	}
 	s->parser = imap_parser_create(&limits);
-	s->cmd_pool = pool_create(4096);
+	/* an idle session (in IDLE, or between commands) keeps the first 512 bytes only */
+	s->cmd_pool = pool_create_growing(512, 4096);
 	s->cmd.session = s;
 	s->cmd.pool = s->cmd_pool;
 

@@ -99,6 +99,37 @@ static void view_push(struct imap_view *v, const struct store_msg *m)
 	v->count++;
 }
 
+/* dst takes what it keeps of src: the keywords are copied again only when they changed */
+static void view_mailbox_set(struct imap_view_mailbox *dst, const struct store_mailbox *src)
+{
+	dst->id = src->id;
+	dst->uidvalidity = src->uidvalidity;
+	dst->uidnext = src->uidnext;
+	dst->highestmodseq = src->highestmodseq;
+	if (dst->name == NULL || strcmp(dst->name, src->name) != 0) {
+		free(dst->name);
+		dst->name = xstrdup(src->name);
+	}
+	bool same = dst->keyword_count == src->keyword_count;
+	for (unsigned i = 0; same && i < src->keyword_count; i++)
+		same = strcmp(dst->keywords[i], src->keywords[i]) == 0;
+	if (same)
+		return;
+	size_t bytes = src->keyword_count * sizeof(char *);
+	for (unsigned i = 0; i < src->keyword_count; i++)
+		bytes += strlen(src->keywords[i]) + 1;
+	free(dst->keywords);
+	dst->keywords = src->keyword_count > 0 ? xmalloc(bytes) : NULL;
+	char *p = (char *)(dst->keywords + src->keyword_count);
+	for (unsigned i = 0; i < src->keyword_count; i++) {
+		size_t len = strlen(src->keywords[i]) + 1;
+		memcpy(p, src->keywords[i], len);
+		dst->keywords[i] = p;
+		p += len;
+	}
+	dst->keyword_count = src->keyword_count;
+}
+
 static void view_expunge_queue(struct imap_view *v, size_t i);
 
 /* ---- loading a chunk ---- */
@@ -534,7 +565,7 @@ void imap_view_sync(struct imap_view *v, bool force)
 	} else {
 		if (mb->keyword_count != v->mb.keyword_count)
 			v->keywords_changed = true;
-		v->mb = *mb;
+		view_mailbox_set(&v->mb, mb);
 		v->synced_modseq = mb->highestmodseq;
 	}
 	free(mb);
@@ -623,7 +654,11 @@ int imap_view_open(struct imap_view *v, struct store *store, const struct store_
 	 * rebuilt as they were at its HIGHESTMODSEQ (view_seg_load) */
 	struct store_chunk_info *chunks;
 	size_t nchunks;
-	int r = store_mailbox_chunks(store, mb->id, &v->mb, &chunks, &nchunks, error_r);
+	struct store_mailbox *row = xmalloc(sizeof(*row));
+	int r = store_mailbox_chunks(store, mb->id, row, &chunks, &nchunks, error_r);
+	if (r > 0)
+		view_mailbox_set(&v->mb, row);
+	free(row);
 	if (r <= 0) {
 		if (r == 0)
 			*error_r = "the mailbox no longer exists";
@@ -680,6 +715,8 @@ void imap_view_close(struct imap_view *v)
 	free(v->segs);
 	free(v->pending_new);
 	free(v->pending_expunged);
+	free(v->mb.name);
+	free(v->mb.keywords);
 	memset(v, 0, sizeof(*v));
 }
 

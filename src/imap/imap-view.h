@@ -39,9 +39,20 @@ struct imap_view_seg {
 	bool loaded;
 };
 
+/* What a view keeps of the mailbox row. Not a struct store_mailbox: that has room for a
+ * 1 KiB name and 64 keywords of 128 bytes (9.6 KiB), and every idle session holds its view. */
+struct imap_view_mailbox {
+	uint64_t id;
+	char *name;
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+	unsigned keyword_count;
+	char **keywords; /* keyword_count names, in the mailbox's order (one allocation) */
+};
+
 struct imap_view {
 	struct store *store;
-	struct store_mailbox mb; /* uidvalidity, keywords ... (refreshed by every sync) */
+	struct imap_view_mailbox mb; /* uidvalidity, keywords ... (refreshed by every sync) */
 	bool readonly;           /* EXAMINE */
 	bool track_recent;       /* IMAP4rev1 session: \Recent, RECENT responses */
 	size_t recent_count;     /* messages with IMAP_VIEW_RECENT */

@@ -16,7 +16,9 @@ struct pool_block {
 
 struct pool {
 	struct pool_block *blocks; /* newest first; the last one is the first block */
-	size_t block_size;
+	size_t block_size;         /* the biggest standard block */
+	size_t first_size;         /* the first block's (kept by pool_clear) */
+	size_t next_size;          /* the next standard block's */
 	size_t total;
 };
 
@@ -32,11 +34,25 @@ static struct pool_block *block_new(size_t size)
 	return b;
 }
 
-struct pool *pool_create(size_t block_size)
+struct pool *pool_create_growing(size_t first_size, size_t block_size)
 {
 	struct pool *pool = xcalloc(1, sizeof(*pool));
 	pool->block_size = block_size < 64 ? 64 : block_size;
+	pool->first_size = first_size < 64 ? 64 : first_size > pool->block_size ? pool->block_size
+										   : first_size;
+	pool->next_size = pool->first_size;
 	return pool;
+}
+
+struct pool *pool_create(size_t block_size)
+{
+	return pool_create_growing(block_size, block_size);
+}
+
+/* the standard block after one of `size` bytes */
+static size_t pool_grow(const struct pool *pool, size_t size)
+{
+	return size >= pool->block_size / 2 ? pool->block_size : size * 2;
 }
 
 void pool_clear(struct pool *pool)
@@ -44,7 +60,7 @@ void pool_clear(struct pool *pool)
 	struct pool_block *b = pool->blocks, *first = NULL;
 	while (b != NULL) {
 		struct pool_block *next = b->next;
-		if (next == NULL && b->size == pool->block_size)
+		if (next == NULL && b->size == pool->first_size)
 			first = b;
 		else
 			free(b);
@@ -52,9 +68,11 @@ void pool_clear(struct pool *pool)
 	}
 	pool->blocks = first;
 	pool->total = 0;
+	pool->next_size = pool->first_size;
 	if (first != NULL) {
 		first->used = 0;
 		pool->total = first->size;
+		pool->next_size = pool_grow(pool, first->size);
 	}
 }
 
@@ -97,7 +115,12 @@ void *pool_alloc(struct pool *pool, size_t size)
 			memset(big->data, 0, rounded);
 			return big->data;
 		}
-		b = block_new(pool->block_size);
+		/* rounded <= block_size / 2: doubling reaches it within block_size */
+		size_t bsize = pool->next_size;
+		while (bsize < rounded)
+			bsize = pool_grow(pool, bsize);
+		b = block_new(bsize);
+		pool->next_size = pool_grow(pool, bsize);
 		b->next = pool->blocks;
 		pool->blocks = b;
 		pool->total += b->size;

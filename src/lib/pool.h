@@ -12,6 +12,10 @@ struct pool;
 
 /* block_size: the size of each arena block (a request bigger than that gets its own block). */
 struct pool *pool_create(size_t block_size);
+/* The same, but the first block has first_size bytes and each next one twice the one before
+ * up to block_size: for a pool that lives long and is often almost empty (a session's command
+ * pool: an idle session keeps only the small first block). */
+struct pool *pool_create_growing(size_t first_size, size_t block_size);
 void pool_destroy(struct pool **pool);
 /* Free everything allocated so far; keeps the first block for reuse. */
 void pool_clear(struct pool *pool);

@@ -64,6 +64,26 @@ static void test_pool(void)
 	CHECK_STR(pool_memdup(p, "xy", 2), "xy");
 	pool_destroy(&p);
 	CHECK(p == NULL);
+
+	/* growing: 256, 512, 1024, 2048, then 4096 each; a request over 2048 has its own block;
+	 * a clear keeps the 256-byte first block only */
+	p = pool_create_growing(256, 4096);
+	CHECK(pool_allocated(p) == 0);
+	CHECK(pool_alloc(p, 100) != NULL && pool_allocated(p) == 256);
+	CHECK(pool_alloc(p, 200) != NULL && pool_allocated(p) == 256 + 512);
+	CHECK(pool_alloc(p, 1000) != NULL && pool_allocated(p) == 256 + 512 + 1024);
+	CHECK(pool_alloc(p, 1500) != NULL && pool_allocated(p) == 256 + 512 + 1024 + 2048);
+	CHECK(pool_alloc(p, 2000) != NULL && pool_allocated(p) == 256 + 512 + 1024 + 2048 + 4096);
+	CHECK(pool_alloc(p, 2100) != NULL && pool_allocated(p) == 7936 + 2112);
+	pool_clear(p);
+	CHECK(pool_allocated(p) == 256);
+	/* after a clear it grows again from the first block, a bigger request skipping sizes */
+	CHECK(pool_alloc(p, 200) != NULL && pool_allocated(p) == 256);
+	CHECK(pool_alloc(p, 900) != NULL && pool_allocated(p) == 256 + 1024);
+	char *t = pool_alloc(p, 2048);
+	memset(t, 7, 2048);
+	CHECK(pool_allocated(p) == 256 + 1024 + 2048);
+	pool_destroy(&p);
 }
 
 static void test_base64(void)

@@ -429,6 +429,13 @@ int store_db_open(struct store *store, const char *path, bool *created_r)
 	return store_tx_commit(store);
 }
 
+void store_library_init(void)
+{
+	/* no bulk allocation: cache pages come one by one and go with store_pool_shrink_idle
+	 * (SQLITE_MISUSE if SQLite was initialized already: then it stays as it was) */
+	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
 void store_db_close(struct store *store)
 {
 	for (size_t i = 0; i < STMT_COUNT; i++) {

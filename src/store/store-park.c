@@ -83,6 +83,7 @@ void store_pool_touch(struct store *store)
 {
 	struct store_pool *pool = store->pool;
 	store->last_used = store_park_now();
+	store->shrunk = false;
 	if (pool->head == store)
 		return;
 	store_lru_unlink(pool, store);
@@ -99,6 +100,20 @@ static bool store_parkable(const struct store *store)
 	       store->defer_depth == 0 &&
 	       store->state.count == 0 &&
 	       (store->db == NULL || sqlite3_get_autocommit(store->db) != 0);
+}
+
+/* Memory a store keeps between uses (its queues are empty: store_parkable): the append
+ * scratch keeps its first block (64 KiB), the queues their arrays. */
+static void store_free_scratch(struct store *store)
+{
+	pool_destroy(&store->scratch);
+	store->scratch = pool_create(64 * 1024);
+	free(store->events.ev);
+	store->events.ev = NULL;
+	store->events.alloc = 0;
+	free(store->unlink);
+	store->unlink = NULL;
+	store->unlink_alloc = 0;
 }
 
 int store_park(struct store *store)
@@ -119,15 +134,7 @@ int store_park(struct store *store)
 		close(store->dir_fd);
 	store->dir_fd = store->bodies_fd = store->lock_fd = -1;
 	store->parked = true;
-	/* give the memory back too: the append scratch keeps its first block, the queues theirs */
-	pool_destroy(&store->scratch);
-	store->scratch = pool_create(64 * 1024);
-	free(store->events.ev);
-	store->events.ev = NULL;
-	store->events.alloc = 0;
-	free(store->unlink);
-	store->unlink = NULL;
-	store->unlink_alloc = 0;
+	store_free_scratch(store);
 	struct store_pool *pool = store->pool;
 	if (pool != NULL) {
 		store_lru_unlink(pool, store);
@@ -328,6 +335,37 @@ unsigned store_pool_park_idle(struct store_pool *pool, unsigned idle_secs)
 		parked += (unsigned)store_park(s);
 	}
 	return parked;
+}
+
+/* The cached statements are finalized (none runs: store_parkable), so their memory goes
+ * with them; sqlite3_db_release_memory frees the page cache (the WAL index is a mapping of
+ * -shm, not heap). SQLite's bulk allocation of the first 20 cache pages of a connection,
+ * which release_memory cannot free, is off in the whole process (store_library_init). */
+static int store_shrink(struct store *store)
+{
+	if (store->parked || store->shrunk || store->db == NULL || !store_parkable(store))
+		return 0;
+	for (size_t i = 0; i < STMT_COUNT; i++) {
+		if (store->stmts[i] != NULL && sqlite3_stmt_busy(store->stmts[i]))
+			return 0; /* not between calls after all: another time */
+	}
+	for (size_t i = 0; i < STMT_COUNT; i++) {
+		sqlite3_finalize(store->stmts[i]);
+		store->stmts[i] = NULL;
+	}
+	sqlite3_db_release_memory(store->db);
+	store_free_scratch(store);
+	store->shrunk = true;
+	return 1;
+}
+
+unsigned store_pool_shrink_idle(struct store_pool *pool, unsigned idle_secs)
+{
+	int64_t before = store_park_now() - (int64_t)idle_secs;
+	unsigned shrunk = 0;
+	for (struct store *s = pool->tail; s != NULL && s->last_used <= before; s = s->lru_prev)
+		shrunk += (unsigned)store_shrink(s);
+	return shrunk;
 }
 
 void store_pool_counts(const struct store_pool *pool, unsigned *open_r, unsigned *parked_r)

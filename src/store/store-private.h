@@ -181,6 +181,7 @@ struct store {
 	int64_t last_used;                /* CLOCK_MONOTONIC_COARSE seconds */
 	unsigned handles;                 /* live store_search / store_sort handles */
 	bool parked;
+	bool shrunk;   /* store_pool_shrink_idle gave its memory back; cleared by every use */
 	bool reopened; /* reopened since the last store_refresh: tell the listeners once */
 };
 

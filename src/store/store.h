@@ -130,6 +130,12 @@ struct store_msg_info {
 
 /* --- opening --- */
 
+/* Once per process, before any SQLite use (first thing in main): SQLite's process-wide
+ * settings for many small connections. A connection's first read otherwise allocates 20
+ * cache pages at once (about 90 KiB) that stay until it closes; with hundreds of users' stores
+ * open in one mail process that was most of an idle user's memory. */
+void store_library_init(void);
+
 /* Open (creating on first use) the store of user under root (DATA/users). A new store gets
  * INBOX, Drafts, Sent, Trash, Junk and Archive with their special-use attributes, all
  * subscribed. user must have passed userdb_name_valid() (a name with '/' or a leading '.' is
@@ -171,6 +177,12 @@ void store_pool_add(struct store_pool *pool, struct store *store);
 void store_pool_keep_wal(struct store_pool *pool, bool keep);
 /* Park the open stores not used for idle_secs or more; returns how many were parked. */
 unsigned store_pool_park_idle(struct store_pool *pool, unsigned idle_secs);
+/* Shrink the open stores not used for idle_secs or more (once per idle spell): their SQLite
+ * page cache and prepared statements and the store's scratch memory are given back, the
+ * connection and fds stay (the next use prepares what it needs again). An idle user's open
+ * store costs its schema and a few KiB then, not the 100-300 KiB of one in use. Returns how
+ * many were shrunk (the caller may malloc_trim(3) the freed memory back to the system). */
+unsigned store_pool_shrink_idle(struct store_pool *pool, unsigned idle_secs);
 /* Park one more store (the least recently used that can be) other than keep (may be NULL):
  * 1 parked one, 0 none could be. For a caller that ran out of file descriptors. */
 int store_pool_shed(struct store_pool *pool, const struct store *keep);
