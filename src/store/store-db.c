@@ -604,8 +604,10 @@ int store_tx_commit(struct store *store)
 	/* DESIGN.md 3: the file goes only after the commit that dropped its last row; a crash
 	 * before the unlink leaves an orphan that the next first open sweeps. With a hook, later
 	 * (store_unlink_pending): the reply need not wait for the unlinks. In a deferred
-	 * window, only after the commit's sync (store_sync_submit). */
-	if (store->defer_depth > 0)
+	 * window, only after the commit's sync (store_sync_submit). A quiet commit (derived
+	 * data, a \Recent claim: losing it in a crash costs nothing but redoing it) adds no sync
+	 * for the reply to wait for; the next synced commit makes it durable along. */
+	if (store->defer_depth > 0 && !(store->quiet_commit && store->unlink_count == 0))
 		store_defer_tx_commit(store);
 	if (store->unlink_hook != NULL && store->unlink_count > 0) {
 		bool was_empty = store->unlink_later_count == 0;

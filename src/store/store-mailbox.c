@@ -640,7 +640,9 @@ int store_recent_claim(struct store *store, uint64_t mailbox_id, uint32_t upto_u
 		return 0;
 	/* Losing a claim in a crash only makes messages recent once more, so this commit is not
 	 * worth an fsync: synchronous=NORMAL leaves it in the WAL, and the next FULL commit
-	 * (any change of this store) syncs it along. */
+	 * (any change of this store) syncs it along. Quiet: in a deferred window the reply
+	 * (SELECT, an EXISTS) does not wait for a sync either, and no other session needs to hear
+	 * of it (a claim changes nothing a session shows). */
 	if (store_exec(store, "PRAGMA synchronous = NORMAL") < 0)
 		return store_failed(store, error_r);
 	int ret = -1;
@@ -654,7 +656,7 @@ int store_recent_claim(struct store *store, uint64_t mailbox_id, uint32_t upto_u
 			sqlite3_bind_int64(stmt, 2, upto_uid);
 			if (store_stmt_run(store, stmt, "claiming recent messages") < 0)
 				store_tx_rollback(store);
-			else if (store_tx_commit(store) == 0)
+			else if (store_tx_commit_quiet(store) == 0)
 				ret = 0;
 		}
 	}

@@ -238,7 +238,9 @@ int store_exec(struct store *store, const char *sql);
 /* list[count..] = hashes[0..n), growing the list (the unlink queues) */
 void store_hashes_append(char (**list)[STORE_HASH_HEX + 1], size_t *count, size_t *alloc,
 			 const char (*hashes)[STORE_HASH_HEX + 1], size_t n);
-/* store_tx_commit of a change no session shows (index work): other processes are not told */
+/* store_tx_commit of a change no session shows and none needs durable at once (index work,
+ * a \Recent claim): other processes are not told, and in a deferred window (store.h) no reply
+ * waits for its sync (unless it drops a body) */
 int store_tx_commit_quiet(struct store *store);
 /* store-sync.c: back to the synchronous mode the store is in (FULL, NORMAL inside a deferred
  * window) after a commit that chose NORMAL for itself. */

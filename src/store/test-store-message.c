@@ -1366,6 +1366,14 @@ static void test_defer(void)
 	store_defer_end(store);
 	CHECK(!store_sync_pending(store));
 
+	/* nor one whose commits are quiet (a \Recent claim): the reply need not wait for them */
+	uint32_t first = 0;
+	store_defer_begin(store);
+	CHECK(store_recent_claim(store, inbox, u2 + 1, &first, &error) == 0 && first == 1);
+	store_defer_end(store);
+	CHECK(!store_sync_pending(store));
+	CHECK(mb_get(store, "INBOX")->first_recent_uid == u2 + 1);
+
 	/* closed while the sync is in flight (or not even reaped): the close syncs and unlinks */
 	store_defer_begin(store);
 	CHECK(store_expunge(store, inbox, &u2, 1, NULL, NULL, &error) == 0);
