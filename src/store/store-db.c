@@ -436,12 +436,17 @@ void store_library_init(void)
 	(void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
 }
 
-void store_db_close(struct store *store)
+void store_stmts_finalize(struct store *store)
 {
 	for (size_t i = 0; i < STMT_COUNT; i++) {
 		sqlite3_finalize(store->stmts[i]);
 		store->stmts[i] = NULL;
 	}
+}
+
+void store_db_close(struct store *store)
+{
+	store_stmts_finalize(store);
 	if (store->db != NULL) {
 		sqlite3_close_v2(store->db);
 		store->db = NULL;

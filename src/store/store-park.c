@@ -349,10 +349,7 @@ static int store_shrink(struct store *store)
 		if (store->stmts[i] != NULL && sqlite3_stmt_busy(store->stmts[i]))
 			return 0; /* not between calls after all: another time */
 	}
-	for (size_t i = 0; i < STMT_COUNT; i++) {
-		sqlite3_finalize(store->stmts[i]);
-		store->stmts[i] = NULL;
-	}
+	store_stmts_finalize(store);
 	sqlite3_db_release_memory(store->db);
 	store_free_scratch(store);
 	store->shrunk = true;

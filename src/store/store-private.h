@@ -232,6 +232,8 @@ static inline void store_clear_error(struct store *store)
 int store_db_open(struct store *store, const char *path, bool *created_r);
 /* The cached statement, or NULL with the error recorded. Reset it after use. */
 sqlite3_stmt *store_stmt(struct store *store, enum store_stmt id);
+/* Finalize the cached statements (store_stmt prepares them again when next used). */
+void store_stmts_finalize(struct store *store);
 /* Step a statement that returns no row; reset it. 0 or -1 (recorded). */
 int store_stmt_run(struct store *store, sqlite3_stmt *stmt, const char *what);
 int store_exec(struct store *store, const char *sql);
